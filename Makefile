@@ -1,0 +1,38 @@
+# IACT Pipelines. `make dev` and `make test` set everything up from only Python 3.11.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+DEMO_DESDE ?= $(shell $(PYTHON) -c "import datetime as d; print(d.date.today() - d.timedelta(days=90))" 2>/dev/null)
+DEMO_HASTA ?= $(shell $(PYTHON) -c "import datetime as d; print(d.date.today() - d.timedelta(days=1))" 2>/dev/null)
+DEMO_LLAMADAS ?= 20000
+
+.PHONY: install dev test bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "make: $(PYTHON) not found (Python 3.11 is required)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+dev: install
+	$(BIN)/iact db migrate
+	@if [ ! -f .iact/dev/.demo-seeded ]; then \
+		$(BIN)/iact demo seed --desde $(DEMO_DESDE) --hasta $(DEMO_HASTA) --llamadas-por-dia $(DEMO_LLAMADAS) \
+		&& touch .iact/dev/.demo-seeded; \
+	fi
+	exec $(BIN)/iact dev
+
+test: install
+	$(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/python -m benchmarks
+
+clean:
+	-$(BIN)/iact db stop
+	rm -rf .iact

@@ -1,0 +1,3 @@
+"""Report assets (issue 4)."""
+
+report_assets: list = []

@@ -1,0 +1,54 @@
+"""`iact dev`: Dagster UI and daemon on 127.0.0.1:3000 over the configured databases.
+
+`dagster dev` runs in its own process group (a backgrounded `dagster dev` ignores SIGTERM
+otherwise); SIGTERM or Ctrl-C here stops that whole group, then the embedded PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+from iact_pipelines import db, embedded, migrations
+from iact_pipelines.config import PROJECT_ROOT, load_settings
+from iact_pipelines.instance import prepare_dagster_home
+
+
+def register(sub) -> None:
+    parser = sub.add_parser("dev", help="run the Dagster UI and daemon (127.0.0.1:3000)")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=3000)
+    parser.set_defaults(func=_dev)
+
+
+def _dev(args) -> int:
+    urls = db.resolve_urls()
+    migrations.setup(urls, ivr_source=urls.embedded)
+    home = prepare_dagster_home(urls)
+    cmd = [
+        os.path.join(os.path.dirname(sys.executable), "dagster"), "dev",
+        "-w", str(PROJECT_ROOT / "workspace.yaml"), "-h", args.host, "-p", str(args.port),
+    ]
+    print(f"Dagster UI on http://{args.host}:{args.port} (DAGSTER_HOME={home}); Ctrl-C stops everything", flush=True)
+    proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, start_new_session=True)
+
+    def _forward(signum, frame):
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+
+    signal.signal(signal.SIGTERM, _forward)
+    signal.signal(signal.SIGINT, _forward)
+    try:
+        code = proc.wait()
+        try:  # stragglers of the group (code servers, run workers)
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    finally:
+        if urls.embedded:
+            embedded.stop(load_settings().home)
+    return 0 if code in (0, -signal.SIGTERM, 128 + signal.SIGTERM) else code

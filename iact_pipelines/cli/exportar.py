@@ -1,0 +1,6 @@
+"""`iact exportar` (to be built by its issue)."""
+
+
+def register(sub) -> None:
+    parser = sub.add_parser("exportar", help="(not built yet)")
+    parser.set_defaults(func=lambda args: print("not built yet") or 1)

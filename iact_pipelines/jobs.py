@@ -1,0 +1,3 @@
+"""Jobs."""
+
+jobs: list = []

@@ -1,0 +1,3 @@
+"""Schedules (issue 4)."""
+
+schedules: list = []

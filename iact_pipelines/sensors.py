@@ -1,0 +1,3 @@
+"""Sensors (issue 5)."""
+
+sensors: list = []

@@ -1,0 +1,101 @@
+"""Test fixtures: a real PostgreSQL (the embedded one under .iact/test by default, or the
+server at IACT_TEST_PG_URL) holding the IVR source, the warehouse and Dagster's storage, and
+a real Dagster instance on it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+from iact_pipelines.config import PROJECT_ROOT
+
+TEST_HOME = PROJECT_ROOT / ".iact" / "test"
+_external = os.environ.get("IACT_TEST_PG_URL", "").strip()
+
+# Configure before any iact_pipelines module reads the environment.
+os.environ["IACT_HOME"] = str(TEST_HOME)
+for _name in ("IACT_IVR_URL", "IACT_WAREHOUSE_URL", "DAGSTER_PG_URL", "IACT_CENTROS", "IACT_ZONA_HORARIA",
+              "IACT_PARTICIONES_DESDE", "IACT_UMBRAL_NIVEL_SERVICIO", "IACT_MAX_TASA_RECHAZO"):
+    os.environ.pop(_name, None)
+
+from iact_pipelines import db, embedded, migrations  # noqa: E402
+
+
+def _database(base: str, name: str) -> str:
+    return urlunsplit(urlsplit(base)._replace(path=f"/{name}"))
+
+
+@pytest.fixture(scope="session")
+def pg_urls():
+    """URLs of the three test databases, created and migrated once per session."""
+    if _external:
+        base = db.libpq_url(_external)
+        names = ("iact_test_ivr", "iact_test_warehouse", "iact_test_dagster")
+    else:
+        base = embedded.ensure_running(TEST_HOME)
+        names = ("ivr", "iact", "dagster")
+    urls = db.Urls(
+        ivr=_database(base, names[0]),
+        warehouse=_database(base, names[1]),
+        dagster=db.sqlalchemy_url(_database(base, names[2])),
+        embedded=False,
+    )
+    migrations.setup(urls, ivr_source=True)
+    db.export_env(urls)
+    yield urls
+    if not _external:
+        embedded.stop(TEST_HOME)
+
+
+_RESET_WAREHOUSE = """
+TRUNCATE staging.llamadas, staging.menu_eventos, staging.transferencias,
+         reportes_trimestral, reportes_transferencias, reportes_menu_problemas,
+         reportes_llamadas_dia, reportes_clientes_unicos, internal_messages,
+         etl_validation_errors, etl_jobs, usuarios RESTART IDENTITY CASCADE
+"""
+_RESET_IVR = "TRUNCATE ivr.llamadas, ivr.menu_eventos, ivr.transferencias"
+
+
+@pytest.fixture
+def urls(pg_urls):
+    """Empty IVR source and warehouse for one test."""
+    with db.connect(pg_urls.warehouse, autocommit=True) as conn:
+        conn.execute(_RESET_WAREHOUSE)
+    with db.connect(pg_urls.ivr, autocommit=True) as conn:
+        conn.execute(_RESET_IVR)
+    return pg_urls
+
+
+@pytest.fixture
+def warehouse(urls):
+    """An autocommit connection to the (empty) warehouse."""
+    with db.connect(urls.warehouse, autocommit=True) as conn:
+        yield conn
+
+
+@pytest.fixture
+def ivr_writer(urls):
+    """A writable connection to the (empty) IVR source, for crafting source rows."""
+    with db.connect(urls.ivr, autocommit=True) as conn:
+        yield conn
+
+
+@pytest.fixture
+def instance(pg_urls):
+    """A real Dagster instance storing runs and events in the test PostgreSQL (wiped per test)."""
+    import dagster as dg
+
+    home = Path(tempfile.mkdtemp(prefix="iact-dagster-"))
+    shutil.copyfile(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
+    inst = dg.DagsterInstance.from_config(str(home))
+    inst.wipe()
+    try:
+        yield inst
+    finally:
+        inst.dispose()
+        shutil.rmtree(home, ignore_errors=True)
