@@ -43,7 +43,9 @@ def reemplazar_dias_staging(
     """
     # Partitions are created in their own short transaction: CREATE ... PARTITION OF locks the
     # parent exclusively, which must not last for the whole load (readers would wait).
+    claves = [d.isoformat() for d in dias(desde, hasta_exclusive)]
     with conn.transaction():
+        _lock_all(conn, f"staging.{tabla}", claves)  # two creators of one partition would collide
         for dia in dias(desde, hasta_exclusive):
             conn.execute(
                 sql.SQL("CREATE TABLE IF NOT EXISTS {} PARTITION OF {} FOR VALUES FROM ({}) TO ({})").format(
@@ -54,7 +56,7 @@ def reemplazar_dias_staging(
                 )
             )
     with conn.transaction():
-        _lock_all(conn, f"staging.{tabla}", (d.isoformat() for d in dias(desde, hasta_exclusive)))
+        _lock_all(conn, f"staging.{tabla}", claves)
         for dia in dias(desde, hasta_exclusive):
             conn.execute(sql.SQL("TRUNCATE {}").format(_day_partition("staging", tabla, dia)))
         yield conn
