@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from iact_pipelines import mantenimiento
 from iact_pipelines.assets.ivr import ivr_sources
 from iact_pipelines.assets.reportes import report_assets
 from iact_pipelines.assets.staging import staging_assets, staging_checks
@@ -13,8 +14,8 @@ from iact_pipelines.sensors import sensors
 defs = dg.Definitions(
     assets=[*ivr_sources, *staging_assets, *report_assets],
     asset_checks=staging_checks,
-    jobs=jobs,
-    schedules=schedules,
+    jobs=[*jobs, *mantenimiento.jobs],
+    schedules=[*schedules, *mantenimiento.schedules],
     sensors=sensors,
     resources=build_resources(),
 )

@@ -14,7 +14,8 @@ import pytest
 
 from iact_pipelines.config import PROJECT_ROOT
 
-TEST_HOME = PROJECT_ROOT / ".iact" / "test"
+# IACT_TEST_HOME lets several test sessions run side by side, each with its own server.
+TEST_HOME = Path(os.environ.get("IACT_TEST_HOME") or PROJECT_ROOT / ".iact" / "test").resolve()
 _external = os.environ.get("IACT_TEST_PG_URL", "").strip()
 
 # Configure before any iact_pipelines module reads the environment.
