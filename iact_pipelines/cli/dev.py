@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 from iact_pipelines import db, embedded, migrations
 from iact_pipelines.config import PROJECT_ROOT, load_settings
@@ -32,11 +33,18 @@ def _dev(args) -> int:
         "-w", str(PROJECT_ROOT / "workspace.yaml"), "-h", args.host, "-p", str(args.port),
     ]
     print(f"Dagster UI on http://{args.host}:{args.port} (DAGSTER_HOME={home}); Ctrl-C stops everything", flush=True)
-    proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, start_new_session=True)
+    # A process started in the background inherits SIGINT ignored, and `dagster dev` maps
+    # SIGTERM onto whatever SIGINT does: restore the default so it can be stopped at all.
+    proc = subprocess.Popen(
+        cmd, cwd=PROJECT_ROOT, start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
 
     def _forward(signum, frame):
+        # Only `dagster dev` itself: it shuts its webserver, daemon and code servers down in
+        # order; signalling the whole group at once leaves it waiting on half-dead children.
         try:
-            os.killpg(proc.pid, signal.SIGTERM)
+            proc.send_signal(signal.SIGINT)
         except ProcessLookupError:
             pass
 
@@ -44,11 +52,23 @@ def _dev(args) -> int:
     signal.signal(signal.SIGINT, _forward)
     try:
         code = proc.wait()
-        try:  # stragglers of the group (code servers, run workers)
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     finally:
+        _kill_group_after_grace(proc.pid)
         if urls.embedded:
             embedded.stop(load_settings().home)
-    return 0 if code in (0, -signal.SIGTERM, 128 + signal.SIGTERM) else code
+    return 0 if code in (0, -signal.SIGINT, -signal.SIGTERM, 130) else code
+
+
+def _kill_group_after_grace(pgid: int, grace_seconds: float = 20.0) -> None:
+    """Give the group's stragglers (code servers, run workers) time to exit, then kill them."""
+    deadline = time.monotonic() + grace_seconds
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.5)
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
