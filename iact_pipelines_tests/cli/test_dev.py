@@ -1,0 +1,59 @@
+"""`iact dev` brings the UI up on the configured databases and stops everything on SIGTERM."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import psutil
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _graphql(port: int, query: str) -> dict:
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{port}/graphql",
+        data=json.dumps({"query": query}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(req, timeout=5) as resp:
+        return json.loads(resp.read())
+
+
+def test_dev_serves_graphql_and_stops_cleanly_on_sigterm(pg_urls, tmp_path):
+    port = _free_port()
+    env = {**os.environ, "IACT_HOME": str(tmp_path)}  # URLs of the test server are exported by pg_urls
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "iact_pipelines.cli", "dev", "--port", str(port)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        answer = None
+        while time.monotonic() < deadline and answer is None:
+            time.sleep(1)
+            assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+            try:
+                answer = _graphql(port, "{ version }")
+            except OSError:
+                pass
+        assert answer == {"data": {"version": __import__("dagster").__version__}}
+        descendants = psutil.Process(proc.pid).children(recursive=True)
+        assert len(descendants) >= 3  # dagster dev, webserver, daemon (and code servers)
+
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+        time.sleep(0.5)
+        alive = [p for p in descendants if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+        assert alive == []
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
