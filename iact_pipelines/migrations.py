@@ -50,6 +50,11 @@ def migrate(warehouse_url: str) -> list[str]:
                     "INSERT INTO schema_migrations (version, checksum) VALUES (%s, %s)", (path.name, checksum)
                 )
                 applied_now.append(path.name)
+        if applied_now:
+            with conn.transaction():
+                # Views created by a later migration need the analysts' grant too.
+                if conn.execute("SELECT to_regproc('conceder_lectura_analistas')").fetchone()[0]:
+                    conn.execute("SELECT conceder_lectura_analistas()")
     return applied_now
 
 

@@ -1,6 +1,140 @@
-"""`iact buzon` (to be built by its issue)."""
+"""`iact buzon listar|leer|enviar|contar|eliminar --usuario NOMBRE`: the internal inbox, acting
+as one user, who only ever sees and changes their own messages."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from iact_pipelines import buzon, db
+from iact_pipelines.cli import CliError
+from iact_pipelines.cli.tabla import hora_local, imprimir_json, imprimir_tabla, recortar
+from iact_pipelines.config import load_settings, parse_fecha
 
 
 def register(sub) -> None:
-    parser = sub.add_parser("buzon", help="(not built yet)")
-    parser.set_defaults(func=lambda args: print("not built yet") or 1)
+    parser = sub.add_parser("buzon", help="the internal inbox (no e-mail): list, read, send, count, delete")
+    acciones = parser.add_subparsers(dest="buzon_command", required=True, metavar="ACTION")
+
+    def accion(nombre: str, ayuda: str, func):
+        p = acciones.add_parser(nombre, help=ayuda)
+        p.add_argument("--usuario", required=True, metavar="NOMBRE", help="act as this user")
+        p.add_argument("--json", action="store_true", help="machine-readable output")
+        p.set_defaults(func=func)
+        return p
+
+    listar = accion("listar", "list received messages, newest first (expired ones are hidden)", _listar)
+    listar.add_argument("--no-leidos", action="store_true", help="only unread messages")
+    listar.add_argument("--prioridad", choices=buzon.PRIORIDADES)
+    listar.add_argument("--tipo", choices=buzon.TIPOS)
+
+    leer = accion("leer", "show a message and mark it read", _leer)
+    leer.add_argument("id", type=int, help="message id (see `listar`)")
+
+    enviar = accion("enviar", "send a message to another user", _enviar)
+    enviar.add_argument("--para", required=True, metavar="NOMBRE", help="recipient")
+    enviar.add_argument("--asunto", required=True)
+    enviar.add_argument("--cuerpo", required=True)
+    enviar.add_argument("--prioridad", choices=buzon.PRIORIDADES, default="medium")
+    enviar.add_argument("--tipo", choices=[t for t in buzon.TIPOS if t != "system"], default="info")
+    enviar.add_argument(
+        "--expira", metavar="YYYY-MM-DD", help="last day the message is shown (reporting time zone)"
+    )
+
+    accion("contar", "count unread messages", _contar)
+
+    eliminar = accion("eliminar", "delete a message", _eliminar)
+    eliminar.add_argument("id", type=int, help="message id (see `listar`)")
+
+
+def _conectar():
+    return db.connect(db.resolve_urls().warehouse)
+
+
+def fin_del_dia(texto: str) -> datetime:
+    """`--expira 2025-01-31`: shown through that local day, hidden from the next midnight on."""
+    dia = parse_fecha("--expira", texto)
+    zona = ZoneInfo(load_settings().zona_horaria)
+    return datetime.combine(dia + timedelta(days=1), time(0), tzinfo=zona)
+
+
+def _ejecutar(funcion, *args, **kwargs):
+    with _conectar() as conn:
+        try:
+            return funcion(conn, *args, **kwargs)
+        except buzon.BuzonError as exc:
+            raise CliError(str(exc)) from None
+
+
+def _listar(args) -> int:
+    mensajes = _ejecutar(
+        buzon.listar, args.usuario, solo_no_leidos=args.no_leidos, prioridad=args.prioridad, tipo=args.tipo
+    )
+    if args.json:
+        imprimir_json([m.como_dict() for m in mensajes])
+        return 0
+    imprimir_tabla(
+        ["ID", "FECHA", "DE", "PRIORIDAD", "TIPO", "LEÍDO", "ASUNTO"],
+        [
+            [m.id, hora_local(m.created_at), m.remitente or "(sistema)", m.priority, m.message_type,
+             "sí" if m.is_read else "no", recortar(m.subject, 60)]
+            for m in mensajes
+        ],
+        vacio=f"no hay mensajes para {args.usuario}",
+    )
+    return 0
+
+
+def _leer(args) -> int:
+    mensaje = _ejecutar(buzon.leer, args.usuario, args.id)
+    if args.json:
+        imprimir_json(mensaje.como_dict())
+        return 0
+    lineas = [
+        f"Mensaje:   {mensaje.id}",
+        f"De:        {mensaje.remitente or '(sistema)'}",
+        f"Para:      {mensaje.destinatario}",
+        f"Fecha:     {hora_local(mensaje.created_at)}",
+        f"Prioridad: {mensaje.priority}    Tipo: {mensaje.message_type}",
+        f"Leído:     {hora_local(mensaje.read_at)}",
+    ]
+    if mensaje.expires_at is not None:
+        lineas.append(f"Expira:    {hora_local(mensaje.expires_at)}")
+    lineas.append(f"Asunto:    {mensaje.subject}")
+    for clave, valor in mensaje.metadata.items():
+        texto = valor if isinstance(valor, str) else json.dumps(valor, ensure_ascii=False)
+        lineas.append(f"  {clave}: {texto}")
+    print("\n".join(lineas) + "\n\n" + mensaje.body)
+    return 0
+
+
+def _enviar(args) -> int:
+    expira = fin_del_dia(args.expira) if args.expira else None
+    mensaje = _ejecutar(
+        buzon.enviar, args.usuario, args.para, args.asunto, args.cuerpo,
+        tipo=args.tipo, prioridad=args.prioridad, expira=expira,
+    )
+    if args.json:
+        imprimir_json(mensaje.como_dict())
+    else:
+        print(f"enviado mensaje {mensaje.id} a {mensaje.destinatario}")
+    return 0
+
+
+def _contar(args) -> int:
+    total = _ejecutar(buzon.contar_no_leidos, args.usuario)
+    if args.json:
+        imprimir_json({"usuario": args.usuario, "no_leidos": total})
+    else:
+        print(f"{total} mensaje(s) sin leer")
+    return 0
+
+
+def _eliminar(args) -> int:
+    _ejecutar(buzon.eliminar, args.usuario, args.id)
+    if args.json:
+        imprimir_json({"eliminado": args.id})
+    else:
+        print(f"eliminado mensaje {args.id}")
+    return 0

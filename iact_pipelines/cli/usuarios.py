@@ -1,6 +1,94 @@
-"""`iact usuarios` (to be built by its issue)."""
+"""`iact usuarios crear|listar|desactivar|activar`: who uses the inbox; active admins get the
+pipeline's failure alerts."""
+
+from __future__ import annotations
+
+from iact_pipelines import db, usuarios
+from iact_pipelines.cli import CliError
+from iact_pipelines.cli.tabla import hora_local, imprimir_json, imprimir_tabla
 
 
 def register(sub) -> None:
-    parser = sub.add_parser("usuarios", help="(not built yet)")
-    parser.set_defaults(func=lambda args: print("not built yet") or 1)
+    parser = sub.add_parser("usuarios", help="users of the internal inbox (admins receive pipeline alerts)")
+    acciones = parser.add_subparsers(dest="usuarios_command", required=True, metavar="ACTION")
+
+    crear = acciones.add_parser("crear", help="create a user")
+    crear.add_argument("nombre", help="login name: letters, digits and _ . @ -")
+    crear.add_argument("--nombre-completo", default="", help="full name, for people")
+    crear.add_argument("--admin", action="store_true", help="receives the pipeline's failure alerts")
+    crear.add_argument("--json", action="store_true", help="machine-readable output")
+    crear.set_defaults(func=_crear)
+
+    listar = acciones.add_parser("listar", help="list users")
+    listar.add_argument("--activos", action="store_true", help="only active users")
+    listar.add_argument("--admins", action="store_true", help="only admins")
+    listar.add_argument("--json", action="store_true", help="machine-readable output")
+    listar.set_defaults(func=_listar)
+
+    for nombre, ayuda, func in (
+        ("desactivar", "deactivate a user: keeps their messages, stops sending, receiving and alerts", _desactivar),
+        ("activar", "reactivate a user", _activar),
+    ):
+        accion = acciones.add_parser(nombre, help=ayuda)
+        accion.add_argument("nombre")
+        accion.add_argument("--json", action="store_true", help="machine-readable output")
+        accion.set_defaults(func=func)
+
+
+def _conectar():
+    return db.connect(db.resolve_urls().warehouse)
+
+
+def _mostrar(usuario: usuarios.Usuario, accion: str, como_json: bool) -> None:
+    if como_json:
+        imprimir_json(usuario.como_dict())
+    else:
+        rol = "admin" if usuario.es_admin else "usuario"
+        estado = "activo" if usuario.activo else "desactivado"
+        print(f"{accion} {usuario.nombre} (id {usuario.id}, {rol}, {estado})")
+
+
+def _crear(args) -> int:
+    with _conectar() as conn:
+        try:
+            usuario = usuarios.crear(conn, args.nombre, nombre_completo=args.nombre_completo, es_admin=args.admin)
+        except usuarios.UsuarioError as exc:
+            raise CliError(str(exc)) from None
+    _mostrar(usuario, "creado", args.json)
+    return 0
+
+
+def _listar(args) -> int:
+    with _conectar() as conn:
+        todos = usuarios.listar(conn, solo_activos=args.activos, solo_admins=args.admins)
+    if args.json:
+        imprimir_json([u.como_dict() for u in todos])
+        return 0
+    imprimir_tabla(
+        ["ID", "NOMBRE", "NOMBRE COMPLETO", "ADMIN", "ACTIVO", "CREADO"],
+        [
+            [u.id, u.nombre, u.nombre_completo, "sí" if u.es_admin else "no", "sí" if u.activo else "no",
+             hora_local(u.created_at)]
+            for u in todos
+        ],
+        vacio="no hay usuarios (créalos con `iact usuarios crear NOMBRE`)",
+    )
+    return 0
+
+
+def _cambiar(args, funcion, accion: str) -> int:
+    with _conectar() as conn:
+        try:
+            usuario = funcion(conn, args.nombre)
+        except usuarios.UsuarioError as exc:
+            raise CliError(str(exc)) from None
+    _mostrar(usuario, accion, args.json)
+    return 0
+
+
+def _desactivar(args) -> int:
+    return _cambiar(args, usuarios.desactivar, "desactivado")
+
+
+def _activar(args) -> int:
+    return _cambiar(args, usuarios.activar, "activado")

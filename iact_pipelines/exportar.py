@@ -1,0 +1,485 @@
+"""Export of the five report tables for a period: CSV for tools, an Excel workbook for people who
+filter and sort, a PDF with a title, the period, a chart of the headline measure and the table.
+
+A period selects rows by their date: `fecha` (daily reports), `fecha_inicio` (monthly unique
+clients) or the first day of the quarter (quarterly report), inclusive on both ends. An empty
+period is an ExportError and writes no file. Files are written to a temporary name and renamed,
+so a failed export never leaves half a file behind.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+
+FORMATOS = ("csv", "xlsx", "pdf")
+DIRECTORIO_POR_DEFECTO = Path("exports")
+
+
+class ExportError(ValueError):
+    """A mistake exporting (empty period, reversed dates, unknown report), as one line."""
+
+
+@dataclass(frozen=True)
+class Columna:
+    nombre: str
+    etiqueta: str  # header for people (PDF)
+    tipo: str  # fecha | entero | decimal | texto | clave (an integer key: hour, year)
+    peso: float = 1.0  # relative column width in the PDF
+    envolver: bool = False  # long text that wraps inside its PDF cell
+
+
+@dataclass(frozen=True)
+class Grafico:
+    """The headline measure: bars per category, one series or stacked series."""
+
+    titulo: str
+    categoria: Callable[[dict], str]
+    series: tuple[tuple[str, Callable[[dict], float]], ...]
+    categorias_fijas: tuple[str, ...] | None = None  # every category shown, zeros included
+
+
+@dataclass(frozen=True)
+class Reporte:
+    nombre: str
+    tabla: str
+    titulo: str
+    columnas: tuple[Columna, ...]
+    fecha: sql.Composable  # the row's date compared with the period
+    orden: tuple[str, ...]
+    grafico: Grafico
+
+
+def _c(nombre: str, etiqueta: str, tipo: str, peso: float = 1.0) -> Columna:
+    return Columna(nombre, etiqueta, tipo, peso, envolver=peso > 1)
+
+
+_INICIO_TRIMESTRE = sql.SQL("make_date(anio, (substring(trimestre from 2)::int - 1) * 3 + 1, 1)")
+
+REPORTES: dict[str, Reporte] = {
+    r.nombre: r
+    for r in (
+        Reporte(
+            nombre="llamadas_dia",
+            tabla="reportes_llamadas_dia",
+            titulo="Llamadas por día y hora",
+            columnas=(
+                _c("fecha", "Fecha", "fecha"),
+                _c("hora", "Hora", "clave"),
+                _c("total_llamadas", "Llamadas", "entero"),
+                _c("llamadas_atendidas", "Atendidas", "entero"),
+                _c("llamadas_abandonadas", "Abandonadas", "entero"),
+                _c("tiempo_promedio_espera", "Espera prom. (s)", "decimal"),
+                _c("tiempo_promedio_atencion", "Atención prom. (s)", "decimal"),
+                _c("nivel_servicio", "Nivel de servicio (%)", "decimal"),
+            ),
+            fecha=sql.Identifier("fecha"),
+            orden=("fecha", "hora"),
+            grafico=Grafico(
+                titulo="Llamadas por hora (suma del periodo)",
+                categoria=lambda f: str(f["hora"]),
+                series=(("Llamadas", lambda f: f["total_llamadas"]),),
+                categorias_fijas=tuple(str(h) for h in range(24)),
+            ),
+        ),
+        Reporte(
+            nombre="menu_problemas",
+            tabla="reportes_menu_problemas",
+            titulo="Menús con problemas",
+            columnas=(
+                _c("fecha", "Fecha", "fecha"),
+                _c("menu_id", "Menú", "texto"),
+                _c("menu_nombre", "Nombre del menú", "texto", 3.0),
+                _c("veces_accedido", "Accesos", "entero"),
+                _c("abandonos", "Abandonos", "entero"),
+                _c("timeout", "Timeout", "entero"),
+                _c("errores", "Errores", "entero"),
+                _c("tasa_abandono", "Tasa abandono (%)", "decimal"),
+                _c("tiempo_promedio_permanencia", "Permanencia prom. (s)", "decimal"),
+            ),
+            fecha=sql.Identifier("fecha"),
+            orden=("fecha", "menu_id"),
+            grafico=Grafico(
+                titulo="Eventos con problema por día (abandonos, timeout y errores)",
+                categoria=lambda f: f["fecha"].isoformat(),
+                series=(
+                    ("Abandonos", lambda f: f["abandonos"]),
+                    ("Timeout", lambda f: f["timeout"]),
+                    ("Errores", lambda f: f["errores"]),
+                ),
+            ),
+        ),
+        Reporte(
+            nombre="transferencias",
+            tabla="reportes_transferencias",
+            titulo="Transferencias entre centros",
+            columnas=(
+                _c("fecha", "Fecha", "fecha"),
+                _c("centro_origen", "Centro origen", "texto"),
+                _c("centro_destino", "Centro destino", "texto"),
+                _c("total_transferencias", "Transferencias", "entero"),
+                _c("transferencias_exitosas", "Exitosas", "entero"),
+                _c("transferencias_fallidas", "Fallidas", "entero"),
+                _c("tiempo_promedio_transferencia", "Tiempo prom. (s)", "decimal"),
+                _c("tasa_exito", "Tasa de éxito (%)", "decimal"),
+            ),
+            fecha=sql.Identifier("fecha"),
+            orden=("fecha", "centro_origen", "centro_destino"),
+            grafico=Grafico(
+                titulo="Transferencias por día",
+                categoria=lambda f: f["fecha"].isoformat(),
+                series=(
+                    ("Exitosas", lambda f: f["transferencias_exitosas"]),
+                    ("Fallidas", lambda f: f["transferencias_fallidas"]),
+                ),
+            ),
+        ),
+        Reporte(
+            nombre="clientes_unicos",
+            tabla="reportes_clientes_unicos",
+            titulo="Clientes únicos por mes",
+            columnas=(
+                _c("fecha_inicio", "Desde", "fecha"),
+                _c("fecha_fin", "Hasta", "fecha"),
+                _c("total_clientes_unicos", "Clientes únicos", "entero"),
+                _c("nuevos_clientes", "Nuevos", "entero"),
+                _c("clientes_recurrentes", "Recurrentes", "entero"),
+                _c("promedio_llamadas_cliente", "Llamadas por cliente", "decimal"),
+            ),
+            fecha=sql.Identifier("fecha_inicio"),
+            orden=("fecha_inicio", "fecha_fin"),
+            grafico=Grafico(
+                titulo="Clientes únicos por periodo (nuevos y recurrentes)",
+                categoria=lambda f: f"{f['fecha_inicio']:%Y-%m-%d} a {f['fecha_fin']:%Y-%m-%d}",
+                series=(
+                    ("Nuevos", lambda f: f["nuevos_clientes"]),
+                    ("Recurrentes", lambda f: f["clientes_recurrentes"]),
+                ),
+            ),
+        ),
+        Reporte(
+            nombre="trimestral",
+            tabla="reportes_trimestral",
+            titulo="Reporte trimestral de llamadas",
+            columnas=(
+                _c("anio", "Año", "clave"),
+                _c("trimestre", "Trimestre", "texto"),
+                _c("total_llamadas", "Llamadas", "entero"),
+                _c("llamadas_atendidas", "Atendidas", "entero"),
+                _c("llamadas_abandonadas", "Abandonadas", "entero"),
+                _c("tiempo_promedio_espera", "Espera prom. (s)", "decimal"),
+                _c("tiempo_promedio_atencion", "Atención prom. (s)", "decimal"),
+                _c("nivel_servicio", "Nivel de servicio (%)", "decimal"),
+                _c("tasa_abandono", "Tasa abandono (%)", "decimal"),
+            ),
+            fecha=_INICIO_TRIMESTRE,
+            orden=("anio", "trimestre"),
+            grafico=Grafico(
+                titulo="Llamadas por trimestre",
+                categoria=lambda f: f"{f['anio']} {f['trimestre']}",
+                series=(("Llamadas", lambda f: f["total_llamadas"]),),
+            ),
+        ),
+    )
+}
+
+
+@dataclass(frozen=True)
+class Exportado:
+    ruta: Path
+    filas: int
+
+
+def reporte(nombre: str) -> Reporte:
+    try:
+        return REPORTES[nombre]
+    except KeyError:
+        raise ExportError(f"reporte desconocido {nombre!r} (uno de: {', '.join(REPORTES)})") from None
+
+
+def consultar(conn: psycopg.Connection, rep: Reporte, desde: date, hasta: date) -> list[dict[str, Any]]:
+    """The report's rows whose date falls in [desde, hasta], in the report's natural order."""
+    if desde > hasta:
+        raise ExportError(f"periodo al revés: --desde {desde} es posterior a --hasta {hasta}")
+    query = sql.SQL("SELECT {columnas} FROM {tabla} WHERE {fecha} BETWEEN %s AND %s ORDER BY {orden}").format(
+        columnas=sql.SQL(", ").join(sql.Identifier(c.nombre) for c in rep.columnas),
+        tabla=sql.Identifier(rep.tabla),
+        fecha=rep.fecha,
+        orden=sql.SQL(", ").join(sql.Identifier(c) for c in rep.orden),
+    )
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(query, (desde, hasta))
+        return cur.fetchall()
+
+
+def ruta_por_defecto(nombre: str, desde: date, hasta: date, formato: str) -> Path:
+    return DIRECTORIO_POR_DEFECTO / f"{nombre}_{desde:%Y-%m-%d}_{hasta:%Y-%m-%d}.{formato}"
+
+
+def exportar(
+    conn: psycopg.Connection,
+    nombre: str,
+    desde: date,
+    hasta: date,
+    formato: str,
+    salida: Path | None = None,
+) -> Exportado:
+    """Write one report for a period to a file; returns where and how many rows."""
+    rep = reporte(nombre)
+    if formato not in FORMATOS:
+        raise ExportError(f"formato desconocido {formato!r} (uno de: {', '.join(FORMATOS)})")
+    filas = consultar(conn, rep, desde, hasta)
+    if not filas:
+        raise ExportError(f"no hay datos de {rep.tabla} entre {desde} y {hasta}: no se escribió ningún archivo")
+    ruta = Path(salida) if salida is not None else ruta_por_defecto(nombre, desde, hasta, formato)
+    if ruta.is_dir():
+        ruta = ruta / ruta_por_defecto(nombre, desde, hasta, formato).name
+    ruta.parent.mkdir(parents=True, exist_ok=True)
+    temporal = ruta.with_name(f".{ruta.name}.{os.getpid()}.tmp")
+    escritor = {"csv": escribir_csv, "xlsx": escribir_xlsx, "pdf": escribir_pdf}[formato]
+    try:
+        escritor(temporal, rep, filas, desde, hasta)
+        os.replace(temporal, ruta)
+    finally:
+        temporal.unlink(missing_ok=True)
+    return Exportado(ruta=ruta, filas=len(filas))
+
+
+# --- CSV: for tools. Header of column names, ISO dates, '.' decimals, UTF-8, RFC 4180 quoting.
+
+
+def escribir_csv(ruta: Path, rep: Reporte, filas: list[dict], desde: date, hasta: date) -> None:
+    with open(ruta, "w", newline="", encoding="utf-8") as archivo:
+        writer = csv.writer(archivo)
+        writer.writerow([c.nombre for c in rep.columnas])
+        for fila in filas:
+            writer.writerow([_texto_csv(fila[c.nombre]) for c in rep.columnas])
+
+
+def _texto_csv(valor: Any) -> str:
+    if valor is None:
+        return ""
+    if isinstance(valor, date):
+        return valor.isoformat()
+    return str(valor)  # Decimal('12.50') -> '12.50', never a locale comma
+
+
+# --- Excel: typed cells (numbers as numbers, dates as dates), filterable frozen header.
+
+_FORMATO_EXCEL = {"fecha": "yyyy-mm-dd", "entero": "#,##0", "decimal": "#,##0.00", "texto": "@", "clave": "0"}
+_NUMERICAS = ("entero", "decimal", "clave")
+
+
+def escribir_xlsx(ruta: Path, rep: Reporte, filas: list[dict], desde: date, hasta: date) -> None:
+    from openpyxl import Workbook
+    from openpyxl.styles import Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
+    libro = Workbook()
+    hoja = libro.active
+    hoja.title = rep.nombre[:31]
+    hoja.append([c.nombre for c in rep.columnas])
+    for fila in filas:
+        hoja.append([_valor_excel(fila[c.nombre], c.tipo) for c in rep.columnas])
+
+    encabezado = Font(bold=True, color="FFFFFF")
+    relleno = PatternFill("solid", fgColor="1F4E78")
+    for n, columna in enumerate(rep.columnas, start=1):
+        celda = hoja.cell(row=1, column=n)
+        celda.font, celda.fill = encabezado, relleno
+        letra = get_column_letter(n)
+        for (c,) in hoja.iter_rows(min_row=2, min_col=n, max_col=n):
+            c.number_format = _FORMATO_EXCEL[columna.tipo]
+        ancho = max([len(columna.nombre)] + [len(_texto_csv(f[columna.nombre])) for f in filas[:500]])
+        hoja.column_dimensions[letra].width = min(ancho + 3, 60)
+    hoja.auto_filter.ref = f"A1:{get_column_letter(len(rep.columnas))}{len(filas) + 1}"
+    hoja.freeze_panes = "A2"
+
+    info = libro.create_sheet("info")
+    for clave, valor in (
+        ("reporte", rep.titulo),
+        ("tabla", rep.tabla),
+        ("desde", desde),
+        ("hasta", hasta),
+        ("filas", len(filas)),
+        ("generado", datetime.now().replace(microsecond=0)),
+    ):
+        info.append([clave, valor])
+    for (c,) in info.iter_rows(min_row=3, max_row=4, min_col=2, max_col=2):
+        c.number_format = "yyyy-mm-dd"
+    info["B6"].number_format = "yyyy-mm-dd hh:mm:ss"
+    info.column_dimensions["A"].width = 12
+    info.column_dimensions["B"].width = 40
+    libro.properties.title = f"{rep.titulo} {desde} a {hasta}"
+    libro.save(ruta)
+
+
+def _valor_excel(valor: Any, tipo: str) -> Any:
+    if valor is None:
+        return None
+    if tipo == "decimal":
+        return float(valor)  # an Excel number; the cell format shows 2 decimals
+    return valor
+
+
+# --- PDF: title, period, chart of the headline measure, then the table (header repeated).
+
+_MAX_ETIQUETAS = 31  # beyond this many categories the axis labels only every n-th one
+
+
+def _numero(valor: Any, tipo: str) -> str:
+    if valor is None:
+        return ""
+    if tipo == "entero":
+        return f"{valor:,}"
+    if tipo == "decimal":
+        return f"{Decimal(valor):,.2f}"
+    if isinstance(valor, date):
+        return valor.isoformat()
+    return str(valor)
+
+
+def datos_grafico(rep: Reporte, filas: Sequence[dict]) -> tuple[list[str], list[list[float]]]:
+    """Categories and one list of values per series, summed over the rows of each category."""
+    graf = rep.grafico
+    categorias: list[str] = list(graf.categorias_fijas or ())
+    totales: dict[str, list[float]] = {c: [0.0] * len(graf.series) for c in categorias}
+    for fila in filas:
+        clave = graf.categoria(fila)
+        if clave not in totales:
+            categorias.append(clave)
+            totales[clave] = [0.0] * len(graf.series)
+        for i, (_, valor) in enumerate(graf.series):
+            totales[clave][i] += float(valor(fila) or 0)
+    return categorias, [[totales[c][i] for c in categorias] for i in range(len(graf.series))]
+
+
+def _grafico(rep: Reporte, filas: Sequence[dict], ancho: float):
+    from reportlab.graphics.charts.barcharts import VerticalBarChart
+    from reportlab.graphics.charts.legends import Legend
+    from reportlab.graphics.shapes import Drawing
+    from reportlab.lib import colors
+
+    categorias, series = datos_grafico(rep, filas)
+    dibujo = Drawing(ancho, 210)
+    barras = VerticalBarChart()
+    # Few categories: keep bars narrow instead of stretching a handful across the page.
+    barras.x, barras.y, barras.height = 45, 45, 140
+    barras.width = min(ancho - 60, 60 * max(len(categorias), 3))
+    barras.data = [tuple(s) for s in series]
+    paso = max(1, -(-len(categorias) // _MAX_ETIQUETAS))
+    barras.categoryAxis.categoryNames = [c if i % paso == 0 else "" for i, c in enumerate(categorias)]
+    barras.categoryAxis.labels.fontSize = 6
+    if len(categorias) > 12 and max(len(c) for c in categorias) > 3:
+        barras.categoryAxis.labels.angle = 45
+        barras.categoryAxis.labels.boxAnchor = "ne"
+    barras.valueAxis.valueMin = 0
+    total_max = max((sum(v) for v in zip(*series)), default=0)
+    if total_max <= 0:
+        barras.valueAxis.valueMax = 1  # an all-zero period still draws a readable axis
+    barras.valueAxis.labels.fontSize = 7
+    barras.valueAxis.labelTextFormat = lambda v: f"{v:,.0f}" if float(v).is_integer() else f"{v:,.2f}"
+    paleta = (colors.HexColor("#1F4E78"), colors.HexColor("#C0504D"), colors.HexColor("#9BBB59"))
+    for i in range(len(series)):
+        barras.bars[i].fillColor = paleta[i % len(paleta)]
+        barras.bars[i].strokeColor = None
+    if len(series) > 1:
+        barras.categoryAxis.style = "stacked"
+        leyenda = Legend()
+        leyenda.x, leyenda.y = barras.x + barras.width, 205
+        leyenda.alignment = "right"
+        leyenda.boxAnchor = "ne"
+        leyenda.fontSize = 7
+        leyenda.columnMaximum = 1
+        leyenda.colorNamePairs = [(paleta[i % len(paleta)], nombre) for i, (nombre, _) in enumerate(rep.grafico.series)]
+        dibujo.add(leyenda)
+    elif len(categorias) <= _MAX_ETIQUETAS:
+        # One series and few bars: print each bar's value on top, so the figures are readable.
+        barras.barLabelFormat = lambda v: f"{v:,.0f}" if float(v).is_integer() else f"{v:,.2f}"
+        barras.barLabels.fontSize = 6
+        barras.barLabels.nudge = 6
+    dibujo.add(barras)
+    return dibujo
+
+
+def escribir_pdf(ruta: Path, rep: Reporte, filas: list[dict], desde: date, hasta: date) -> None:
+    from reportlab.lib import colors
+    from reportlab.lib.pagesizes import A4, landscape
+    from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
+    from reportlab.lib.units import cm
+    from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+    estilos = getSampleStyleSheet()
+    celda = ParagraphStyle("celda", parent=estilos["BodyText"], fontSize=7, leading=8.5)
+    cabecera = ParagraphStyle("cabecera", parent=celda, fontName="Helvetica-Bold", textColor=colors.white)
+    generado = datetime.now().strftime("%Y-%m-%d %H:%M")
+
+    def pie(canvas, doc):
+        canvas.saveState()
+        canvas.setFont("Helvetica", 7)
+        canvas.drawString(doc.leftMargin, 0.7 * cm, f"IACT · {rep.tabla} · {desde} a {hasta} · generado {generado}")
+        canvas.drawRightString(doc.pagesize[0] - doc.rightMargin, 0.7 * cm, f"página {doc.page}")
+        canvas.restoreState()
+
+    doc = SimpleDocTemplate(
+        str(ruta), pagesize=landscape(A4), leftMargin=1.2 * cm, rightMargin=1.2 * cm,
+        topMargin=1.2 * cm, bottomMargin=1.5 * cm, title=f"{rep.titulo} {desde} a {hasta}", author="IACT Pipelines",
+    )
+    ancho = doc.width
+    pesos = [c.peso for c in rep.columnas]
+    anchos = [ancho * p / sum(pesos) for p in pesos]
+    # Long text (menu names) are Paragraphs so they wrap; the rest are plain strings (cheap:
+    # a year of hourly rows is ~9,000 table rows).
+    def contenido(valor: Any, columna: Columna):
+        texto = _numero(valor, columna.tipo)
+        return Paragraph(escape(texto), celda) if columna.envolver else texto
+
+    cabecera_derecha = ParagraphStyle("cabecera_derecha", parent=cabecera, alignment=2)
+
+    def titulo_columna(columna: Columna):
+        numerica = columna.tipo in _NUMERICAS
+        return Paragraph(escape(columna.etiqueta), cabecera_derecha if numerica else cabecera)
+
+    tabla = Table(
+        [[titulo_columna(c) for c in rep.columnas]]
+        + [[contenido(f[c.nombre], c) for c in rep.columnas] for f in filas],
+        colWidths=anchos,
+        # Without wrapping text, every row has the same height: giving it spares reportlab
+        # measuring every remaining row at each page split (a year of hours is ~250 pages).
+        rowHeights=None if any(c.envolver for c in rep.columnas) else [24] + [11] * len(filas),
+        repeatRows=1,
+    )
+    estilo = [
+        ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#1F4E78")),
+        ("ROWBACKGROUNDS", (0, 1), (-1, -1), [colors.white, colors.HexColor("#EEF3F8")]),
+        ("GRID", (0, 0), (-1, -1), 0.25, colors.HexColor("#B0B7C3")),
+        ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+        ("FONT", (0, 1), (-1, -1), "Helvetica", 7),
+    ]
+    estilo += [
+        ("ALIGN", (i, 1), (i, -1), "RIGHT") for i, c in enumerate(rep.columnas) if c.tipo in _NUMERICAS
+    ]
+    tabla.setStyle(TableStyle(estilo))
+
+    historia = [
+        Paragraph(rep.titulo, estilos["Title"]),
+        Paragraph(
+            f"Periodo: {desde:%Y-%m-%d} a {hasta:%Y-%m-%d} · {len(filas):,} filas de {rep.tabla}", estilos["Normal"]
+        ),
+        Spacer(1, 0.4 * cm),
+        KeepTogether([Paragraph(rep.grafico.titulo, estilos["Heading3"]), _grafico(rep, filas, ancho)]),
+        Spacer(1, 0.4 * cm),
+        tabla,
+    ]
+    doc.build(historia, onFirstPage=pie, onLaterPages=pie)
