@@ -28,6 +28,8 @@ def _dev(args) -> int:
     urls = db.resolve_urls()
     migrations.setup(urls, ivr_source=urls.embedded)
     home = prepare_dagster_home(urls)
+    # Alerts link to runs in this UI unless a public URL was configured.
+    os.environ.setdefault("IACT_UI_URL", f"http://{args.host}:{args.port}")
     cmd = [
         os.path.join(os.path.dirname(sys.executable), "dagster"), "dev",
         "-w", str(PROJECT_ROOT / "workspace.yaml"), "-h", args.host, "-p", str(args.port),
