@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
@@ -106,6 +106,24 @@ def connect(url: str, *, read_only: bool = False, autocommit: bool = False) -> p
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConfigError(f"cannot connect to {redact(url)}: {first}") from None
 
+
+
+def connect_adbc(url: str, *, read_only: bool = False):
+    """An ADBC connection (autocommit) for bulk reads straight into Arrow, with the same session
+    settings as `connect`: UTC, and read-only at the server when asked."""
+    import adbc_driver_postgresql.dbapi as adbc
+
+    options = "-c timezone=UTC"
+    if read_only:
+        options += " -c default_transaction_read_only=on"
+    parts = urlsplit(libpq_url(url))
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in ("options", "connect_timeout")]
+    query += [("options", options), ("connect_timeout", "10")]
+    try:
+        return adbc.connect(urlunsplit(parts._replace(query=urlencode(query, quote_via=quote))), autocommit=True)
+    except adbc.Error as exc:
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        raise ConfigError(f"cannot connect to {redact(url)}: {lines[0] if lines else type(exc).__name__}") from None
 
 @contextmanager
 def transaction(url: str) -> Iterator[psycopg.Connection]:

@@ -16,3 +16,11 @@ mensual = dg.MonthlyPartitionsDefinition(start_date=DESDE, timezone=ZONA_HORARIA
 trimestral = dg.TimeWindowPartitionsDefinition(
     cron_schedule="0 0 1 */3 *", start=DESDE, fmt="%Y-%m-%d", timezone=ZONA_HORARIA
 )
+
+# The same periods including the one still open (end_offset=1): the month-to-date and
+# quarter-to-date reports materialize the current month/quarter before it closes, and are
+# rebuilt once it has. The report assets use these; a closed period's key is the same in both.
+mensual_en_curso = dg.MonthlyPartitionsDefinition(start_date=DESDE, timezone=ZONA_HORARIA, end_offset=1)
+trimestral_en_curso = dg.TimeWindowPartitionsDefinition(
+    cron_schedule="0 0 1 */3 *", start=DESDE, fmt="%Y-%m-%d", timezone=ZONA_HORARIA, end_offset=1
+)

@@ -1,6 +1,264 @@
-"""`iact materializar` (to be built by its issue)."""
+"""`iact materializar --desde D --hasta H [--activos SELECCION]`: materialize a date range.
+
+Every partition of the selected assets that covers [desde, hasta] is materialized through
+Dagster on the real instance (the runs show in the UI and the etl_jobs mirror sees them), with as
+few runs as the partitioning allows: the assets sharing a partitioning run together as ONE run
+over the partition key range (they all have `BackfillPolicy.single_run`), groups in dependency
+order: the daily assets (staging, daily reports) for the whole range, then the months, then the
+quarters. A group whose upstream group failed is skipped.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import sys
+import time
+import warnings
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from iact_pipelines.cli import CliError
+from iact_pipelines.config import parse_fecha
+
+_RANGO_INICIO = "dagster/asset_partition_range_start"
+_RANGO_FIN = "dagster/asset_partition_range_end"
+# The terminal shows INFO and up (asset logs, failures); every event is still in the instance.
+_REGISTRO = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
 
 def register(sub) -> None:
-    parser = sub.add_parser("materializar", help="(not built yet)")
-    parser.set_defaults(func=lambda args: print("not built yet") or 1)
+    parser = sub.add_parser(
+        "materializar",
+        help="materialize the partitions of a date range (one run per partitioning)",
+        description="Materialize every partition of the selected assets covering [--desde, --hasta] through "
+        "Dagster: one run over the whole range per partitioning (daily, monthly, quarterly), in dependency order.",
+    )
+    parser.add_argument("--desde", required=True, metavar="YYYY-MM-DD", help="first local day")
+    parser.add_argument("--hasta", required=True, metavar="YYYY-MM-DD", help="last local day (inclusive)")
+    parser.add_argument(
+        "--activos",
+        default="*",
+        metavar="SELECCION",
+        help='comma-separated asset keys or globs ("staging/*,reportes/llamadas_dia") or a Dagster '
+        'selection ("group:reportes"); default: every asset',
+    )
+    parser.set_defaults(func=_materializar)
+
+
+@dataclass
+class Grupo:
+    """Assets sharing one partitions definition, run together over one key range."""
+
+    particiones: object
+    claves: list = field(default_factory=list)
+    particiones_elegidas: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Resultado:
+    grupo: Grupo
+    run_id: str | None
+    exito: bool
+    segundos: float
+    error: str | None = None
+    omitido: bool = False
+
+
+def seleccionar(asset_graph, seleccion: str) -> list:
+    """The materializable asset keys a selection names, in topological order."""
+    import dagster as dg
+
+    materializables = {k for k in asset_graph.materializable_asset_keys}
+    elegidas: set = set()
+    for parte in (p.strip() for p in seleccion.split(",")):
+        if not parte:
+            continue
+        encontradas = {k for k in materializables if fnmatch.fnmatchcase("/".join(k.path), parte)}
+        if not encontradas:
+            try:
+                encontradas = set(dg.AssetSelection.from_string(parte).resolve(asset_graph)) & materializables
+            except Exception:  # noqa: BLE001 - any parse or resolve failure means "matches nothing"
+                encontradas = set()
+        if not encontradas:
+            raise CliError(f"--activos: {parte!r} matches no asset (keys look like staging/llamadas, reportes/*)")
+        elegidas |= encontradas
+    if not elegidas:
+        raise CliError("--activos: empty selection")
+    return [k for k in asset_graph.toposorted_asset_keys if k in elegidas]
+
+
+def _duracion(particiones) -> float:
+    """Length of a partition, to run finer partitionings first (days, then months, quarters)."""
+    if particiones is None or not hasattr(particiones, "time_window_for_partition_key"):
+        return float("inf")
+    ventana = particiones.time_window_for_partition_key(particiones.get_first_partition_key())
+    return (ventana.end - ventana.start).total_seconds()
+
+
+def agrupar(asset_graph, claves: list) -> list[Grupo]:
+    """Groups by partitions definition, each after the groups it depends on; among independent
+    ones the finer partitioning first (days feed months and quarters)."""
+    grupos: list[Grupo] = []
+    for clave in claves:
+        particiones = asset_graph.get(clave).partitions_def
+        grupo = next((g for g in grupos if g.particiones == particiones), None)
+        if grupo is None:
+            grupo = Grupo(particiones)
+            grupos.append(grupo)
+        grupo.claves.append(clave)
+    ordenados: list[Grupo] = []
+    pendientes = list(grupos)
+    while pendientes:
+        listos = [
+            g for g in pendientes
+            if not any(
+                set().union(*(asset_graph.get_ancestor_asset_keys(k) for k in g.claves)) & set(otro.claves)
+                for otro in pendientes if otro is not g
+            )
+        ] or pendientes[:1]  # cannot be empty on an acyclic graph; keep going regardless
+        siguiente = min(listos, key=lambda g: _duracion(g.particiones))
+        pendientes.remove(siguiente)
+        ordenados.append(siguiente)
+    return ordenados
+
+
+def claves_del_rango(particiones, desde: date, hasta: date) -> list[str]:
+    """The partition keys whose windows overlap the local days [desde, hasta]."""
+    import dagster as dg
+
+    if particiones is None:
+        return []
+    zona = ZoneInfo(particiones.timezone)
+    inicio = datetime.combine(desde, datetime.min.time(), zona)
+    fin = datetime.combine(hasta + timedelta(days=1), datetime.min.time(), zona)
+    existentes = particiones.get_partition_keys()
+    if not existentes:
+        raise CliError("no partitions exist yet")
+    primera = particiones.time_window_for_partition_key(existentes[0])
+    ultima = particiones.time_window_for_partition_key(existentes[-1])
+    if inicio < primera.start:
+        raise CliError(f"--desde {desde} is before the first partition ({existentes[0]}, IACT_PARTICIONES_DESDE)")
+    if fin > ultima.end:
+        ultimo_dia = (ultima.end - timedelta(days=1)).date()
+        raise CliError(f"--hasta {hasta} is after the last day with a partition ({ultimo_dia})")
+    rango = dg.PartitionKeyRange(
+        particiones.get_partition_key_for_timestamp(inicio.timestamp()),
+        particiones.get_partition_key_for_timestamp((fin - timedelta(microseconds=1)).timestamp()),
+    )
+    return list(particiones.get_partition_keys_in_range(rango))
+
+
+def _una_linea(texto: str, largo: int = 300) -> str:
+    linea = " ".join(texto.split()).removeprefix("dagster._core.errors.")
+    return linea if len(linea) <= largo else linea[: largo - 3] + "..."
+
+
+def _error_en_una_linea(result) -> str:
+    """The first failed step and its error, on one line."""
+    for evento in result.get_step_failure_events():
+        error = evento.step_failure_data.error
+        # Dagster wraps the user's exception: report the innermost cause.
+        while error is not None and error.cause is not None:
+            error = error.cause
+        return f"{evento.step_key}: {_una_linea(error.message if error else 'failed')}"
+    return "run failed"
+
+
+def ejecutar(defs, instance, grupos: list[Grupo]) -> list[Resultado]:
+    """One in-process run per group over its key range, in order; dependents of a failure skip."""
+    asset_graph = defs.resolve_asset_graph()
+    resultados: list[Resultado] = []
+    fallidas: set = set()
+    for grupo in grupos:
+        ancestros = set().union(*(asset_graph.get_ancestor_asset_keys(k) for k in grupo.claves))
+        if ancestros & fallidas:
+            resultados.append(Resultado(grupo, None, False, 0.0, "skipped: an upstream run failed", omitido=True))
+            fallidas |= set(grupo.claves)
+            continue
+        job = defs.resolve_implicit_job_def_def_for_assets(grupo.claves)
+        claves = grupo.particiones_elegidas
+        if len(claves) == 1:
+            opciones = {"partition_key": claves[0]}
+        elif claves:
+            opciones = {"tags": {_RANGO_INICIO: claves[0], _RANGO_FIN: claves[-1]}}
+        else:
+            opciones = {}
+        inicio = time.monotonic()
+        try:
+            result = job.execute_in_process(
+                run_config=_REGISTRO, instance=instance, asset_selection=grupo.claves, raise_on_error=False, **opciones
+            )
+        except Exception as exc:  # noqa: BLE001 - reported as one line, the run (if any) is in the instance
+            resultados.append(Resultado(grupo, None, False, time.monotonic() - inicio, _una_linea(f"{type(exc).__name__}: {exc}")))
+            fallidas |= set(grupo.claves)
+            continue
+        segundos = time.monotonic() - inicio
+        error = None if result.success else _error_en_una_linea(result)
+        resultados.append(Resultado(grupo, result.run_id, result.success, segundos, error))
+        if not result.success:
+            fallidas |= set(grupo.claves)
+    return resultados
+
+
+def _describir_particiones(claves: list[str]) -> str:
+    if not claves:
+        return "unpartitioned"
+    if len(claves) == 1:
+        return claves[0]
+    return f"{claves[0]}..{claves[-1]} ({len(claves)})"
+
+
+def _materializar(args) -> int:
+    import dagster as dg
+
+    with warnings.catch_warnings():
+        # "beta" notices about BackfillPolicy, partition mappings, selections: noise on a terminal.
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        warnings.simplefilter("ignore", dg.PreviewWarning)
+        return _materializar_rango(args)
+
+
+def _materializar_rango(args) -> int:
+    desde = parse_fecha("--desde", args.desde)
+    hasta = parse_fecha("--hasta", args.hasta)
+    if hasta < desde:
+        raise CliError(f"--hasta {hasta} is before --desde {desde}")
+
+    from iact_pipelines import db, migrations
+    from iact_pipelines.instance import prepare_dagster_home
+
+    urls = db.resolve_urls()
+    migrations.setup(urls, ivr_source=urls.embedded)
+    prepare_dagster_home(urls)  # before importing the definitions: resources read the environment
+
+    import dagster as dg
+
+    from iact_pipelines.definitions import defs
+
+    asset_graph = defs.resolve_asset_graph()
+    grupos = agrupar(asset_graph, seleccionar(asset_graph, args.activos))
+    for grupo in grupos:
+        grupo.particiones_elegidas = claves_del_rango(grupo.particiones, desde, hasta)
+
+    comienzo = time.monotonic()
+    with dg.DagsterInstance.get() as instance:
+        resultados = ejecutar(defs, instance, grupos)
+    total = time.monotonic() - comienzo
+
+    for r in resultados:
+        estado = "ok" if r.exito else "SKIPPED" if r.omitido else "FAILED"
+        activos = ", ".join("/".join(k.path) for k in r.grupo.claves)
+        print(
+            f"{estado:6} run {r.run_id or '-':36}  {r.segundos:7.1f} s  "
+            f"partitions {_describir_particiones(r.grupo.particiones_elegidas)}  assets {activos}"
+        )
+        if r.error:
+            print(f"       error: {r.error}", file=sys.stderr)
+    fallos = sum(not r.exito and not r.omitido for r in resultados)
+    omitidos = sum(r.omitido for r in resultados)
+    print(
+        f"{len(resultados) - omitidos} run(s), {fallos} failed, {omitidos} skipped, {total:.1f} s in all, "
+        f"{desde}..{hasta}" + ("" if not fallos else " (see the runs in the Dagster UI)")
+    )
+    return 1 if fallos or omitidos else 0

@@ -1,0 +1,308 @@
+"""Bulk reading from the IVR source into Arrow, and bulk writing into the warehouse with COPY.
+
+Extraction goes through ADBC, which streams a query as binary COPY straight into Arrow
+(DESIGN.md, Performance: 3x faster than CSV, 15x faster than `read_sql`). The allowed centers
+and the window are filtered in the SQL, so rows of other centers never reach Python.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+import psycopg
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+from psycopg import sql
+from psycopg.copy import QueuedLibpqWriter
+
+from iact_pipelines import config, db
+
+
+@dataclass(frozen=True)
+class Fuente:
+    """An IVR source table: its id, the start timestamp that places a row in a day, the
+    center column the allowed list filters on, and its columns in staging order."""
+
+    tabla: str
+    id: str
+    inicio: str
+    centro: str
+    columnas: tuple[str, ...]
+
+    @property
+    def columnas_staging(self) -> tuple[str, ...]:
+        return (*self.columnas, "fecha", "hora")
+
+    @property
+    def esquema_staging(self) -> pa.Schema:
+        """The Arrow types of `staging.<tabla>`'s columns, as the binary COPY needs them."""
+        return pa.schema([(c, _TIPOS_ARROW[c]) for c in self.columnas_staging])
+
+
+_TS = pa.timestamp("us", tz="UTC")
+_TIPOS_ARROW = {
+    "llamada_id": pa.int64(), "evento_id": pa.int64(), "transferencia_id": pa.int64(),
+    "centro_id": pa.string(), "centro_origen": pa.string(), "centro_destino": pa.string(),
+    "cliente_id": pa.string(), "menu_id": pa.string(), "menu_nombre": pa.string(), "resultado": pa.string(),
+    "inicio": _TS, "ingreso_cola": _TS, "atencion": _TS, "fin": _TS, "entrada": _TS, "salida": _TS,
+    "exitosa": pa.bool_(), "fecha": pa.date32(), "hora": pa.int16(),
+}
+
+FUENTES = {
+    "llamadas": Fuente(
+        "llamadas",
+        id="llamada_id",
+        inicio="inicio",
+        centro="centro_id",
+        columnas=("llamada_id", "centro_id", "cliente_id", "inicio", "ingreso_cola", "atencion", "fin", "resultado"),
+    ),
+    "menu_eventos": Fuente(
+        "menu_eventos",
+        id="evento_id",
+        inicio="entrada",
+        centro="centro_id",
+        columnas=("evento_id", "llamada_id", "centro_id", "menu_id", "menu_nombre", "entrada", "salida", "resultado"),
+    ),
+    "transferencias": Fuente(
+        "transferencias",
+        id="transferencia_id",
+        inicio="inicio",
+        centro="centro_origen",
+        columnas=("transferencia_id", "llamada_id", "centro_origen", "centro_destino", "inicio", "fin", "exitosa"),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Ventana:
+    """Local days [desde, hasta) in the reporting time zone."""
+
+    desde: date
+    hasta: date
+    zona: str
+
+    def limites(self) -> tuple[datetime, datetime]:
+        """The window as tz-aware instants: local midnight of `desde` and of `hasta`."""
+        tz = ZoneInfo(self.zona)
+        return datetime.combine(self.desde, time(), tz), datetime.combine(self.hasta, time(), tz)
+
+    def dias(self) -> list[date]:
+        return [self.desde + timedelta(days=i) for i in range((self.hasta - self.desde).days)]
+
+    def claves(self) -> list[str]:
+        return [d.isoformat() for d in self.dias()]
+
+
+class FuenteInutilizable(Exception):
+    """The source no longer matches the contract (a column or table is missing, a type changed)."""
+
+    def __init__(self, mensaje: str, campo: str | None = None):
+        super().__init__(mensaje)
+        self.campo = campo
+
+
+# `fecha` and `hora` are the local day and hour of the start, computed by PostgreSQL with the
+# same time zone rules that bound the window, so a row's day always matches its partition.
+# The center filter is `btrim(centro) = ANY(allowed)` (DEFECTS.md: legacy space-padded codes
+# are extracted, then rejected as malformed), written so btrim only runs on values that are
+# not 8 characters long: allowed codes are 8 digits, so for any other value both forms agree.
+_EXTRACCION = sql.SQL(
+    """
+SELECT t.*,
+       (t.{inicio} AT TIME ZONE {zona})::date AS fecha,
+       date_part('hour', t.{inicio} AT TIME ZONE {zona})::smallint AS hora
+FROM {tabla} AS t
+WHERE (t.{centro} = ANY({centros}::text[])
+       OR (length(t.{centro}) <> 8 AND btrim(t.{centro}) = ANY({centros}::text[])))
+  AND t.{inicio} >= {desde} AND t.{inicio} < {hasta}
+"""
+)
+
+# SQLSTATE classes meaning "the query does not fit the source any more" (undefined column,
+# table or function, datatype mismatch...): the contract broke, retrying will not help.
+_CONTRATO_ROTO = ("42",)
+_COLUMNA_INEXISTENTE = re.compile(r'column (?:\w+\.)?"?(\w+)"? does not exist')
+
+
+def consulta_extraccion(fuente: Fuente, ventana: Ventana, centros: Sequence[str]) -> str:
+    """The extraction query with its values bound client-side by psycopg's quoting.
+
+    ADBC streams a result as binary COPY only when the query has no server-side parameters
+    (with $1 parameters it falls back to a prepared statement, measured 1.6x slower), so the
+    values are merged here as psycopg does for COPY: `sql.Literal`, never string formatting.
+    """
+    desde, hasta = ventana.limites()
+    return _EXTRACCION.format(
+        inicio=sql.Identifier(fuente.inicio),
+        centro=sql.Identifier(fuente.centro),
+        tabla=sql.Identifier("ivr", fuente.tabla),
+        zona=sql.Literal(config.parse_zona(ventana.zona)),
+        centros=sql.Literal(list(config.parse_centros(",".join(centros)))),
+        desde=sql.Literal(desde),
+        hasta=sql.Literal(hasta),
+    ).as_string(None)
+
+
+def extraer(ivr_url: str, fuente: Fuente, ventana: Ventana, centros: Sequence[str]) -> pa.Table:
+    """The window's rows of the allowed centers, as Arrow, read-only.
+
+    Raises dg.RetryRequested when the source is unreachable (as IvrResource.connect does) and
+    FuenteInutilizable when the query no longer fits the source's schema.
+    """
+    import adbc_driver_postgresql.dbapi as adbc
+
+    try:
+        conn = db.connect_adbc(ivr_url, read_only=True)
+    except config.ConfigError as exc:
+        raise dg.RetryRequested(max_retries=2, seconds_to_wait=5) from exc
+    with conn:
+        with conn.cursor() as cur:
+            try:
+                cur.execute(consulta_extraccion(fuente, ventana, centros))
+                return cur.fetch_arrow_table()
+            except adbc.Error as exc:
+                estado = getattr(exc, "sqlstate", None) or ""
+                if estado.startswith(_CONTRATO_ROTO):
+                    primera = next((line for line in str(exc).splitlines() if "ERROR:" in line), str(exc))
+                    motivo = primera.split("ERROR:", 1)[-1].strip()
+                    columna = _COLUMNA_INEXISTENTE.search(motivo)
+                    raise FuenteInutilizable(
+                        f"ivr.{fuente.tabla} does not match the source contract: {motivo}",
+                        columna.group(1) if columna else None,
+                    ) from None
+                raise
+
+
+_TIPOS_PANDAS = {pa.int64(): pd.Int64Dtype(), pa.int32(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}
+
+
+def a_pandas(tabla: pa.Table) -> pd.DataFrame:
+    """Arrow -> pandas for validation: nullable ints and booleans stay exact (no float64 for a
+    NULL id), dates become datetime64 (no Python objects per row)."""
+    return tabla.to_pandas(types_mapper=_TIPOS_PANDAS.get, date_as_object=False)
+
+
+def copiar_binario(conn: psycopg.Connection, destino: sql.Composable, tabla: pa.Table) -> int:
+    """COPY an Arrow table into `destino` (same column names; Arrow types matching the target:
+    int16/int64, bool, date32, timestamp, string) in PostgreSQL's binary format, encoded with
+    vectorized Arrow/numpy kernels. The server reads binary ~1.6x faster than CSV (no text
+    parsing of timestamps); pandas `to_csv`, `write_row` and `to_sql` are 10-150x slower."""
+    if tabla.num_rows == 0:
+        return 0
+    stmt = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT binary)").format(
+        destino, sql.SQL(", ").join(sql.Identifier(c) for c in tabla.column_names)
+    )
+    # A writer thread sends each block while this one encodes the next: both cores busy.
+    with conn.cursor() as cur, cur.copy(stmt, writer=QueuedLibpqWriter(cur)) as copy:
+        copy.write(_CABECERA)
+        for lote in tabla.to_batches(max_chunksize=_FILAS_POR_BLOQUE):
+            if lote.num_rows:
+                copy.write(_filas_binarias(lote))
+        copy.write(_FIN)
+    return tabla.num_rows
+
+
+_FILAS_POR_BLOQUE = 131_072
+_CABECERA = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags, header extension length
+_FIN = b"\xff\xff"
+_NULO = pa.scalar(b"\xff\xff\xff\xff", pa.binary())  # field length -1
+_EPOCA_PG_US = 946_684_800_000_000  # 2000-01-01 (PostgreSQL's epoch) in Unix microseconds
+_EPOCA_PG_DIAS = 10_957
+_SIN_SEPARADOR = pa.scalar(b"", pa.binary())
+
+
+def _filas_binarias(lote: pa.RecordBatch) -> memoryview:
+    """The binary COPY tuples of a batch: field count, then per field its length and value."""
+    cuenta = pa.scalar(lote.num_columns.to_bytes(2, "big"), pa.binary())
+    filas = pc.binary_join_element_wise(cuenta, *(_campo(col) for col in lote.columns), _SIN_SEPARADOR)
+    offsets = np.frombuffer(filas.buffers()[1], dtype=np.int32)[filas.offset : filas.offset + len(filas) + 1]
+    return memoryview(filas.buffers()[2])[offsets[0] : offsets[-1]]
+
+
+def _campo(col: pa.Array) -> pa.Array:
+    """One binary field per row (4-byte length + value; NULL is length -1)."""
+    if pa.types.is_string(col.type):
+        largos = pc.binary_length(col).fill_null(0).to_numpy(zero_copy_only=False).astype(">i4")
+        campo = pc.binary_join_element_wise(_binarios(largos), col.cast(pa.binary()), _SIN_SEPARADOR)
+    else:
+        valores = _valores_fijos(col)
+        registros = np.empty(len(col), dtype=[("largo", ">i4"), ("valor", valores.dtype)])
+        registros["largo"] = valores.dtype.itemsize
+        registros["valor"] = valores
+        campo = _binarios(registros)
+    return pc.if_else(col.is_null(), _NULO, campo) if col.null_count else campo
+
+
+def _valores_fijos(col: pa.Array) -> np.ndarray:
+    """Big-endian values of a fixed-width column (NULL slots hold zeros; the caller masks them)."""
+    tipo = col.type
+    if pa.types.is_timestamp(tipo):
+        micros = pc.cast(pc.cast(col, pa.timestamp("us", tipo.tz)), pa.int64()).fill_null(0).to_numpy()
+        return (micros - _EPOCA_PG_US).astype(">i8")
+    if pa.types.is_date32(tipo):
+        return (pc.cast(col, pa.int32()).fill_null(0).to_numpy() - _EPOCA_PG_DIAS).astype(">i4")
+    if pa.types.is_boolean(tipo):
+        return col.fill_null(False).to_numpy(zero_copy_only=False).astype(">i1")
+    if pa.types.is_int16(tipo) or pa.types.is_int32(tipo) or pa.types.is_int64(tipo):
+        return col.fill_null(0).to_numpy().astype(f">i{tipo.bit_width // 8}")
+    raise TypeError(f"no binary COPY encoding for Arrow type {tipo}")
+
+
+def _binarios(valores: np.ndarray) -> pa.Array:
+    """Each element's bytes as one binary value (zero-copy view through a fixed-size array)."""
+    ancho = valores.dtype.itemsize
+    fijo = pa.FixedSizeBinaryArray.from_buffers(pa.binary(ancho), len(valores), [None, pa.py_buffer(valores)])
+    return fijo.cast(pa.binary())
+
+
+class _SalidaCopy:
+    """A file-like sink that hands pyarrow's CSV output straight to a COPY, chunk by chunk."""
+
+    closed = False
+
+    def __init__(self, copy: psycopg.Copy):
+        self._copy = copy
+
+    def write(self, datos) -> int:
+        self._copy.write(bytes(datos))
+        return len(datos)
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def copiar_csv(conn: psycopg.Connection, destino: sql.Composable, tabla: pa.Table) -> int:
+    """COPY an Arrow table into `destino` (same column names) as CSV written by Arrow in C++:
+    for targets the binary encoder does not cover (jsonb) and small volumes."""
+    if tabla.num_rows == 0:
+        return 0
+    stmt = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
+        destino, sql.SQL(", ").join(sql.Identifier(c) for c in tabla.column_names)
+    )
+    with conn.cursor() as cur, cur.copy(stmt) as copy:
+        pacsv.write_csv(_utc_sin_zona(tabla), _SalidaCopy(copy), _CSV)
+    return tabla.num_rows
+
+
+_CSV = pacsv.WriteOptions(include_header=False, batch_size=16384)
+
+
+def _utc_sin_zona(tabla: pa.Table) -> pa.Table:
+    """Timestamps as naive UTC: Arrow formats tz-aware ones ~15x slower. Exact, because every
+    connection of `db.connect` runs with timezone=UTC, so PostgreSQL reads them back as UTC."""
+    columnas = [
+        col.cast(pa.timestamp(col.type.unit)) if pa.types.is_timestamp(col.type) and col.type.tz else col
+        for col in tabla.columns
+    ]
+    return pa.table(columnas, names=tabla.column_names)

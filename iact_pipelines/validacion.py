@@ -1,0 +1,452 @@
+"""Validation of the extracted IVR frames with pandera, and its failures as error rows.
+
+One `DataFrameModel` per table holds every rule of `notes/DEFECTS.md`, vectorized. Each check
+is named after its rule, plus `:<field>` when the rule spans several columns (the field is
+then the column that breaks it), so a failure case alone says rule, field and row.
+Severities: `error` (row rejected), `warning` (row loaded and recorded); anything pandera
+reports that is not one of these rules (a missing column, a value that cannot be read as
+its type, a check that could not even run) makes the frame unusable: `critical`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+import pyarrow as pa_arrow
+import pyarrow.compute as pc
+from pandera.typing import Series
+
+ERROR = "error"
+WARNING = "warning"
+CRITICAL = "critical"
+_ORDEN_SEVERIDAD = {CRITICAL: 0, ERROR: 1, WARNING: 2}
+
+SEVERIDAD = {
+    "nulo_requerido": ERROR,
+    "resultado_desconocido": ERROR,
+    "centro_malformado": ERROR,
+    "orden_tiempos": ERROR,
+    "resultado_inconsistente": ERROR,
+    "id_duplicado": ERROR,
+    "duracion_excesiva": ERROR,
+    "cliente_no_identificado": WARNING,
+    "espera_excesiva": WARNING,
+}
+COLUMNA_FALTANTE = "columna_faltante"
+TIPO_INVALIDO = "tipo_invalido"
+CHECK_FALLIDO = "check_fallido"
+
+RESULTADOS_LLAMADA = ("ATENDIDA", "ABANDONADA", "IVR")
+RESULTADOS_MENU = ("OK", "ABANDONO", "TIMEOUT", "ERROR")
+MAX_DURACION = pd.Timedelta(hours=24)
+MAX_ESPERA = pd.Timedelta(hours=1)
+_CENTRO = r"[0-9]{8}"
+
+# Messages per rule (and field); `{campo}` is the field, `{valor}` the offending value.
+_MENSAJES = {
+    "nulo_requerido": "{campo} is required but NULL",
+    "resultado_desconocido": "{campo} {valor} is not a known result",
+    "centro_malformado": "{campo} {valor} is not an 8-digit center code",
+    "id_duplicado": "{campo} appears more than once in the extraction",
+    ("id_duplicado", "llamada_id,menu_id,entrada"): "the same menu visit (llamada_id, menu_id, entrada) "
+    "is logged more than once; later copies are rejected",
+    ("id_duplicado", "llamada_id,inicio"): "the same transfer (llamada_id, inicio) is logged more than once; "
+    "later copies are rejected",
+    "orden_tiempos": "{campo} is earlier than the timestamp before it (inicio <= ingreso_cola <= atencion <= fin)",
+    ("orden_tiempos", "salida"): "salida is earlier than entrada",
+    ("orden_tiempos", "fin"): "fin is earlier than the timestamp before it",
+    ("resultado_inconsistente", "ingreso_cola"): "ingreso_cola does not match resultado "
+    "(ATENDIDA and ABANDONADA entered the queue, IVR did not)",
+    ("resultado_inconsistente", "atencion"): "atencion does not match resultado "
+    "(only ATENDIDA calls were answered by an agent)",
+    ("resultado_inconsistente", "fin"): "exitosa is true but fin is NULL (a successful transfer connected)",
+    "duracion_excesiva": "the call lasts more than 24 h (fin - inicio)",
+    "cliente_no_identificado": "cliente_id is NULL: unidentified caller",
+    ("espera_excesiva", "atencion"): "waited more than 1 h in queue before an agent answered (atencion - ingreso_cola)",
+    ("espera_excesiva", "fin"): "waited more than 1 h in queue before hanging up (fin - ingreso_cola)",
+}
+
+_TS = {"dtype_kwargs": {"unit": "us", "tz": "UTC"}, "nullable": True}
+
+
+def _no_nulo(s: pd.Series) -> pd.Series:
+    return s.notna()
+
+
+def _centro_valido(s: pd.Series) -> pd.Series:
+    return s.str.fullmatch(_CENTRO).fillna(False).astype(bool)
+
+
+def _sin_repetir(s: pd.Series) -> pd.Series:
+    # Every copy of a repeated id is rejected: nothing tells which copy is the true one.
+    return ~s.duplicated(keep=False)
+
+
+def _copias_posteriores(df: pd.DataFrame, claves: list[str], id_col: str) -> pd.Series:
+    """True for the rows to keep: unique on `claves`, or the lowest id of their group (the
+    first one logged). Decided by id, not by row order, so a re-run rejects the same rows."""
+    ok = pd.Series(True, index=df.index)
+    completas = df[claves].notna().all(axis=1)
+    # Narrow down on the numeric keys first (cheap to hash), then compare text keys there only.
+    numericas = [c for c in claves if not pd.api.types.is_string_dtype(df[c])]
+    candidatas = completas
+    if numericas and len(numericas) < len(claves):
+        candidatas = completas & df[numericas].duplicated(keep=False)
+    repetidas = df.loc[candidatas, claves].duplicated(keep=False)
+    if repetidas.any():
+        grupo = df.loc[repetidas[repetidas].index, [*claves, id_col]]
+        primero = grupo.groupby(claves, dropna=False)[id_col].transform("min")
+        ok.loc[grupo.index[(grupo[id_col] != primero).to_numpy()]] = False
+    return ok
+
+
+def _despues(tarde: pd.Series, temprano: pd.Series) -> pd.Series:
+    """`tarde >= temprano`, True where either side is NULL (NULLs are skipped in a chain)."""
+    return ~(tarde < temprano).fillna(False).astype(bool)
+
+
+class Llamadas(pa.DataFrameModel):
+    """ivr.llamadas as extracted (allowed centers, one window)."""
+
+    llamada_id: Series[pd.Int64Dtype] = pa.Field(nullable=True)
+    centro_id: Series[str] = pa.Field(nullable=True)
+    cliente_id: Series[str] = pa.Field(nullable=True)
+    inicio: Series[pd.DatetimeTZDtype] = pa.Field(**_TS)
+    ingreso_cola: Series[pd.DatetimeTZDtype] = pa.Field(**_TS)
+    atencion: Series[pd.DatetimeTZDtype] = pa.Field(**_TS)
+    fin: Series[pd.DatetimeTZDtype] = pa.Field(**_TS)
+    resultado: Series[str] = pa.Field(nullable=True)
+
+    @pa.check("llamada_id", "fin", "resultado", name="nulo_requerido", ignore_na=False)
+    def _requeridos(cls, s: pd.Series) -> pd.Series:
+        return _no_nulo(s)
+
+    @pa.check("llamada_id", name="id_duplicado")
+    def _id_unico(cls, s: pd.Series) -> pd.Series:
+        return _sin_repetir(s)
+
+    @pa.check("centro_id", name="centro_malformado")
+    def _centro(cls, s: pd.Series) -> pd.Series:
+        return _centro_valido(s)
+
+    @pa.check("resultado", name="resultado_desconocido")
+    def _resultado(cls, s: pd.Series) -> pd.Series:
+        return s.isin(RESULTADOS_LLAMADA)
+
+    @pa.check("cliente_id", name="cliente_no_identificado", ignore_na=False)
+    def _cliente(cls, s: pd.Series) -> pd.Series:
+        return _no_nulo(s)
+
+    @pa.dataframe_check(name="orden_tiempos:ingreso_cola", ignore_na=False)
+    def _orden_cola(cls, df: pd.DataFrame) -> pd.Series:
+        return _despues(df["ingreso_cola"], df["inicio"])
+
+    @pa.dataframe_check(name="orden_tiempos:atencion", ignore_na=False)
+    def _orden_atencion(cls, df: pd.DataFrame) -> pd.Series:
+        return _despues(df["atencion"], df["ingreso_cola"].fillna(df["inicio"]))
+
+    @pa.dataframe_check(name="orden_tiempos:fin", ignore_na=False)
+    def _orden_fin(cls, df: pd.DataFrame) -> pd.Series:
+        return _despues(df["fin"], df["atencion"].fillna(df["ingreso_cola"]).fillna(df["inicio"]))
+
+    @pa.dataframe_check(name="resultado_inconsistente:ingreso_cola", ignore_na=False)
+    def _resultado_cola(cls, df: pd.DataFrame) -> pd.Series:
+        conocido = df["resultado"].isin(RESULTADOS_LLAMADA)
+        encolada = df["resultado"].isin(("ATENDIDA", "ABANDONADA"))
+        return ~conocido | (encolada == df["ingreso_cola"].notna())
+
+    @pa.dataframe_check(name="resultado_inconsistente:atencion", ignore_na=False)
+    def _resultado_atencion(cls, df: pd.DataFrame) -> pd.Series:
+        conocido = df["resultado"].isin(RESULTADOS_LLAMADA)
+        atendida = df["resultado"] == "ATENDIDA"
+        return ~conocido | (atendida.fillna(False).astype(bool) == df["atencion"].notna())
+
+    @pa.dataframe_check(name="duracion_excesiva:fin", ignore_na=False)
+    def _duracion(cls, df: pd.DataFrame) -> pd.Series:
+        return ~((df["fin"] - df["inicio"]) > MAX_DURACION).fillna(False).astype(bool)
+
+    @pa.dataframe_check(name="espera_excesiva:atencion", ignore_na=False)
+    def _espera_atendida(cls, df: pd.DataFrame) -> pd.Series:
+        larga = (df["atencion"] - df["ingreso_cola"]) > MAX_ESPERA
+        return ~(larga & (df["resultado"] == "ATENDIDA")).fillna(False).astype(bool)
+
+    @pa.dataframe_check(name="espera_excesiva:fin", ignore_na=False)
+    def _espera_abandonada(cls, df: pd.DataFrame) -> pd.Series:
+        larga = (df["fin"] - df["ingreso_cola"]) > MAX_ESPERA
+        return ~(larga & (df["resultado"] == "ABANDONADA")).fillna(False).astype(bool)
+
+    class Config:
+        coerce = True
+
+
+class MenuEventos(pa.DataFrameModel):
+    """ivr.menu_eventos as extracted (allowed centers, one window)."""
+
+    evento_id: Series[pd.Int64Dtype] = pa.Field(nullable=True)
+    llamada_id: Series[pd.Int64Dtype] = pa.Field(nullable=True)
+    centro_id: Series[str] = pa.Field(nullable=True)
+    menu_id: Series[str] = pa.Field(nullable=True)
+    menu_nombre: Series[str] = pa.Field(nullable=True)
+    entrada: Series[pd.DatetimeTZDtype] = pa.Field(**_TS)
+    salida: Series[pd.DatetimeTZDtype] = pa.Field(**_TS)
+    resultado: Series[str] = pa.Field(nullable=True)
+
+    @pa.check("evento_id", "llamada_id", "menu_id", "menu_nombre", "resultado", name="nulo_requerido", ignore_na=False)
+    def _requeridos(cls, s: pd.Series) -> pd.Series:
+        return _no_nulo(s)
+
+    @pa.check("evento_id", name="id_duplicado")
+    def _id_unico(cls, s: pd.Series) -> pd.Series:
+        return _sin_repetir(s)
+
+    @pa.check("centro_id", name="centro_malformado")
+    def _centro(cls, s: pd.Series) -> pd.Series:
+        return _centro_valido(s)
+
+    @pa.check("resultado", name="resultado_desconocido")
+    def _resultado(cls, s: pd.Series) -> pd.Series:
+        return s.isin(RESULTADOS_MENU)
+
+    @pa.dataframe_check(name="orden_tiempos:salida", ignore_na=False)
+    def _orden(cls, df: pd.DataFrame) -> pd.Series:
+        return _despues(df["salida"], df["entrada"])
+
+    @pa.dataframe_check(name="id_duplicado:llamada_id,menu_id,entrada", ignore_na=False)
+    def _visita_repetida(cls, df: pd.DataFrame) -> pd.Series:
+        return _copias_posteriores(df, ["llamada_id", "menu_id", "entrada"], "evento_id")
+
+    class Config:
+        coerce = True
+
+
+class Transferencias(pa.DataFrameModel):
+    """ivr.transferencias as extracted (allowed origin centers, one window)."""
+
+    transferencia_id: Series[pd.Int64Dtype] = pa.Field(nullable=True)
+    llamada_id: Series[pd.Int64Dtype] = pa.Field(nullable=True)
+    centro_origen: Series[str] = pa.Field(nullable=True)
+    centro_destino: Series[str] = pa.Field(nullable=True)
+    inicio: Series[pd.DatetimeTZDtype] = pa.Field(**_TS)
+    fin: Series[pd.DatetimeTZDtype] = pa.Field(**_TS)
+    exitosa: Series[pd.BooleanDtype] = pa.Field(nullable=True)
+
+    @pa.check("transferencia_id", "llamada_id", "centro_destino", "exitosa", name="nulo_requerido", ignore_na=False)
+    def _requeridos(cls, s: pd.Series) -> pd.Series:
+        return _no_nulo(s)
+
+    @pa.check("transferencia_id", name="id_duplicado")
+    def _id_unico(cls, s: pd.Series) -> pd.Series:
+        return _sin_repetir(s)
+
+    @pa.check("centro_origen", "centro_destino", name="centro_malformado")
+    def _centro(cls, s: pd.Series) -> pd.Series:
+        return _centro_valido(s)
+
+    @pa.dataframe_check(name="orden_tiempos:fin", ignore_na=False)
+    def _orden(cls, df: pd.DataFrame) -> pd.Series:
+        return _despues(df["fin"], df["inicio"])
+
+    @pa.dataframe_check(name="resultado_inconsistente:fin", ignore_na=False)
+    def _exitosa_sin_fin(cls, df: pd.DataFrame) -> pd.Series:
+        return ~(df["exitosa"].fillna(False).astype(bool) & df["fin"].isna())
+
+    @pa.dataframe_check(name="id_duplicado:llamada_id,inicio", ignore_na=False)
+    def _transferencia_repetida(cls, df: pd.DataFrame) -> pd.Series:
+        return _copias_posteriores(df, ["llamada_id", "inicio"], "transferencia_id")
+
+    class Config:
+        coerce = True
+
+
+MODELOS: dict[str, type[pa.DataFrameModel]] = {
+    "llamadas": Llamadas,
+    "menu_eventos": MenuEventos,
+    "transferencias": Transferencias,
+}
+
+
+@dataclass
+class Resultado:
+    """What validation found. `fallas`: one row per (row, rule, field) with columns fila
+    (position in the frame), regla, campo, severidad, valor. `criticos`: one row per
+    (rule, field) that makes the frame unusable, with regla, campo, mensaje, fila (first
+    offending row or -1) and casos (how many)."""
+
+    fallas: pd.DataFrame
+    criticos: pd.DataFrame
+    filas: int
+
+    @cached_property
+    def rechazadas(self) -> np.ndarray:
+        """Boolean mask over the frame: rows with at least one error (not loaded)."""
+        mask = np.zeros(self.filas, dtype=bool)
+        mask[self.fallas.loc[self.fallas["severidad"] == ERROR, "fila"].to_numpy()] = True
+        return mask
+
+    @cached_property
+    def advertidas(self) -> np.ndarray:
+        """Boolean mask: rows with a warning and no error (loaded and recorded)."""
+        mask = np.zeros(self.filas, dtype=bool)
+        mask[self.fallas.loc[self.fallas["severidad"] == WARNING, "fila"].to_numpy()] = True
+        return mask & ~self.rechazadas
+
+    def por_regla(self) -> dict[str, int]:
+        """Failures per rule (rows recorded in etl_validation_errors), critical ones included."""
+        cuenta = self.fallas.groupby("regla").size().to_dict()
+        for regla, casos in self.criticos.groupby("regla")["casos"].sum().items():
+            cuenta[regla] = cuenta.get(regla, 0) + int(casos)
+        return {regla: int(n) for regla, n in sorted(cuenta.items())}
+
+
+_FALLAS_VACIAS = pd.DataFrame(
+    {
+        "fila": pd.Series(dtype="int64"),
+        "regla": pd.Series(dtype="str"),
+        "campo": pd.Series(dtype="str"),
+        "severidad": pd.Series(dtype="str"),
+        "valor": pd.Series(dtype="object"),
+    }
+)
+_CRITICOS_VACIOS = pd.DataFrame(
+    {
+        "regla": pd.Series(dtype="str"),
+        "campo": pd.Series(dtype="str"),
+        "mensaje": pd.Series(dtype="str"),
+        "fila": pd.Series(dtype="int64"),
+        "casos": pd.Series(dtype="int64"),
+    }
+)
+
+
+def validar(tabla: str, frame: pd.DataFrame) -> Resultado:
+    """Run the table's model (lazy) over `frame` (RangeIndex) and sort what fails by severity."""
+    try:
+        MODELOS[tabla].validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        fallas, criticos = _clasificar(exc.failure_cases)
+        return Resultado(fallas=fallas, criticos=criticos, filas=len(frame))
+    return Resultado(fallas=_FALLAS_VACIAS.copy(), criticos=_CRITICOS_VACIOS.copy(), filas=len(frame))
+
+
+def _clasificar(casos: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    # Failure cases run to hundreds of thousands of rows but name a dozen checks: parse each
+    # distinct check name once and spread the result through the categorical codes.
+    checks = pd.Categorical(casos["check"].astype(str))
+    partes = [str(c).split(":", 1) for c in checks.categories]
+    reglas = np.array([p[0] for p in partes] + [""], dtype=object)
+    campos = np.array([p[1] if len(p) > 1 else None for p in partes] + [None], dtype=object)
+    regla = reglas[checks.codes]
+    campo = campos[checks.codes]
+    sin_campo = pd.isna(campo)
+    campo[sin_campo] = casos["column"].astype(str).to_numpy()[sin_campo]
+    fila = pd.to_numeric(casos["index"], errors="coerce").to_numpy()
+    conocida = np.isin(regla, list(SEVERIDAD)) & ~np.isnan(fila)
+
+    fallas = pd.DataFrame(
+        {
+            "fila": fila[conocida].astype("int64"),
+            "regla": regla[conocida],
+            "campo": campo[conocida],
+            "severidad": pd.Series(regla[conocida]).map(SEVERIDAD).to_numpy(),
+            "valor": casos["failure_case"].to_numpy()[conocida],
+        }
+    )
+    # A check over several columns reports each failing row once per column: keep one.
+    fallas = fallas.drop_duplicates(subset=["fila", "regla", "campo"]).reset_index(drop=True)
+    return fallas, _criticos(casos[~conocida])
+
+
+def _criticos(casos: pd.DataFrame) -> pd.DataFrame:
+    if casos.empty:
+        return _CRITICOS_VACIOS.copy()
+    filas = []
+    for (check, columna), grupo in casos.groupby(["check", "column"], dropna=False, sort=True):
+        check, columna = str(check), str(columna)
+        indices = pd.to_numeric(grupo["index"], errors="coerce").dropna()
+        primero = grupo["failure_case"].iloc[0]
+        if check == "column_in_dataframe":
+            regla, campo, mensaje = COLUMNA_FALTANTE, str(primero), f"column {primero} is missing from the source"
+        elif check.startswith(("coerce_dtype", "dtype")):
+            tipo = check[check.find("(") + 1 : check.rfind(")")].strip("'")
+            regla, campo = TIPO_INVALIDO, columna
+            mensaje = f"{len(grupo)} value(s) of {columna} cannot be read as {tipo} (first: {primero!r})"
+        else:
+            regla, campo = CHECK_FALLIDO, check.split(":", 1)[-1] if ":" in check else columna
+            mensaje = f"check {check} could not run: {primero}"
+        filas.append(
+            {
+                "regla": regla,
+                "campo": campo,
+                "mensaje": mensaje,
+                "fila": int(indices.iloc[0]) if len(indices) else -1,
+                "casos": max(len(indices), 1),
+            }
+        )
+    # Several pandera checks can describe one broken column (dtype and coerce_dtype): once each.
+    return pd.DataFrame(filas).drop_duplicates(subset=["regla", "campo"]).reset_index(drop=True)
+
+
+COLUMNAS_ERROR = ["partition_key", "record_id", "field_name", "error_type", "error_message", "severity", "record_data"]
+
+
+def filas_de_error(
+    frame: pd.DataFrame, resultado: Resultado, *, id_col: str, columnas: list[str]
+) -> pd.DataFrame:
+    """etl_validation_errors rows (without run and asset) for every failure, most severe first:
+    partition_key (the record's own day), record_id, field_name, error_type, error_message,
+    severity, record_data (the source record as JSON)."""
+    fallas = resultado.fallas
+    if fallas.empty:
+        return pd.DataFrame(columns=COLUMNAS_ERROR)
+    filas = fallas["fila"].to_numpy()
+    unicas = np.unique(filas)
+    json = pd.Series(json_registros(frame.iloc[unicas][columnas]), index=unicas)
+    salida = pd.DataFrame(
+        {
+            "partition_key": pd.Series(frame["fecha"].to_numpy()[filas], dtype="datetime64[s]").dt.strftime("%Y-%m-%d"),
+            "record_id": frame[id_col].astype("string").to_numpy()[filas],
+            "field_name": fallas["campo"].to_numpy(),
+            "error_type": fallas["regla"].to_numpy(),
+            "error_message": _mensajes(fallas),
+            "severity": fallas["severidad"].to_numpy(),
+            "record_data": json.loc[filas].to_numpy(),
+        }
+    )
+    orden = salida["severity"].map(_ORDEN_SEVERIDAD)
+    return (
+        salida.assign(_orden=orden, _id=pd.to_numeric(salida["record_id"], errors="coerce"))
+        .sort_values(["_orden", "partition_key", "_id", "error_type", "field_name"], kind="stable")
+        .drop(columns=["_orden", "_id"])
+        .reset_index(drop=True)
+    )
+
+
+def json_registros(registros: pd.DataFrame) -> list[str]:
+    """One JSON document per record, serialized in C by pandas. Timestamps are turned into
+    ISO-8601 UTC text by Arrow first: pandas' JSON writer boxes every tz-aware value (~100x slower)."""
+    planos = registros.copy()
+    for columna in planos.columns:
+        if isinstance(planos[columna].dtype, pd.DatetimeTZDtype):
+            utc = pa_arrow.array(planos[columna].dt.tz_convert("UTC").dt.tz_localize(None))
+            texto = pc.replace_substring(pc.cast(utc, pa_arrow.string()), " ", "T", max_replacements=1)
+            planos[columna] = pd.Series(pc.binary_join_element_wise(texto, "Z", ""), index=planos.index, dtype=object)
+    return planos.to_json(orient="records", lines=True).splitlines()
+
+
+def _mensajes(fallas: pd.DataFrame) -> np.ndarray:
+    """The message of each failure, built per (rule, field) group with vectorized string ops."""
+    mensajes = np.empty(len(fallas), dtype=object)
+    for (regla, campo), grupo in fallas.groupby(["regla", "campo"], sort=False):
+        plantilla = _MENSAJES.get((regla, campo)) or _MENSAJES[regla]
+        plantilla = plantilla.replace("{campo}", campo)
+        if "{valor}" in plantilla:
+            antes, despues = plantilla.split("{valor}", 1)
+            valores = "'" + grupo["valor"].astype(str) + "'"
+            mensajes[grupo.index.to_numpy()] = (antes + valores + despues).to_numpy()
+        else:
+            mensajes[grupo.index.to_numpy()] = plantilla
+    return mensajes

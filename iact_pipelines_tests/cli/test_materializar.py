@@ -1,0 +1,180 @@
+"""`iact materializar`: one run per partitioning over the whole range, in dependency order."""
+
+from datetime import date
+
+import dagster as dg
+import pytest
+
+from iact_pipelines.cli import main
+from iact_pipelines_tests.assets.test_reportes import cargar, llamada, transferencia
+
+_RANGO = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
+
+
+@pytest.fixture
+def cli_env(monkeypatch, pg_urls):
+    # `iact materializar` sets DAGSTER_HOME for its process; give it back after the test.
+    monkeypatch.setenv("DAGSTER_HOME", "/nonexistent")
+    yield
+
+
+def _runs(instance):
+    """The runs in the order they were launched: (assets, range start, range end, partition, status)."""
+    return [
+        (sorted("/".join(k.path) for k in r.asset_selection), r.tags.get(_RANGO[0]), r.tags.get(_RANGO[1]),
+         r.tags.get("dagster/partition"), r.status.value)
+        for r in reversed(instance.get_runs())
+    ]
+
+
+def test_reports_of_a_range_in_one_run_per_partitioning(warehouse, instance, cli_env, capsys):
+    # 30 March .. 2 April: two months and two quarters
+    cargar(warehouse, "llamadas", [
+        llamada("2024-03-30 10:00:00", "ATENDIDA", espera=10, habla=60, cliente="C1"),
+        llamada("2024-03-31 23:50:00", "ABANDONADA", espera=30, cliente="C2"),
+        llamada("2024-04-01 00:10:00", "IVR", cliente="C1"),
+        llamada("2024-04-02 12:00:00", "ATENDIDA", espera=40, habla=60, cliente="C3"),
+    ])
+    cargar(warehouse, "transferencias", [transferencia("2024-04-02 12:00:00", "19028031", "19020084", True, 9)])
+
+    codigo = main(["materializar", "--desde", "2024-03-30", "--hasta", "2024-04-02", "--activos", "reportes/*"])
+
+    salida = capsys.readouterr()
+    assert codigo == 0, salida.err
+    assert "3 run(s), 0 failed, 0 skipped" in salida.out
+    assert _runs(instance) == [
+        (["reportes/llamadas_dia", "reportes/menu_problemas", "reportes/transferencias"],
+         "2024-03-30", "2024-04-02", None, "SUCCESS"),
+        (["reportes/clientes_unicos"], "2024-03-01", "2024-04-01", None, "SUCCESS"),
+        (["reportes/trimestral"], "2024-01-01", "2024-04-01", None, "SUCCESS"),
+    ]
+    assert warehouse.execute(
+        "SELECT min(fecha), max(fecha), count(*), sum(total_llamadas) FROM reportes_llamadas_dia"
+    ).fetchone() == (date(2024, 3, 30), date(2024, 4, 2), 4 * 24, 4)
+    assert warehouse.execute(
+        "SELECT fecha_inicio, total_clientes_unicos, nuevos_clientes FROM reportes_clientes_unicos ORDER BY 1"
+    ).fetchall() == [(date(2024, 3, 1), 2, 2), (date(2024, 4, 1), 2, 1)]
+    assert warehouse.execute(
+        "SELECT trimestre, total_llamadas, llamadas_abandonadas FROM reportes_trimestral ORDER BY fecha_inicio"
+    ).fetchall() == [("Q1", 2, 1), ("Q2", 2, 0)]
+    assert warehouse.execute("SELECT count(*) FROM reportes_transferencias").fetchone() == (1,)
+
+
+def test_one_partition_is_a_plain_partition_run(warehouse, instance, cli_env, capsys):
+    cargar(warehouse, "llamadas", [llamada("2024-05-07 10:00:00", "IVR")])
+
+    codigo = main(["materializar", "--desde", "2024-05-07", "--hasta", "2024-05-07",
+                   "--activos", "reportes/llamadas_dia,reportes/clientes_unicos"])
+
+    assert codigo == 0, capsys.readouterr().err
+    assert _runs(instance) == [
+        (["reportes/llamadas_dia"], None, None, "2024-05-07", "SUCCESS"),
+        (["reportes/clientes_unicos"], None, None, "2024-05-01", "SUCCESS"),
+    ]
+
+
+def test_a_failed_run_exits_non_zero_with_one_line(warehouse, instance, cli_env, capsys):
+    # answered before it was queued: the report's CHECK (ASA >= 0) fails the daily run
+    cargar(warehouse, "llamadas", [llamada("2024-05-07 10:00:00", "ATENDIDA", espera=-100, habla=200)])
+
+    codigo = main(["materializar", "--desde", "2024-05-07", "--hasta", "2024-05-07",
+                   "--activos", "reportes/llamadas_dia,reportes/clientes_unicos"])
+
+    salida = capsys.readouterr()
+    assert codigo == 1
+    assert "1 failed" in salida.out
+    errores = [linea for linea in salida.err.splitlines() if "error:" in linea]
+    assert len(errores) == 1 and "check constraint" in errores[0], salida.err
+    assert [(r[0], r[4]) for r in _runs(instance)] == [
+        (["reportes/llamadas_dia"], "FAILURE"),
+        (["reportes/clientes_unicos"], "SUCCESS"),  # depends on staging, not on the failed daily report
+    ]
+
+
+@pytest.mark.parametrize(
+    "argumentos, mensaje",
+    [
+        (["--desde", "2024-05-07", "--hasta", "2024-05-01"], "is before --desde"),
+        (["--desde", "2024-13-01", "--hasta", "2024-05-01"], "is not a date"),
+        (["--desde", "2023-12-01", "--hasta", "2024-01-05"], "before the first partition"),
+        (["--desde", "2024-05-01", "--hasta", "2999-01-01"], "after the last"),
+        (["--desde", "2024-05-01", "--hasta", "2024-05-02", "--activos", "nada/*"], "matches no asset"),
+    ],
+)
+def test_user_mistakes_are_one_line(argumentos, mensaje, urls, cli_env, capsys):
+    codigo = main(["materializar", *argumentos])
+    err = capsys.readouterr().err.strip()
+    assert codigo == 2
+    assert mensaje in err and "\n" not in err
+
+
+def test_end_to_end_from_the_source_staging_first_then_reports(ivr_writer, warehouse, instance, cli_env, capsys):
+    llamadas = [
+        llamada("2024-03-31 23:50:00", "ATENDIDA", espera=10, habla=900, cliente="C1"),  # ends in April
+        llamada("2024-04-01 10:00:00", "ABANDONADA", espera=30, cliente="C1"),
+        llamada("2024-04-01 10:30:00", "IVR"),  # unidentified: loaded with a warning
+        llamada("2024-04-01 11:00:00", "ATENDIDA", espera=5, habla=5, centro="19014002"),  # not an allowed center
+    ]
+    ivr_writer.cursor().executemany(
+        "INSERT INTO ivr.llamadas (llamada_id, centro_id, cliente_id, inicio, ingreso_cola, atencion, fin, resultado)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+        llamadas,
+    )
+    ivr_writer.execute(
+        "INSERT INTO ivr.transferencias VALUES (1, %s, '19028031', '19020084', %s, %s, true)",
+        (llamadas[1][0], llamadas[1][3], llamadas[1][6]),
+    )
+
+    codigo = main(["materializar", "--desde", "2024-03-31", "--hasta", "2024-04-01"])
+
+    salida = capsys.readouterr()
+    assert codigo == 0, salida.out + salida.err
+    runs = _runs(instance)
+    assert [r[0] for r in runs] == [
+        ["reportes/llamadas_dia", "reportes/menu_problemas", "reportes/transferencias",
+         "staging/llamadas", "staging/menu_eventos", "staging/transferencias"],
+        ["reportes/clientes_unicos"],
+        ["reportes/trimestral"],
+    ]
+    assert [r[1:] for r in runs] == [
+        ("2024-03-31", "2024-04-01", None, "SUCCESS"),
+        ("2024-03-01", "2024-04-01", None, "SUCCESS"),
+        ("2024-01-01", "2024-04-01", None, "SUCCESS"),
+    ]
+    # the staging assets' blocking checks ran in the daily run, before the reports
+    (diario,) = [r for r in instance.get_runs() if r.tags.get(_RANGO[0]) == "2024-03-31"]
+    chequeos = instance.all_logs(diario.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
+    assert {"/".join(e.dagster_event.event_specific_data.asset_key.path) for e in chequeos} == {
+        "staging/llamadas", "staging/menu_eventos", "staging/transferencias"
+    }
+    assert warehouse.execute(
+        "SELECT fecha, hora, total_llamadas, llamadas_atendidas, llamadas_abandonadas FROM reportes_llamadas_dia"
+        " WHERE total_llamadas > 0 ORDER BY fecha, hora"
+    ).fetchall() == [(date(2024, 3, 31), 23, 1, 1, 0), (date(2024, 4, 1), 10, 2, 0, 1)]
+    assert warehouse.execute(
+        "SELECT trimestre, total_llamadas FROM reportes_trimestral ORDER BY fecha_inicio"
+    ).fetchall() == [("Q1", 1), ("Q2", 2)]
+    assert warehouse.execute(
+        "SELECT fecha_inicio, total_clientes_unicos, nuevos_clientes, clientes_recurrentes"
+        " FROM reportes_clientes_unicos ORDER BY 1"
+    ).fetchall() == [(date(2024, 3, 1), 1, 1, 0), (date(2024, 4, 1), 1, 0, 1)]
+    assert warehouse.execute(
+        "SELECT fecha, total_transferencias, tasa_exito FROM reportes_transferencias"
+    ).fetchall() == [(date(2024, 4, 1), 1, 100)]
+
+
+def test_bad_staging_stops_the_reports_built_on_it(ivr_writer, warehouse, instance, cli_env, capsys):
+    buena = llamada("2024-04-01 10:00:00", "IVR")
+    mala = (*llamada("2024-04-01 11:00:00", "IVR")[:-1], "XXX")  # unknown resultado: rejected, 50 % > 5 %
+    ivr_writer.cursor().executemany("INSERT INTO ivr.llamadas VALUES (%s, %s, %s, %s, %s, %s, %s, %s)", [buena, mala])
+
+    codigo = main(["materializar", "--desde", "2024-04-01", "--hasta", "2024-04-01"])
+
+    salida = capsys.readouterr()
+    assert codigo == 1
+    assert "1 run(s), 1 failed, 2 skipped" in salida.out
+    assert salida.out.count("SKIPPED") == 2  # the month and the quarter: they depend on staging/llamadas
+    errores = [linea.strip() for linea in salida.err.splitlines() if "error:" in linea]
+    assert errores[0].startswith("error: staging__llamadas: DagsterAssetCheckFailedError") and "blocking" in errores[0]
+    # the blocking check kept that day's reports from being built
+    assert warehouse.execute("SELECT count(*) FROM reportes_llamadas_dia").fetchone() == (0,)
