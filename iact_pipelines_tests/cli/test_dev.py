@@ -46,6 +46,18 @@ def test_dev_serves_graphql_and_stops_cleanly_on_sigterm(pg_urls, tmp_path):
             except OSError:
                 pass
         assert answer == {"data": {"version": __import__("dagster").__version__}}
+        # The code location loads in the UI: every asset of the project is there.
+        ubicaciones = _graphql(
+            port,
+            "{ workspaceOrError { ... on Workspace { locationEntries { name locationOrLoadError {"
+            " __typename ... on RepositoryLocation { repositories { assetNodes { assetKey { path } } } }"
+            " ... on PythonError { message } } } } } }",
+        )["data"]["workspaceOrError"]["locationEntries"]
+        assert [u["name"] for u in ubicaciones] == ["iact_pipelines"]
+        carga = ubicaciones[0]["locationOrLoadError"]
+        assert carga["__typename"] == "RepositoryLocation", carga
+        claves = {"/".join(n["assetKey"]["path"]) for n in carga["repositories"][0]["assetNodes"]}
+        assert {"ivr/llamadas", "staging/llamadas", "reportes/llamadas_dia", "reportes/trimestral"} <= claves
         descendants = psutil.Process(proc.pid).children(recursive=True)
         assert len(descendants) >= 3  # dagster dev, webserver, daemon (and code servers)
 
