@@ -129,6 +129,8 @@ WHERE (t.{centro} = ANY({centros}::text[])
 # SQLSTATE classes meaning "the query does not fit the source any more" (undefined column,
 # table or function, datatype mismatch...): the contract broke, retrying will not help.
 _CONTRATO_ROTO = ("42",)
+# The connection broke or the server is shutting down (classes 08, 57P0x): transient, retry.
+_SIN_CONEXION = ("08", "57P0")
 _COLUMNA_INEXISTENTE = re.compile(r'column (?:\w+\.)?"?(\w+)"? does not exist')
 
 
@@ -178,6 +180,8 @@ def extraer(ivr_url: str, fuente: Fuente, ventana: Ventana, centros: Sequence[st
                         f"ivr.{fuente.tabla} does not match the source contract: {motivo}",
                         columna.group(1) if columna else None,
                     ) from None
+                if estado.startswith(_SIN_CONEXION):
+                    raise dg.RetryRequested(max_retries=2, seconds_to_wait=5) from exc
                 raise
 
 

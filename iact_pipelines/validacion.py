@@ -404,7 +404,7 @@ def filas_de_error(
         return pd.DataFrame(columns=COLUMNAS_ERROR)
     filas = fallas["fila"].to_numpy()
     unicas = np.unique(filas)
-    json = pd.Series(json_registros(frame.iloc[unicas][columnas]), index=unicas)
+    documentos = pd.Series(json_registros(frame.iloc[unicas][columnas]), index=unicas)
     salida = pd.DataFrame(
         {
             "partition_key": pd.Series(frame["fecha"].to_numpy()[filas], dtype="datetime64[s]").dt.strftime("%Y-%m-%d"),
@@ -413,7 +413,7 @@ def filas_de_error(
             "error_type": fallas["regla"].to_numpy(),
             "error_message": _mensajes(fallas),
             "severity": fallas["severidad"].to_numpy(),
-            "record_data": json.loc[filas].to_numpy(),
+            "record_data": documentos.loc[filas].to_numpy(),
         }
     )
     orden = salida["severity"].map(_ORDEN_SEVERIDAD)
@@ -434,7 +434,8 @@ def json_registros(registros: pd.DataFrame) -> list[str]:
             utc = pa_arrow.array(planos[columna].dt.tz_convert("UTC").dt.tz_localize(None))
             texto = pc.replace_substring(pc.cast(utc, pa_arrow.string()), " ", "T", max_replacements=1)
             planos[columna] = pd.Series(pc.binary_join_element_wise(texto, "Z", ""), index=planos.index, dtype=object)
-    return planos.to_json(orient="records", lines=True).splitlines()
+    # ASCII-escaped JSON holds no raw newline, so "\n" separates the records exactly.
+    return planos.to_json(orient="records", lines=True, force_ascii=True).rstrip("\n").split("\n")
 
 
 def _mensajes(fallas: pd.DataFrame) -> np.ndarray:

@@ -190,6 +190,7 @@ def test_llamadas_every_rule(ivr_writer, warehouse, instance, sin_umbral):
         "orden_tiempos": 3, "resultado_desconocido": 1, "resultado_inconsistente": 3,
     }
     assert meta["previa"].startswith("| llamada_id | centro_id |")
+    assert {"segundos_extraccion", "segundos_validacion", "segundos_carga"} <= set(meta)
     evaluacion = chequeo(result)
     assert evaluacion.passed and evaluacion.metadata["rechazados"].value == 11
     assert evaluacion.metadata["leidos"].value == 16 and evaluacion.metadata["advertidos"].value == 3
