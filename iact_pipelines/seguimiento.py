@@ -239,7 +239,12 @@ def resumir_run(instance: dg.DagsterInstance, record: RunRecord) -> ResumenRun:
         evento = entrada.dagster_event
         tipo = evento.event_type
         if tipo == DagsterEventType.ASSET_MATERIALIZATION:
-            materializados.add(evento.asset_key.to_user_string())
+            clave_activo = evento.asset_key.to_user_string()
+            if clave_activo in materializados:
+                # A range run records one materialization per partition, each carrying the
+                # counts of the whole range: count an asset once per run.
+                continue
+            materializados.add(clave_activo)
             metadata = evento.step_materialization_data.materialization.metadata or {}
             for clave, columna in CLAVES_REGISTROS.items():
                 if clave in metadata:

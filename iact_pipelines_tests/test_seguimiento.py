@@ -101,6 +101,18 @@ def test_corrida_exitosa_con_conteos_de_la_metadata(instance, warehouse):
     assert filas(warehouse) == [fila]
 
 
+def test_corrida_de_un_rango_cuenta_cada_activo_una_vez(instance, warehouse):
+    """A single-run backfill records one materialization per day with the range's counts."""
+    rango = dg.materialize(
+        [llamadas], instance=instance,
+        tags={"dagster/asset_partition_range_start": "2024-03-01", "dagster/asset_partition_range_end": "2024-03-03"},
+    )
+    assert len(rango.asset_materializations_for_node("staging__llamadas")) == 3
+    espejar(instance)
+    (fila,) = filas(warehouse)
+    assert fila[7:11] == (100, 100, 95, 5)
+
+
 def test_corrida_fallida_con_su_error(instance, warehouse):
     resultado = dg.materialize(
         [llamadas, transferencias_rotas], instance=instance, partition_key="2024-03-06", raise_on_error=False
