@@ -1,0 +1,159 @@
+"""`make bench`: the pipeline against the PostgreSQL floor, on this machine.
+
+1. Seeds one day at 1,000,000 calls into a fresh IVR source (`iact demo seed`).
+2. Measures the floor on the same rows (benchmarks/piso.py).
+3. Materializes the day's staging and daily reports through Dagster (`iact materializar`, a
+   real instance on PostgreSQL) and reports each phase, Dagster's own overhead and peak RSS.
+4. A 90-day backfill at 100,000 calls/day as one run vs a single day, and the quarterly
+   report over those days vs the bare SQL aggregate.
+The last line is `ratio_to_floor=R peak_rss_mb=M day_seconds=S`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from datetime import date, timedelta
+
+import psutil
+
+from benchmarks import entorno, fases, piso
+from iact_pipelines import db
+from iact_pipelines.config import PROJECT_ROOT, load_settings
+
+DIARIOS = "staging/*,reportes/llamadas_dia,reportes/menu_problemas,reportes/transferencias"
+IACT = [sys.executable, "-m", "iact_pipelines.cli"]
+
+
+def _iact(*args: str) -> tuple[float, float, list[str]]:
+    """Run an `iact` command; returns (seconds, peak RSS MB of its process tree, new run ids)."""
+    import dagster as dg
+
+    with dg.DagsterInstance.get() as instance:
+        antes = {r.run_id for r in instance.get_runs()}
+    inicio = time.perf_counter()
+    proc = subprocess.Popen([*IACT, *args], cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    pico = 0
+    padre = psutil.Process(proc.pid)
+    while proc.poll() is None:
+        try:
+            rss = padre.memory_info().rss + sum(h.memory_info().rss for h in padre.children(recursive=True))
+            pico = max(pico, rss)
+        except psutil.Error:
+            pass
+        time.sleep(0.05)
+    salida = proc.stdout.read()
+    segundos = time.perf_counter() - inicio
+    if proc.returncode != 0:
+        print(salida, file=sys.stderr)
+        raise SystemExit(f"bench: `iact {' '.join(args)}` failed with exit code {proc.returncode}")
+    with dg.DagsterInstance.get() as instance:
+        nuevos = [r.run_id for r in instance.get_runs() if r.run_id not in antes]
+    return segundos, pico / 2**20, nuevos
+
+
+def _fases(run_ids: list[str]) -> dict[str, float]:
+    import dagster as dg
+
+    with dg.DagsterInstance.get() as instance:
+        return fases.fases_de_runs(instance, run_ids)
+
+
+def _mediana(valores: list[float]) -> float:
+    valores = sorted(valores)
+    return valores[len(valores) // 2]
+
+
+def dia(urls: db.Urls, llamadas: int, repeticiones: int) -> dict:
+    ajustes = load_settings()
+    d = date(2025, 3, 4)
+    entorno.vaciar(urls)
+    segundos, _, _ = _iact("demo", "seed", "--desde", d.isoformat(), "--hasta", d.isoformat(),
+                           "--llamadas-por-dia", str(llamadas))
+    print(f"seed: {llamadas:,} calls on {d} in {segundos:.1f} s", flush=True)
+
+    pisos, corridas = [], []
+    for i in range(repeticiones):
+        p = piso.medir(urls, d, ajustes.zona_horaria, list(ajustes.centros))
+        pisos.append(p)
+        print(f"floor #{i + 1}: {p['total']:.2f} s  (copy calls {p['copy_llamadas']:.2f}, events "
+              f"{p['copy_menu_eventos']:.2f}, transfers {p['copy_transferencias']:.2f}, reports {p['reportes_sql']:.2f}; "
+              f"rows {p['filas_llamadas']:,} / {p['filas_menu_eventos']:,} / {p['filas_transferencias']:,})", flush=True)
+        segundos, rss, runs = _iact("materializar", "--desde", d.isoformat(), "--hasta", d.isoformat(), "--activos", DIARIOS)
+        f = _fases(runs)
+        f.update(proceso=segundos, rss_mb=rss, runs=len(runs))
+        corridas.append(f)
+        print(f"pipeline #{i + 1}: steps {f['pasos']:.2f} s = extract {f.get('extraccion', 0):.2f} + validate "
+              f"{f.get('validacion', 0):.2f} + load {f.get('carga', 0):.2f} + reports {f.get('reporte', 0):.2f} "
+              f"(+ step overhead {f['pasos'] - sum(f.get(k, 0) for k in ('extraccion', 'validacion', 'carga', 'reporte')):.2f}); "
+              f"run {f['run']:.2f} s, Dagster per-run overhead {f['run'] - f['pasos']:.2f} s; "
+              f"process {segundos:.2f} s; peak RSS {rss:.0f} MB", flush=True)
+    piso_s = _mediana([p["total"] for p in pisos])
+    pasos = _mediana([c["pasos"] for c in corridas])
+    return {
+        "piso": piso_s,
+        "pasos": pasos,
+        "ratio": pasos / piso_s,
+        "rss": max(c["rss_mb"] for c in corridas),
+        "dia_s": _mediana([c["proceso"] for c in corridas]),
+    }
+
+
+def backfill(urls: db.Urls, dias: int, llamadas: int) -> None:
+    desde = date(2025, 1, 1)
+    hasta = desde + timedelta(days=dias - 1)
+    entorno.vaciar(urls)
+    segundos, _, _ = _iact("demo", "seed", "--desde", desde.isoformat(), "--hasta", hasta.isoformat(),
+                           "--llamadas-por-dia", str(llamadas))
+    print(f"seed: {dias} days x {llamadas:,} calls in {segundos:.1f} s", flush=True)
+
+    segundos, rss, runs = _iact("materializar", "--desde", desde.isoformat(), "--hasta", hasta.isoformat(), "--activos", DIARIOS)
+    f = _fases(runs)
+    por_dia_rango = f["pasos"] / dias
+    print(f"backfill {dias} days as {len(runs)} run(s): steps {f['pasos']:.1f} s ({por_dia_rango:.2f} s/day), "
+          f"process {segundos:.1f} s, peak RSS {rss:.0f} MB", flush=True)
+
+    unico = desde + timedelta(days=dias // 2)
+    segundos, rss, runs = _iact("materializar", "--desde", unico.isoformat(), "--hasta", unico.isoformat(), "--activos", DIARIOS)
+    f1 = _fases(runs)
+    print(f"single day {unico}: steps {f1['pasos']:.2f} s/day, process {segundos:.1f} s "
+          f"-> backfill costs {por_dia_rango / f1['pasos']:.2f}x a single day per day", flush=True)
+
+    segundos, rss, runs = _iact("materializar", "--desde", desde.isoformat(), "--hasta", hasta.isoformat(),
+                                "--activos", "reportes/trimestral")
+    ft = _fases(runs)
+    with db.connect(urls.warehouse) as conn:
+        inicio = time.perf_counter()
+        conn.execute(
+            "SELECT count(*), count(*) FILTER (WHERE resultado = 'ATENDIDA'), count(*) FILTER (WHERE resultado = 'ABANDONADA'),"
+            " avg(extract(epoch FROM atencion - ingreso_cola)) FILTER (WHERE resultado = 'ATENDIDA'),"
+            " avg(extract(epoch FROM fin - atencion)) FILTER (WHERE resultado = 'ATENDIDA')"
+            " FROM staging.llamadas WHERE fecha >= %s AND fecha < %s",
+            (desde, hasta + timedelta(days=1)),
+        ).fetchall()
+        bare = time.perf_counter() - inicio
+    print(f"quarterly report over {dias} days: step {ft['pasos']:.2f} s (SQL {ft.get('reporte', 0):.2f} s) "
+          f"vs bare SQL aggregate {bare:.2f} s -> {ft['pasos'] / bare:.2f}x", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks")
+    parser.add_argument("--llamadas", type=int, default=1_000_000)
+    parser.add_argument("--repeticiones", type=int, default=int(os.environ.get("IACT_BENCH_REPETICIONES", "1")))
+    parser.add_argument("--backfill-dias", type=int, default=90)
+    parser.add_argument("--backfill-llamadas", type=int, default=100_000)
+    args = parser.parse_args()
+
+    urls = entorno.preparar()
+    print(f"bench server: embedded PostgreSQL under {entorno.BENCH_HOME}", flush=True)
+    if args.backfill_dias > 0:
+        backfill(urls, args.backfill_dias, args.backfill_llamadas)
+    r = dia(urls, args.llamadas, args.repeticiones)
+    print(f"ratio_to_floor={r['ratio']:.2f} peak_rss_mb={r['rss']:.0f} day_seconds={r['dia_s']:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,65 @@
+"""The benchmark's own embedded PostgreSQL (`$IACT_HOME`, default .iact/bench), reset per run."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from psycopg import sql
+
+from iact_pipelines import db, migrations
+from iact_pipelines.config import PROJECT_ROOT
+
+BENCH_HOME = Path(os.environ.get("IACT_BENCH_HOME") or PROJECT_ROOT / ".iact" / "bench").resolve()
+
+_VACIAR_WAREHOUSE = """
+TRUNCATE staging.llamadas, staging.menu_eventos, staging.transferencias,
+         reportes_trimestral, reportes_transferencias, reportes_menu_problemas,
+         reportes_llamadas_dia, reportes_clientes_unicos, etl_validation_errors, etl_jobs
+"""
+
+
+_PARTICIONES_STAGING = """
+SELECT n.nspname, c.relname FROM pg_inherits i
+JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = 'staging'
+"""
+
+
+def preparar() -> db.Urls:
+    """Start (or reuse) the bench server, migrate, and point this process and its children at it."""
+    os.environ["IACT_HOME"] = str(BENCH_HOME)
+    for name in ("IACT_IVR_URL", "IACT_WAREHOUSE_URL", "DAGSTER_PG_URL"):
+        os.environ.pop(name, None)
+    urls = db.resolve_urls()
+    migrations.setup(urls, ivr_source=True)
+    db.export_env(urls)
+    home = BENCH_HOME / "dagster"
+    home.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
+    os.environ["DAGSTER_HOME"] = str(home)
+    return urls
+
+
+def vaciar(urls: db.Urls) -> None:
+    """A fresh IVR source and an empty warehouse."""
+    with db.connect(urls.ivr, autocommit=True) as conn:
+        conn.execute("TRUNCATE ivr.llamadas, ivr.menu_eventos, ivr.transferencias")
+    with db.connect(urls.warehouse, autocommit=True) as conn:
+        conn.execute(_VACIAR_WAREHOUSE)
+        # Day partitions too: the pipeline's first run must create them, as it would in production.
+        for esquema, nombre in conn.execute(_PARTICIONES_STAGING).fetchall():
+            conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(esquema, nombre)))
+        conn.execute("VACUUM ANALYZE")
+    with db.connect(urls.ivr, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+
+
+@contextmanager
+def cronometro(resultados: dict, nombre: str):
+    inicio = time.perf_counter()
+    yield
+    resultados[nombre] = time.perf_counter() - inicio
