@@ -28,9 +28,9 @@ def fases_de_runs(instance: dg.DagsterInstance, run_ids: list[str]) -> dict[str,
                 fases["pasos"] += evento.timestamp - inicio_paso.pop(evento.step_key, evento.timestamp)
             elif tipo == dg.DagsterEventType.ASSET_MATERIALIZATION:
                 # A range run repeats the same metadata for every partition: once per asset.
-                if evento.asset_key in vistos:
+                if evento.dagster_event.asset_key in vistos:
                     continue
-                vistos.add(evento.asset_key)
+                vistos.add(evento.dagster_event.asset_key)
                 metadata = evento.dagster_event.event_specific_data.materialization.metadata
                 for clave, valor in metadata.items():
                     if clave.startswith("segundos_"):
