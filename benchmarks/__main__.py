@@ -26,6 +26,8 @@ from iact_pipelines.config import PROJECT_ROOT, load_settings
 
 DIARIOS = "staging/*,reportes/llamadas_dia,reportes/menu_problemas,reportes/transferencias"
 IACT = [sys.executable, "-m", "iact_pipelines.cli"]
+# The assets' own work: what the ratio to the floor compares (Dagster's overhead is shown apart).
+FASES = ("extraccion", "validacion", "carga", "reporte")
 
 
 def _iact(*args: str) -> tuple[float, float, list[str]]:
@@ -85,20 +87,20 @@ def dia(urls: db.Urls, llamadas: int, repeticiones: int) -> dict:
         segundos, rss, runs = _iact("materializar", "--desde", d.isoformat(), "--hasta", d.isoformat(), "--activos", DIARIOS)
         f = _fases(runs)
         f.update(proceso=segundos, rss_mb=rss, runs=len(runs))
+        f["propio"] = sum(f.get(k, 0.0) for k in FASES)
         corridas.append(f)
-        print(f"pipeline #{i + 1}: steps {f['pasos']:.2f} s = extract {f.get('extraccion', 0):.2f} + validate "
-              f"{f.get('validacion', 0):.2f} + load {f.get('carga', 0):.2f} + reports {f.get('reporte', 0):.2f} "
-              f"(+ step overhead {f['pasos'] - sum(f.get(k, 0) for k in ('extraccion', 'validacion', 'carga', 'reporte')):.2f}); "
-              f"run {f['run']:.2f} s, Dagster per-run overhead {f['run'] - f['pasos']:.2f} s; "
-              f"process {segundos:.2f} s; peak RSS {rss:.0f} MB", flush=True)
+        print(f"pipeline #{i + 1}: assets' own work {f['propio']:.2f} s = extract {f.get('extraccion', 0):.2f} + validate "
+              f"{f.get('validacion', 0):.2f} + load {f.get('carga', 0):.2f} + reports {f.get('reporte', 0):.2f}; "
+              f"Dagster overhead: in steps {f['pasos'] - f['propio']:.2f} s, per run {f['run'] - f['pasos']:.2f} s "
+              f"({f['runs']} run); process {segundos:.2f} s incl. start-up; peak RSS {rss:.0f} MB", flush=True)
     piso_s = _mediana([p["total"] for p in pisos])
-    pasos = _mediana([c["pasos"] for c in corridas])
+    propio = _mediana([c["propio"] for c in corridas])
     return {
         "piso": piso_s,
-        "pasos": pasos,
-        "ratio": pasos / piso_s,
+        "propio": propio,
+        "ratio": propio / piso_s,
         "rss": max(c["rss_mb"] for c in corridas),
-        "dia_s": _mediana([c["proceso"] for c in corridas]),
+        "dia_s": _mediana([c["run"] for c in corridas]),
     }
 
 
@@ -112,15 +114,16 @@ def backfill(urls: db.Urls, dias: int, llamadas: int) -> None:
 
     segundos, rss, runs = _iact("materializar", "--desde", desde.isoformat(), "--hasta", hasta.isoformat(), "--activos", DIARIOS)
     f = _fases(runs)
-    por_dia_rango = f["pasos"] / dias
-    print(f"backfill {dias} days as {len(runs)} run(s): steps {f['pasos']:.1f} s ({por_dia_rango:.2f} s/day), "
-          f"process {segundos:.1f} s, peak RSS {rss:.0f} MB", flush=True)
+    por_dia_rango = sum(f.get(k, 0.0) for k in FASES) / dias
+    print(f"backfill {dias} days as {len(runs)} run(s): own work {por_dia_rango * dias:.1f} s ({por_dia_rango:.2f} s/day), "
+          f"run {f['run']:.1f} s, process {segundos:.1f} s, peak RSS {rss:.0f} MB", flush=True)
 
     unico = desde + timedelta(days=dias // 2)
     segundos, rss, runs = _iact("materializar", "--desde", unico.isoformat(), "--hasta", unico.isoformat(), "--activos", DIARIOS)
     f1 = _fases(runs)
-    print(f"single day {unico}: steps {f1['pasos']:.2f} s/day, process {segundos:.1f} s "
-          f"-> backfill costs {por_dia_rango / f1['pasos']:.2f}x a single day per day", flush=True)
+    un_dia = sum(f1.get(k, 0.0) for k in FASES)
+    print(f"single day {unico}: own work {un_dia:.2f} s, run {f1['run']:.2f} s, process {segundos:.1f} s "
+          f"-> the backfill costs {por_dia_rango / un_dia:.2f}x a single day, per day", flush=True)
 
     segundos, rss, runs = _iact("materializar", "--desde", desde.isoformat(), "--hasta", hasta.isoformat(),
                                 "--activos", "reportes/trimestral")
@@ -135,8 +138,8 @@ def backfill(urls: db.Urls, dias: int, llamadas: int) -> None:
             (desde, hasta + timedelta(days=1)),
         ).fetchall()
         bare = time.perf_counter() - inicio
-    print(f"quarterly report over {dias} days: step {ft['pasos']:.2f} s (SQL {ft.get('reporte', 0):.2f} s) "
-          f"vs bare SQL aggregate {bare:.2f} s -> {ft['pasos'] / bare:.2f}x", flush=True)
+    print(f"quarterly report over {dias} days: asset {ft.get('reporte', 0):.2f} s (step {ft['pasos']:.2f} s) "
+          f"vs bare SQL aggregate {bare:.2f} s -> {ft.get('reporte', 0) / bare:.2f}x", flush=True)
 
 
 def main() -> None:

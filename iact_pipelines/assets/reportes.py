@@ -7,6 +7,7 @@ backfill of a range is one run (`BackfillPolicy.single_run`) and that run one st
 whole window rather than a loop over days.
 """
 
+import time
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -156,6 +157,7 @@ def _materializar(
     desde, hasta = _ventana(context)
     columna = _CLAVES[tabla][0]
     parametros = {"desde": desde, "hasta": hasta, "umbral": settings.umbral_espera_segundos()}
+    reloj = time.perf_counter()
     with warehouse.connect() as conn:
         with reemplazo.reemplazar_periodo(conn, tabla, columna, desde, hasta, context.partition_keys):
             cur = conn.execute(sentencia, parametros)
@@ -163,6 +165,7 @@ def _materializar(
             if extra is not None:
                 cifras.update(extra(conn, desde, hasta))
             previa = _previa(conn, tabla, desde, hasta)
+    segundos = time.perf_counter() - reloj
     registros = int(cifras.pop("registros_cargados"))
     context.log.info(f"{tabla}: {registros} rows for [{desde}, {hasta}) ({len(context.partition_keys)} partitions)")
     return dg.MaterializeResult(
@@ -173,6 +176,7 @@ def _materializar(
             "periodo": dg.MetadataValue.text(f"{desde} .. {hasta - timedelta(days=1)}"),
             "previa": dg.MetadataValue.md(previa),
             **{nombre: _a_metadato(valor) for nombre, valor in cifras.items()},
+            "segundos_reporte": round(segundos, 3),  # the benchmark reads `segundos_*`
         }
     )
 
