@@ -9,6 +9,7 @@ included) replacing those days' partitions, and record every rejected or warned 
 """
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import NoReturn
@@ -128,13 +129,15 @@ def _lote(
     if not resultado.criticos.empty:
         _fallar_critico(context, warehouse, fuente, lote, frame, resultado.criticos)
 
-    errores = validacion.filas_de_error(frame, resultado, id_col=fuente.id, columnas=list(fuente.columnas))
     validas = extraido.filter(pa.array(~resultado.rechazadas)).select(list(fuente.columnas_staging))
     validas = validas.cast(fuente.esquema_staging)
     segundos["validacion"] = time.perf_counter() - reloj
 
     reloj = time.perf_counter()
-    _cargar(context, warehouse, fuente, lote, validas, errores)
+    _cargar(
+        context, warehouse, fuente, lote, validas,
+        lambda: validacion.filas_de_error(frame, resultado, id_col=fuente.id, columnas=list(fuente.columnas)),
+    )
     segundos["carga"] = time.perf_counter() - reloj
 
     resumen = _resumir(frame, lote, resultado, segundos)
@@ -188,13 +191,20 @@ def _cargar(
     fuente: Fuente,
     ventana: Ventana,
     validas: pa.Table,
-    errores: pd.DataFrame,
+    construir_errores,
 ) -> None:
     """Replace the window's staging rows and its error rows in one transaction: a failure
-    leaves both as they were; two runs of one window serialize on the partition locks."""
+    leaves both as they were; two runs of one window serialize on the partition locks.
+
+    The error rows are built (pandas, `construir_errores`) while the staging COPY runs in a
+    worker thread: the COPY's encoding (Arrow kernels) and sending release the GIL and the
+    server does the rest, so the two overlap on two cores instead of adding up."""
     with warehouse.connect() as conn:
         with reemplazo.reemplazar_dias_staging(conn, fuente.tabla, ventana.desde, ventana.hasta):
-            extraccion.copiar_binario(conn, sql.Identifier("staging", fuente.tabla), validas)
+            with ThreadPoolExecutor(max_workers=1) as hilo:
+                copia = hilo.submit(extraccion.copiar_binario, conn, sql.Identifier("staging", fuente.tabla), validas)
+                errores = construir_errores()
+                copia.result()
             job_id = _job(conn, context)
             conn.execute(_BORRAR_ERRORES, (context.asset_key.to_user_string(), ventana.claves()))
             _copiar_errores(conn, context, job_id, errores)
