@@ -588,7 +588,7 @@ def seed(
                     for nombre in TABLAS:
                         t0 = time.perf_counter()
                         tabla = getattr(bloque, nombre)
-                        copia_binaria.copiar(cur, "ivr", nombre, tabla)
+                        copia_binaria.copiar(conn, sql.Identifier("ivr", nombre), tabla)
                         filas[nombre] += tabla.num_rows
                         tiempos[nombre] += time.perf_counter() - t0
     return filas

@@ -1,4 +1,5 @@
-"""Bulk reading from the IVR source into Arrow, and bulk writing into the warehouse with COPY.
+"""Bulk reading from the IVR source into Arrow, and the CSV COPY for what binary COPY
+(`copia_binaria`, the way to load Arrow tables) cannot encode (jsonb).
 
 Extraction goes through ADBC, which streams a query as binary COPY straight into Arrow
 (DESIGN.md, Performance: 3x faster than CSV, 15x faster than `read_sql`). The allowed centers
@@ -14,15 +15,12 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import dagster as dg
-import numpy as np
 import pandas as pd
 import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from psycopg import sql
-from psycopg.copy import QueuedLibpqWriter
 
 from iact_pipelines import config, db
 
@@ -196,79 +194,6 @@ def a_pandas(tabla: pa.Table) -> pd.DataFrame:
     """Arrow -> pandas for validation: nullable ints and booleans stay exact (no float64 for a
     NULL id), dates become datetime64 (no Python objects per row)."""
     return tabla.to_pandas(types_mapper=_TIPOS_PANDAS.get, date_as_object=False)
-
-
-def copiar_binario(conn: psycopg.Connection, destino: sql.Composable, tabla: pa.Table) -> int:
-    """COPY an Arrow table into `destino` (same column names; Arrow types matching the target:
-    int16/int64, bool, date32, timestamp, string) in PostgreSQL's binary format, encoded with
-    vectorized Arrow/numpy kernels. The server reads binary ~1.6x faster than CSV (no text
-    parsing of timestamps); pandas `to_csv`, `write_row` and `to_sql` are 10-150x slower."""
-    if tabla.num_rows == 0:
-        return 0
-    stmt = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT binary)").format(
-        destino, sql.SQL(", ").join(sql.Identifier(c) for c in tabla.column_names)
-    )
-    # A writer thread sends each block while this one encodes the next: both cores busy.
-    with conn.cursor() as cur, cur.copy(stmt, writer=QueuedLibpqWriter(cur)) as copy:
-        copy.write(_CABECERA)
-        for lote in tabla.to_batches(max_chunksize=_FILAS_POR_BLOQUE):
-            if lote.num_rows:
-                copy.write(_filas_binarias(lote))
-        copy.write(_FIN)
-    return tabla.num_rows
-
-
-_FILAS_POR_BLOQUE = 131_072
-_CABECERA = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags, header extension length
-_FIN = b"\xff\xff"
-_NULO = pa.scalar(b"\xff\xff\xff\xff", pa.binary())  # field length -1
-_EPOCA_PG_US = 946_684_800_000_000  # 2000-01-01 (PostgreSQL's epoch) in Unix microseconds
-_EPOCA_PG_DIAS = 10_957
-_SIN_SEPARADOR = pa.scalar(b"", pa.binary())
-
-
-def _filas_binarias(lote: pa.RecordBatch) -> memoryview:
-    """The binary COPY tuples of a batch: field count, then per field its length and value."""
-    cuenta = pa.scalar(lote.num_columns.to_bytes(2, "big"), pa.binary())
-    filas = pc.binary_join_element_wise(cuenta, *(_campo(col) for col in lote.columns), _SIN_SEPARADOR)
-    offsets = np.frombuffer(filas.buffers()[1], dtype=np.int32)[filas.offset : filas.offset + len(filas) + 1]
-    return memoryview(filas.buffers()[2])[offsets[0] : offsets[-1]]
-
-
-def _campo(col: pa.Array) -> pa.Array:
-    """One binary field per row (4-byte length + value; NULL is length -1)."""
-    if pa.types.is_string(col.type):
-        largos = pc.binary_length(col).fill_null(0).to_numpy(zero_copy_only=False).astype(">i4")
-        campo = pc.binary_join_element_wise(_binarios(largos), col.cast(pa.binary()), _SIN_SEPARADOR)
-    else:
-        valores = _valores_fijos(col)
-        registros = np.empty(len(col), dtype=[("largo", ">i4"), ("valor", valores.dtype)])
-        registros["largo"] = valores.dtype.itemsize
-        registros["valor"] = valores
-        campo = _binarios(registros)
-    return pc.if_else(col.is_null(), _NULO, campo) if col.null_count else campo
-
-
-def _valores_fijos(col: pa.Array) -> np.ndarray:
-    """Big-endian values of a fixed-width column (NULL slots hold zeros; the caller masks them)."""
-    tipo = col.type
-    if pa.types.is_timestamp(tipo):
-        micros = pc.cast(pc.cast(col, pa.timestamp("us", tipo.tz)), pa.int64()).fill_null(0).to_numpy()
-        return (micros - _EPOCA_PG_US).astype(">i8")
-    if pa.types.is_date32(tipo):
-        return (pc.cast(col, pa.int32()).fill_null(0).to_numpy() - _EPOCA_PG_DIAS).astype(">i4")
-    if pa.types.is_boolean(tipo):
-        return col.fill_null(False).to_numpy(zero_copy_only=False).astype(">i1")
-    if pa.types.is_int16(tipo) or pa.types.is_int32(tipo) or pa.types.is_int64(tipo):
-        return col.fill_null(0).to_numpy().astype(f">i{tipo.bit_width // 8}")
-    raise TypeError(f"no binary COPY encoding for Arrow type {tipo}")
-
-
-def _binarios(valores: np.ndarray) -> pa.Array:
-    """Each element's bytes as one binary value (zero-copy view through a fixed-size array)."""
-    ancho = valores.dtype.itemsize
-    fijo = pa.FixedSizeBinaryArray.from_buffers(pa.binary(ancho), len(valores), [None, pa.py_buffer(valores)])
-    return fijo.cast(pa.binary())
 
 
 class _SalidaCopy:

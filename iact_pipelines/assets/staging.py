@@ -22,7 +22,7 @@ import psycopg
 import pyarrow as pa
 from psycopg import sql
 
-from iact_pipelines import config, db, extraccion, partitions, reemplazo, seguimiento, validacion
+from iact_pipelines import config, copia_binaria, db, extraccion, partitions, reemplazo, seguimiento, validacion
 from iact_pipelines.extraccion import Fuente, FuenteInutilizable, Ventana
 from iact_pipelines.resources import IvrResource, PipelineSettings, WarehouseResource
 from iact_pipelines.seguimiento import CLAVE_SEVERIDAD
@@ -202,7 +202,7 @@ def _cargar(
     with warehouse.connect() as conn:
         with reemplazo.reemplazar_dias_staging(conn, fuente.tabla, ventana.desde, ventana.hasta):
             with ThreadPoolExecutor(max_workers=1) as hilo:
-                copia = hilo.submit(extraccion.copiar_binario, conn, sql.Identifier("staging", fuente.tabla), validas)
+                copia = hilo.submit(copia_binaria.copiar, conn, sql.Identifier("staging", fuente.tabla), validas)
                 errores = construir_errores()
                 copia.result()
             job_id = _job(conn, context)
