@@ -104,6 +104,24 @@ def dia(urls: db.Urls, llamadas: int, repeticiones: int) -> dict:
     }
 
 
+# The quarter's measures as one bare aggregate: calls, answered, abandoned, wait and handle sums,
+# answered within 20 s: what the quarterly report computes, without the framework around it.
+_AGREGADO_TRIMESTRAL = """
+SELECT count(*), count(*) FILTER (WHERE resultado = 'ATENDIDA'), count(*) FILTER (WHERE resultado = 'ABANDONADA'),
+       sum(extract(epoch FROM atencion - ingreso_cola)) FILTER (WHERE resultado = 'ATENDIDA'),
+       sum(extract(epoch FROM fin - atencion)) FILTER (WHERE resultado = 'ATENDIDA'),
+       count(*) FILTER (WHERE resultado = 'ATENDIDA' AND extract(epoch FROM atencion - ingreso_cola) <= 20)
+FROM staging.llamadas WHERE fecha >= %s AND fecha < %s
+"""
+
+
+def _agregado_trimestral(urls: db.Urls, desde: date, hasta: date) -> float:
+    with db.connect(urls.warehouse) as conn:
+        inicio = time.perf_counter()
+        conn.execute(_AGREGADO_TRIMESTRAL, (desde, hasta + timedelta(days=1))).fetchall()
+        return time.perf_counter() - inicio
+
+
 def backfill(urls: db.Urls, dias: int, llamadas: int) -> None:
     desde = date(2025, 1, 1)
     hasta = desde + timedelta(days=dias - 1)
@@ -125,19 +143,11 @@ def backfill(urls: db.Urls, dias: int, llamadas: int) -> None:
     print(f"single day {unico}: own work {un_dia:.2f} s, run {f1['run']:.2f} s, process {segundos:.1f} s "
           f"-> the backfill costs {por_dia_rango / un_dia:.2f}x a single day, per day", flush=True)
 
+    bare = _agregado_trimestral(urls, desde, hasta)  # also warms the cache for the asset
     segundos, rss, runs = _iact("materializar", "--desde", desde.isoformat(), "--hasta", hasta.isoformat(),
                                 "--activos", "reportes/trimestral")
     ft = _fases(runs)
-    with db.connect(urls.warehouse) as conn:
-        inicio = time.perf_counter()
-        conn.execute(
-            "SELECT count(*), count(*) FILTER (WHERE resultado = 'ATENDIDA'), count(*) FILTER (WHERE resultado = 'ABANDONADA'),"
-            " avg(extract(epoch FROM atencion - ingreso_cola)) FILTER (WHERE resultado = 'ATENDIDA'),"
-            " avg(extract(epoch FROM fin - atencion)) FILTER (WHERE resultado = 'ATENDIDA')"
-            " FROM staging.llamadas WHERE fecha >= %s AND fecha < %s",
-            (desde, hasta + timedelta(days=1)),
-        ).fetchall()
-        bare = time.perf_counter() - inicio
+    bare = min(bare, _agregado_trimestral(urls, desde, hasta))
     print(f"quarterly report over {dias} days: asset {ft.get('reporte', 0):.2f} s (step {ft['pasos']:.2f} s) "
           f"vs bare SQL aggregate {bare:.2f} s -> {ft.get('reporte', 0) / bare:.2f}x", flush=True)
 

@@ -6,8 +6,10 @@ fields from the environment with `dg.EnvVar`, so the UI shows variable names, ne
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import ClassVar
 
 import dagster as dg
 import psycopg
@@ -17,17 +19,17 @@ from iact_pipelines import config, db
 
 class _Database(dg.ConfigurableResource):
     url: str | None = None
+    # Which of db.Urls this resource falls back to when `url` is unset (the embedded server).
+    ROL: ClassVar[str] = "warehouse"
 
     def resolved_url(self) -> str:
-        return self.url or getattr(db.resolve_urls(), self._role)
-
-    _role: str = "warehouse"
+        return self.url or getattr(db.resolve_urls(), self.ROL)
 
 
 class IvrResource(_Database):
     """The legacy IVR database, always opened read-only: the pipeline never writes to the source."""
 
-    _role: str = "ivr"
+    ROL: ClassVar[str] = "ivr"
 
     @contextmanager
     def connect(self) -> Iterator[psycopg.Connection]:
@@ -79,8 +81,6 @@ class PipelineSettings(dg.ConfigurableResource):
 def _from_env(name: str) -> dg.EnvVar | str | None:
     """`dg.EnvVar(name)` when the variable is set (resolved at run time, shown by name in the
     UI), else the documented default."""
-    import os
-
     return dg.EnvVar(name) if os.environ.get(name, "").strip() else config.DEFAULTS[name]
 
 

@@ -151,15 +151,19 @@ def _materializar(
     tabla: str,
     sentencia: str,
     extra=None,
+    preparacion: str | None = None,
 ) -> dg.MaterializeResult:
-    """Replace the rows of `tabla` for the run's window with `sentencia` in one transaction;
-    `extra(conn, desde, hasta)` adds headline figures read inside that transaction."""
+    """Replace the rows of `tabla` for the run's window with `sentencia` in one transaction
+    (after `preparacion`, if any, in the same transaction); `extra(conn, desde, hasta)` adds
+    headline figures read inside that transaction."""
     desde, hasta = _ventana(context)
     columna = _CLAVES[tabla][0]
     parametros = {"desde": desde, "hasta": hasta, "umbral": settings.umbral_espera_segundos()}
     reloj = time.perf_counter()
     with warehouse.connect() as conn:
         with reemplazo.reemplazar_periodo(conn, tabla, columna, desde, hasta, context.partition_keys):
+            if preparacion is not None:
+                conn.execute(preparacion, parametros)
             cur = conn.execute(sentencia, parametros)
             cifras = dict(zip([d.name for d in cur.description], cur.fetchone(), strict=True))
             if extra is not None:
@@ -275,7 +279,8 @@ def trimestral(
 ) -> dg.MaterializeResult:
     """Calls per calendar quarter: volume, answered, abandoned, ASA, handle time, service level, abandon rate."""
     return _materializar(
-        context, warehouse, settings, "reportes_trimestral", metricas.REPORTE_TRIMESTRAL
+        context, warehouse, settings, "reportes_trimestral", metricas.REPORTE_TRIMESTRAL,
+        preparacion=metricas.AGREGADO_TRIMESTRAL,
     )
 
 

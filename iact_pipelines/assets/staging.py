@@ -59,7 +59,7 @@ _BORRAR_CRITICOS = _BORRAR_ERRORES + " AND severity = 'critical'"
 # this many source rows (peak memory measured at ~0.5 KB per row: Arrow, pandas, failure
 # cases), so a range of years cannot exhaust memory. The first batch is one day; later ones
 # are sized from the rows per day seen so far.
-FILAS_POR_LOTE = 2_000_000
+FILAS_POR_LOTE = 1_200_000
 
 
 @dataclass(frozen=True)
