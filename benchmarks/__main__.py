@@ -155,7 +155,7 @@ def backfill(urls: db.Urls, dias: int, llamadas: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
     parser.add_argument("--llamadas", type=int, default=1_000_000)
-    parser.add_argument("--repeticiones", type=int, default=int(os.environ.get("IACT_BENCH_REPETICIONES", "1")))
+    parser.add_argument("--repeticiones", type=int, default=int(os.environ.get("IACT_BENCH_REPETICIONES", "3")))
     parser.add_argument("--backfill-dias", type=int, default=90)
     parser.add_argument("--backfill-llamadas", type=int, default=100_000)
     args = parser.parse_args()
