@@ -198,7 +198,10 @@ def llamadas_dia(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, settings: PipelineSettings
 ) -> dg.MaterializeResult:
     """Calls per local day and hour (all 24 hours): volume, answered, abandoned, ASA, handle time, service level."""
-    return _materializar(context, warehouse, settings, "reportes_llamadas_dia", metricas.REPORTE_LLAMADAS_DIA)
+    return _materializar(
+        context, warehouse, settings, "reportes_llamadas_dia", metricas.REPORTE_LLAMADAS_DIA,
+        preparacion=metricas.AGREGADO_LLAMADAS_DIA,
+    )
 
 
 @dg.asset(
@@ -225,7 +228,7 @@ def menu_problemas(
 
     return _materializar(
         context, warehouse, settings, "reportes_menu_problemas", metricas.REPORTE_MENU_PROBLEMAS,
-        extra=problematicos,
+        extra=problematicos, preparacion=metricas.AGREGADO_MENU_PROBLEMAS,
     )
 
 
@@ -243,7 +246,8 @@ def transferencias(
 ) -> dg.MaterializeResult:
     """Transfers per local day, origin and destination center: totals, success rate, mean duration."""
     return _materializar(
-        context, warehouse, settings, "reportes_transferencias", metricas.REPORTE_TRANSFERENCIAS
+        context, warehouse, settings, "reportes_transferencias", metricas.REPORTE_TRANSFERENCIAS,
+        preparacion=metricas.AGREGADO_TRANSFERENCIAS,
     )
 
 
