@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-import dagster as dg
 import pandas as pd
 import psycopg
 import pyarrow as pa
@@ -23,6 +22,7 @@ import pyarrow.csv as pacsv
 from psycopg import sql
 
 from iact_pipelines import config, db
+from iact_pipelines.resources import fuente_no_disponible
 
 
 @dataclass(frozen=True)
@@ -151,7 +151,7 @@ def consulta_extraccion(fuente: Fuente, ventana: Ventana, centros: Sequence[str]
 def extraer(ivr_url: str, fuente: Fuente, ventana: Ventana, centros: Sequence[str]) -> pa.Table:
     """The window's rows of the allowed centers, as Arrow, read-only.
 
-    Raises dg.RetryRequested when the source is unreachable (as IvrResource.connect does) and
+    Raises resources.fuente_no_disponible() when the source is unreachable and
     FuenteInutilizable when the query no longer fits the source's schema.
     """
     import adbc_driver_postgresql.dbapi as adbc
@@ -159,7 +159,7 @@ def extraer(ivr_url: str, fuente: Fuente, ventana: Ventana, centros: Sequence[st
     try:
         conn = db.connect_adbc(ivr_url, read_only=True)
     except config.ConfigError as exc:
-        raise dg.RetryRequested(max_retries=2, seconds_to_wait=5) from exc
+        raise fuente_no_disponible() from exc
     with conn:
         with conn.cursor() as cur:
             try:
@@ -176,7 +176,7 @@ def extraer(ivr_url: str, fuente: Fuente, ventana: Ventana, centros: Sequence[st
                         columna.group(1) if columna else None,
                     ) from None
                 if estado.startswith(_SIN_CONEXION):
-                    raise dg.RetryRequested(max_retries=2, seconds_to_wait=5) from exc
+                    raise fuente_no_disponible() from exc
                 raise
 
 

@@ -22,7 +22,8 @@ def dias(desde: date, hasta_exclusive: date) -> list[date]:
     return [desde + timedelta(days=i) for i in range((hasta_exclusive - desde).days)]
 
 
-def _lock_all(conn: psycopg.Connection, tabla: str, claves: Iterable[str]) -> None:
+def bloquear_particiones(conn: psycopg.Connection, tabla: str, claves: Iterable[str]) -> None:
+    """Take the transaction-scoped lock of each partition key of `tabla`, in sorted order."""
     for clave in sorted(set(claves)):
         db.lock_partition(conn, tabla, clave)
 
@@ -45,7 +46,7 @@ def reemplazar_dias_staging(
     # parent exclusively, which must not last for the whole load (readers would wait).
     claves = [d.isoformat() for d in dias(desde, hasta_exclusive)]
     with conn.transaction():
-        _lock_all(conn, f"staging.{tabla}", claves)  # two creators of one partition would collide
+        bloquear_particiones(conn, f"staging.{tabla}", claves)  # two creators of one partition would collide
         for dia in dias(desde, hasta_exclusive):
             conn.execute(
                 sql.SQL("CREATE TABLE IF NOT EXISTS {} PARTITION OF {} FOR VALUES FROM ({}) TO ({})").format(
@@ -56,7 +57,7 @@ def reemplazar_dias_staging(
                 )
             )
     with conn.transaction():
-        _lock_all(conn, f"staging.{tabla}", claves)
+        bloquear_particiones(conn, f"staging.{tabla}", claves)
         for dia in dias(desde, hasta_exclusive):
             conn.execute(sql.SQL("TRUNCATE {}").format(_day_partition("staging", tabla, dia)))
         yield conn
@@ -70,7 +71,7 @@ def reemplazar_periodo(
     transaction, locked per partition key in `claves`, and yield so the caller inserts the
     new rows; commit on success, roll back (old rows intact) on any error."""
     with conn.transaction():
-        _lock_all(conn, tabla, claves)
+        bloquear_particiones(conn, tabla, claves)
         conn.execute(
             sql.SQL("DELETE FROM {} WHERE {} >= %s AND {} < %s").format(
                 sql.Identifier(tabla), sql.Identifier(columna), sql.Identifier(columna)

@@ -26,21 +26,25 @@ class _Database(dg.ConfigurableResource):
         return self.url or getattr(db.resolve_urls(), self.ROL)
 
 
+def fuente_no_disponible() -> dg.RetryRequested:
+    """What a step raises when the IVR source cannot be reached: that is usually transient
+    (network, maintenance window), so Dagster retries the step a few times before the run
+    fails and alerts."""
+    return dg.RetryRequested(max_retries=2, seconds_to_wait=5)
+
+
 class IvrResource(_Database):
-    """The legacy IVR database, always opened read-only: the pipeline never writes to the source."""
+    """The legacy IVR database; `extraccion` always opens it read-only: the pipeline never
+    writes to the source."""
 
     ROL: ClassVar[str] = "ivr"
 
-    @contextmanager
-    def connect(self) -> Iterator[psycopg.Connection]:
+    def url_lectura(self) -> str:
+        """The source's URL, or a step retry when it cannot be resolved (embedded server down)."""
         try:
-            conn = db.connect(self.resolved_url(), read_only=True)
+            return self.resolved_url()
         except config.ConfigError as exc:
-            # The source being unreachable is usually transient (network, maintenance window):
-            # let Dagster retry the step a few times before the run fails and alerts.
-            raise dg.RetryRequested(max_retries=2, seconds_to_wait=5) from exc
-        with conn:
-            yield conn
+            raise fuente_no_disponible() from exc
 
 
 class WarehouseResource(_Database):

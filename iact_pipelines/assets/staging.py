@@ -22,7 +22,7 @@ import psycopg
 import pyarrow as pa
 from psycopg import sql
 
-from iact_pipelines import config, copia_binaria, db, extraccion, partitions, reemplazo, seguimiento, validacion
+from iact_pipelines import copia_binaria, extraccion, partitions, reemplazo, seguimiento, validacion
 from iact_pipelines.extraccion import Fuente, FuenteInutilizable, Ventana
 from iact_pipelines.resources import IvrResource, PipelineSettings, WarehouseResource
 from iact_pipelines.seguimiento import CLAVE_SEVERIDAD
@@ -95,7 +95,7 @@ def _materializar(
     fuente = extraccion.FUENTES[tabla]
     resumenes, previa = [], None
     for lote in _lotes(_ventana(context, settings), resumenes):
-        resumen, validas = _lote(context, fuente, lote, _url_ivr(ivr), warehouse, settings.centros_permitidos())
+        resumen, validas = _lote(context, fuente, lote, ivr.url_lectura(), warehouse, settings.centros_permitidos())
         resumenes.append(resumen)
         previa = previa if previa is not None and previa.num_rows else validas.slice(0, 5)
     resumen = Resumen.unir(resumenes)
@@ -169,14 +169,6 @@ def _ventana(context: dg.AssetExecutionContext, settings: PipelineSettings) -> V
     tz = ZoneInfo(zona)
     ventana = context.partition_time_window
     return Ventana(ventana.start.astimezone(tz).date(), ventana.end.astimezone(tz).date(), zona)
-
-
-def _url_ivr(ivr: IvrResource) -> str:
-    try:
-        return ivr.resolved_url()
-    except config.ConfigError as exc:
-        # As IvrResource.connect: an unreachable source is usually transient, let Dagster retry.
-        raise dg.RetryRequested(max_retries=2, seconds_to_wait=5) from exc
 
 
 def _clave_run(context: dg.AssetExecutionContext) -> str:
@@ -266,8 +258,7 @@ def _fallar_critico(
                 }
             )
     with warehouse.connect() as conn, conn.transaction():
-        for clave in ventana.claves():
-            db.lock_partition(conn, f"staging.{fuente.tabla}", clave)
+        reemplazo.bloquear_particiones(conn, f"staging.{fuente.tabla}", ventana.claves())
         job_id = _job(conn, context)
         conn.execute(_BORRAR_CRITICOS, (asset_key, ventana.claves()))
         _copiar_errores(conn, context, job_id, pd.DataFrame(filas))
