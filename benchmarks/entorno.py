@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 from psycopg import sql
 
 from iact_pipelines import db, migrations
+from iact_pipelines.instance import prepare_dagster_home
 from iact_pipelines.config import PROJECT_ROOT
 
 BENCH_HOME = Path(os.environ.get("IACT_BENCH_HOME") or PROJECT_ROOT / ".iact" / "bench").resolve()
@@ -36,11 +36,7 @@ def preparar() -> db.Urls:
         os.environ.pop(name, None)
     urls = db.resolve_urls()
     migrations.setup(urls, ivr_source=True)
-    db.export_env(urls)
-    home = BENCH_HOME / "dagster"
-    home.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
-    os.environ["DAGSTER_HOME"] = str(home)
+    prepare_dagster_home(urls)
     return urls
 
 
