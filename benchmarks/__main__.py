@@ -21,8 +21,8 @@ from datetime import date, timedelta
 import psutil
 
 from benchmarks import entorno, fases, piso
-from iact_pipelines import db
-from iact_pipelines.config import PROJECT_ROOT, load_settings
+from iact_pipelines.plataforma import db
+from iact_pipelines.plataforma.config import PROJECT_ROOT, load_settings
 
 DIARIOS = "staging/*,reportes/llamadas_dia,reportes/menu_problemas,reportes/transferencias"
 IACT = [sys.executable, "-m", "iact_pipelines.cli"]

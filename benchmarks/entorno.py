@@ -9,9 +9,10 @@ from pathlib import Path
 
 from psycopg import sql
 
-from iact_pipelines import db, migrations
-from iact_pipelines.instance import prepare_dagster_home
-from iact_pipelines.config import PROJECT_ROOT
+from iact_pipelines.plataforma import db
+from iact_pipelines.plataforma import migrations
+from iact_pipelines.plataforma.instance import prepare_dagster_home
+from iact_pipelines.plataforma.config import PROJECT_ROOT
 
 BENCH_HOME = Path(os.environ.get("IACT_BENCH_HOME") or PROJECT_ROOT / ".iact" / "bench").resolve()
 

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from psycopg import sql
 
-from iact_pipelines import db
+from iact_pipelines.plataforma import db
 
 _TABLAS = {
     # tabla: (columns, start column, center column)

@@ -2,20 +2,20 @@
 
 import dagster as dg
 
-from iact_pipelines import mantenimiento
-from iact_pipelines.assets.ivr import ivr_sources
-from iact_pipelines.assets.reportes import report_assets
-from iact_pipelines.assets.staging import staging_assets, staging_checks
-from iact_pipelines.jobs import jobs
-from iact_pipelines.resources import build_resources
-from iact_pipelines.schedules import schedules
-from iact_pipelines.sensors import sensors
+from iact_pipelines.buzon import purga
+from iact_pipelines.fuentes.assets import ivr_sources
+from iact_pipelines.reportes.assets import report_assets
+from iact_pipelines.staging.assets import staging_assets, staging_checks
+from iact_pipelines.reportes.jobs import jobs
+from iact_pipelines.plataforma.resources import build_resources
+from iact_pipelines.reportes.schedules import schedules
+from iact_pipelines.monitoreo.sensors import sensors
 
 defs = dg.Definitions(
     assets=[*ivr_sources, *staging_assets, *report_assets],
     asset_checks=staging_checks,
-    jobs=[*jobs, *mantenimiento.jobs],
-    schedules=[*schedules, *mantenimiento.schedules],
+    jobs=[*jobs, *purga.jobs],
+    schedules=[*schedules, *purga.schedules],
     sensors=sensors,
     resources=build_resources(),
 )

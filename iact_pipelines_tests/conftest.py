@@ -12,7 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from iact_pipelines.config import PROJECT_ROOT
+from iact_pipelines.plataforma.config import PROJECT_ROOT
 
 # IACT_TEST_HOME lets several test sessions run side by side, each with its own server.
 TEST_HOME = Path(os.environ.get("IACT_TEST_HOME") or PROJECT_ROOT / ".iact" / "test").resolve()
@@ -24,7 +24,9 @@ for _name in ("IACT_IVR_URL", "IACT_WAREHOUSE_URL", "DAGSTER_PG_URL", "IACT_CENT
               "IACT_PARTICIONES_DESDE", "IACT_UMBRAL_NIVEL_SERVICIO", "IACT_MAX_TASA_RECHAZO"):
     os.environ.pop(_name, None)
 
-from iact_pipelines import db, embedded, migrations  # noqa: E402
+from iact_pipelines.plataforma import db
+from iact_pipelines.plataforma import embedded
+from iact_pipelines.plataforma import migrations  # noqa: E402
 
 
 def _database(base: str, name: str) -> str:

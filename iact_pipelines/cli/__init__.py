@@ -6,7 +6,7 @@ import argparse
 import importlib
 import sys
 
-from iact_pipelines.config import ConfigError, load_settings
+from iact_pipelines.plataforma.config import ConfigError, load_settings
 
 # Module names under iact_pipelines.cli, in the order `iact --help` lists them.
 SUBCOMMANDS = ["db", "demo", "dev", "materializar", "buzon", "usuarios", "exportar"]

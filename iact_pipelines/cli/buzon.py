@@ -7,10 +7,11 @@ import json
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from iact_pipelines import buzon, db
+from iact_pipelines.buzon import mensajes as buzon
+from iact_pipelines.plataforma import db
 from iact_pipelines.cli import CliError
 from iact_pipelines.cli.tabla import hora_local, imprimir_json, imprimir_tabla, recortar
-from iact_pipelines.config import load_settings, parse_fecha
+from iact_pipelines.plataforma.config import load_settings, parse_fecha
 
 
 def register(sub) -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from iact_pipelines import db, migrations
+from iact_pipelines.plataforma import db
+from iact_pipelines.plataforma import migrations
 
 
 def register(sub) -> None:
@@ -26,8 +27,8 @@ def _migrate(args) -> int:
 
 
 def _stop(args) -> int:
-    from iact_pipelines import embedded
-    from iact_pipelines.config import load_settings
+    from iact_pipelines.plataforma import embedded
+    from iact_pipelines.plataforma.config import load_settings
 
     home = load_settings().home
     print("stopped embedded PostgreSQL" if embedded.stop(home) else "embedded PostgreSQL was not running")

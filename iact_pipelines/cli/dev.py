@@ -12,9 +12,11 @@ import subprocess
 import sys
 import time
 
-from iact_pipelines import db, embedded, migrations
-from iact_pipelines.config import PROJECT_ROOT, load_settings
-from iact_pipelines.instance import prepare_dagster_home
+from iact_pipelines.plataforma import db
+from iact_pipelines.plataforma import embedded
+from iact_pipelines.plataforma import migrations
+from iact_pipelines.plataforma.config import PROJECT_ROOT, load_settings
+from iact_pipelines.plataforma.instance import prepare_dagster_home
 
 
 def register(sub) -> None:

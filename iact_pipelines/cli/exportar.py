@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from iact_pipelines import db, exportar
+from iact_pipelines.plataforma import db
+from iact_pipelines.exportar import archivos as exportar
 from iact_pipelines.cli import CliError
-from iact_pipelines.config import parse_fecha
+from iact_pipelines.plataforma.config import parse_fecha
 
 
 def register(sub) -> None:

@@ -19,7 +19,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from iact_pipelines.cli import CliError
-from iact_pipelines.config import parse_fecha
+from iact_pipelines.plataforma.config import parse_fecha
 
 _RANGO_INICIO = "dagster/asset_partition_range_start"
 _RANGO_FIN = "dagster/asset_partition_range_end"
@@ -225,8 +225,9 @@ def _materializar_rango(args) -> int:
     if hasta < desde:
         raise CliError(f"--hasta {hasta} is before --desde {desde}")
 
-    from iact_pipelines import db, migrations
-    from iact_pipelines.instance import prepare_dagster_home
+    from iact_pipelines.plataforma import db
+    from iact_pipelines.plataforma import migrations
+    from iact_pipelines.plataforma.instance import prepare_dagster_home
 
     urls = db.resolve_urls()
     migrations.setup(urls, ivr_source=urls.embedded)

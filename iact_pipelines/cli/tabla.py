@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from iact_pipelines.config import load_settings
+from iact_pipelines.plataforma.config import load_settings
 
 
 def hora_local(valor: datetime | None) -> str:

@@ -3,7 +3,8 @@ pipeline's failure alerts."""
 
 from __future__ import annotations
 
-from iact_pipelines import db, usuarios
+from iact_pipelines.plataforma import db
+from iact_pipelines.buzon import usuarios
 from iact_pipelines.cli import CliError
 from iact_pipelines.cli.tabla import hora_local, imprimir_json, imprimir_tabla
 

@@ -1,0 +1,217 @@
+"""Failure alerts in the internal inbox: one `internal_messages` row per active admin.
+
+An alert is a system message (`created_by_system`, no sender, type `alert`) whose
+`dedupe_key` is `run-failure:<run_id>`: the unique index on (recipient_id, dedupe_key) makes
+writing it again a no-op, which is what lets the sensor re-process a batch after a crash
+without delivering anything twice.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import psycopg
+from dagster._core.storage.tags import PARENT_RUN_ID_TAG, RETRY_NUMBER_TAG, ROOT_RUN_ID_TAG
+
+from iact_pipelines.monitoreo.seguimiento import ResumenRun
+
+PRIORIDAD_CRITICA = "critical"
+PRIORIDAD_ALTA = "high"
+_MAX_ASUNTO = 255
+_MAX_LISTA = 10  # steps/assets named in the body; the rest are counted
+
+
+class SinAdministradores(RuntimeError):
+    """There is nobody to deliver an alert to: the tick must fail, not drop it."""
+
+
+@dataclass(frozen=True)
+class Alerta:
+    run_id: str
+    subject: str
+    body: str
+    priority: str
+    metadata: dict
+    dedupe_key: str
+
+
+def clave_fallo(run_id: str) -> str:
+    return f"run-failure:{run_id}"
+
+
+def enlace_run(ui_url: str, run_id: str) -> str:
+    return f"{ui_url.rstrip('/')}/runs/{run_id}"
+
+
+def _lista(items: list[str]) -> str:
+    if len(items) <= _MAX_LISTA:
+        return ", ".join(items)
+    return ", ".join(items[:_MAX_LISTA]) + f" y {len(items) - _MAX_LISTA} más"
+
+
+def _reintento(resumen: ResumenRun) -> str | None:
+    tags = resumen.tags
+    if tags.get(RETRY_NUMBER_TAG):
+        intento = int(tags[RETRY_NUMBER_TAG]) + 1
+        return (
+            f"Intento {intento}: reintento automático de la corrida {tags.get(PARENT_RUN_ID_TAG, '?')} "
+            f"(corrida original {tags.get(ROOT_RUN_ID_TAG, '?')}); ya no se reintentará sola."
+        )
+    if tags.get(PARENT_RUN_ID_TAG):
+        return f"Re-ejecución de la corrida {tags[PARENT_RUN_ID_TAG]}."
+    return None
+
+
+def construir_alerta(
+    resumen: ResumenRun, ui_url: str, *, validacion_critica: bool = False, nota: str | None = None
+) -> Alerta:
+    """The message an admin reads: what failed, where, the error, what to open next.
+
+    `validacion_critica`: the run recorded a critical row in etl_validation_errors.
+    `nota`: an extra line (e.g. why an expected automatic retry did not happen)."""
+    bloqueado = any(c.bloqueante and c.severidad == "ERROR" for c in resumen.checks_fallidos) or any(
+        p.bloqueado_por_check for p in resumen.pasos_fallidos
+    )
+    critica = validacion_critica or any(p.severidad == "critical" for p in resumen.pasos_fallidos)
+    prioridad = PRIORIDAD_CRITICA if (bloqueado or critica) else PRIORIDAD_ALTA
+    enlace = enlace_run(ui_url, resumen.run_id)
+    pasos = [p.paso for p in resumen.pasos_fallidos]
+    particion = resumen.particion or "sin partición"
+
+    if bloqueado:
+        que = "check bloqueante"
+        seccion = "Un check bloquea una partición"
+    elif critica:
+        que = "validación crítica"
+        seccion = "Validación crítica"
+    else:
+        que = "fallo"
+        seccion = "Corrida fallida"
+    bloqueantes = [c for c in resumen.checks_fallidos if c.bloqueante and c.severidad == "ERROR"]
+    if bloqueantes:
+        donde = str(bloqueantes[0])
+    else:
+        donde = pasos[0] if pasos else (resumen.error or "error de la corrida")
+    asunto = f"[{prioridad.upper()}] {resumen.job_name} ({particion}): {que} en {donde}"
+    if len(asunto) > _MAX_ASUNTO:
+        asunto = asunto[: _MAX_ASUNTO - 1] + "…"
+
+    lineas = [
+        f"La corrida {resumen.run_id} del job {resumen.job_name} falló.",
+        f"Partición: {particion}",
+    ]
+    if resumen.pasos_fallidos:
+        lineas.append("Pasos fallidos:")
+        lineas += [f"  - {p.paso}: {p.error}" for p in resumen.pasos_fallidos[:_MAX_LISTA]]
+        if len(resumen.pasos_fallidos) > _MAX_LISTA:
+            lineas.append(f"  - y {len(resumen.pasos_fallidos) - _MAX_LISTA} más")
+    elif resumen.error:
+        lineas.append(f"Error: {resumen.error}")
+    if bloqueantes:
+        lineas.append(
+            "Checks bloqueantes fallidos (los activos de aguas abajo de esa partición no se "
+            "construyeron, para no publicar datos malos):"
+        )
+        lineas += [f"  - {c}" + (f" ({c.detalle})" if c.detalle else "") for c in bloqueantes[:_MAX_LISTA]]
+    if critica:
+        lineas.append(
+            "Validación crítica: la extracción no se pudo validar (columna faltante o tipo "
+            "ilegible); no se cargó nada de la partición."
+        )
+    if resumen.activos_sin_materializar:
+        lineas.append(f"Activos no materializados: {_lista(resumen.activos_sin_materializar)}")
+    reintento = _reintento(resumen)
+    if reintento:
+        lineas.append(reintento)
+    if nota:
+        lineas.append(nota)
+    lineas += [
+        f"Ver la corrida en Dagster: {enlace}",
+        f'Qué hacer: docs/RUNBOOK.md, sección "{seccion}".',
+    ]
+
+    metadata = {
+        "run_id": resumen.run_id,
+        "job": resumen.job_name,
+        "partition": resumen.particion,
+        "failed_steps": pasos,
+        "errors": {p.paso: p.error for p in resumen.pasos_fallidos},
+        "error": resumen.error,
+        "failure_reason": resumen.motivo,
+        "failed_checks": [str(c) for c in resumen.checks_fallidos],
+        "unmaterialized_assets": resumen.activos_sin_materializar,
+        "critical_validation": critica,
+        "blocked_by_check": bloqueado,
+        "parent_run_id": resumen.tags.get(PARENT_RUN_ID_TAG),
+        "root_run_id": resumen.tags.get(ROOT_RUN_ID_TAG),
+        "retry_number": int(resumen.tags[RETRY_NUMBER_TAG]) if resumen.tags.get(RETRY_NUMBER_TAG) else None,
+        "link": enlace,
+    }
+    return Alerta(
+        run_id=resumen.run_id,
+        subject=asunto,
+        body="\n".join(lineas),
+        priority=prioridad,
+        metadata=metadata,
+        dedupe_key=clave_fallo(resumen.run_id),
+    )
+
+
+_VALIDACION_CRITICA = """
+SELECT DISTINCT run_id FROM etl_validation_errors
+WHERE run_id = ANY(%s) AND severity = 'critical'
+"""
+
+
+def runs_con_validacion_critica(conn: psycopg.Connection, run_ids: list[str]) -> set[str]:
+    """The runs that recorded a critical validation error (the frame itself was unusable)."""
+    if not run_ids:
+        return set()
+    return {row[0] for row in conn.execute(_VALIDACION_CRITICA, (run_ids,))}
+
+
+_ADMINS_ACTIVOS = "SELECT count(*) FROM usuarios WHERE es_admin AND activo"
+
+_INSERTAR = """
+INSERT INTO internal_messages (
+    recipient_id, sender_id, subject, body, message_type, priority, created_by_system, metadata, dedupe_key
+)
+SELECT u.id, NULL, %(subject)s, %(body)s, 'alert', %(priority)s, true, %(metadata)s, %(dedupe_key)s
+FROM usuarios u
+WHERE u.es_admin AND u.activo
+ORDER BY u.id
+ON CONFLICT (recipient_id, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING
+"""
+
+
+def escribir_alertas(conn: psycopg.Connection, alertas: list[Alerta]) -> int:
+    """Deliver each alert to every active admin (idempotent); returns the rows written.
+
+    Raises SinAdministradores when there are alerts and no active admin: run it inside the
+    caller's transaction so nothing is half-written and the sensor's cursor stays put."""
+    if not alertas:
+        return 0
+    (admins,) = conn.execute(_ADMINS_ACTIVOS).fetchone()
+    if admins == 0:
+        ejemplo = alertas[0]
+        raise SinAdministradores(
+            f"no active admin in usuarios: {len(alertas)} run-failure alert(s) cannot be delivered "
+            f"(first: run {ejemplo.run_id}, {ejemplo.subject!r}). Create one with "
+            "`iact usuarios crear NOMBRE --admin`; the next tick delivers them."
+        )
+    escritas = 0
+    with conn.cursor() as cur:
+        for alerta in alertas:
+            cur.execute(
+                _INSERTAR,
+                {
+                    "subject": alerta.subject,
+                    "body": alerta.body,
+                    "priority": alerta.priority,
+                    "metadata": json.dumps(alerta.metadata),
+                    "dedupe_key": alerta.dedupe_key,
+                },
+            )
+            escritas += cur.rowcount
+    return escritas

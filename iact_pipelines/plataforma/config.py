@@ -1,0 +1,114 @@
+"""Configuration: every setting the platform reads from the environment, with its default.
+
+The table here is the single source for names and defaults; the README documents it and
+`definitions.py` hands the values to Dagster resources through `dg.EnvVar` when they are set.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+CENTRO_NACIONAL = "19028031"
+CENTRO_PUEBLA = "19020084"
+
+# name -> default (None: no default, an existing server is optional)
+DEFAULTS: dict[str, str | None] = {
+    "IACT_IVR_URL": None,
+    "IACT_WAREHOUSE_URL": None,
+    "DAGSTER_PG_URL": None,
+    "IACT_HOME": str(PROJECT_ROOT / ".iact" / "dev"),
+    "IACT_CENTROS": f"{CENTRO_NACIONAL},{CENTRO_PUEBLA}",
+    "IACT_ZONA_HORARIA": "America/Mexico_City",
+    "IACT_PARTICIONES_DESDE": "2024-01-01",
+    "IACT_UMBRAL_NIVEL_SERVICIO": "20",
+    "IACT_MAX_TASA_RECHAZO": "0.05",
+    "IACT_UI_URL": "http://127.0.0.1:3000",
+    "IACT_MENU_UMBRAL_PROBLEMA": "0.20",
+    "IACT_PURGA_DIAS": "30",
+}
+
+_CENTRO_RE = re.compile(r"^\d{8}$")
+
+
+class ConfigError(ValueError):
+    """A configuration mistake, reported to a person as one line."""
+
+
+def env(name: str) -> str | None:
+    """The value of a setting: the environment's if set and not empty, else its default."""
+    value = os.environ.get(name, "").strip()
+    return value if value else DEFAULTS[name]
+
+
+def parse_centros(raw: str) -> tuple[str, ...]:
+    centros = tuple(c.strip() for c in raw.split(",") if c.strip())
+    if not centros:
+        raise ConfigError("IACT_CENTROS is empty: give at least one 8-digit center code")
+    bad = [c for c in centros if not _CENTRO_RE.match(c)]
+    if bad:
+        raise ConfigError(f"IACT_CENTROS: unknown center code {bad[0]!r} (expected 8 digits, e.g. {CENTRO_NACIONAL})")
+    return centros
+
+
+def parse_zona(raw: str) -> str:
+    try:
+        ZoneInfo(raw)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"IACT_ZONA_HORARIA: unknown time zone {raw!r} (e.g. America/Mexico_City)") from None
+    return raw
+
+
+def parse_fecha(name: str, raw: str) -> date:
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise ConfigError(f"{name}: {raw!r} is not a date (YYYY-MM-DD)") from None
+
+
+def parse_number(name: str, raw: str, *, low: float, high: float) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}: {raw!r} is not a number") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name}: {value} is outside {low}..{high}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    centros: tuple[str, ...]
+    zona_horaria: str
+    particiones_desde: date
+    umbral_nivel_servicio: float
+    max_tasa_rechazo: float
+    menu_umbral_problema: float
+    purga_dias: int
+    ui_url: str
+
+
+def load_settings() -> Settings:
+    """Read and validate every non-connection setting; raises ConfigError with one readable line."""
+    return Settings(
+        home=Path(env("IACT_HOME")).expanduser().resolve(),
+        centros=parse_centros(env("IACT_CENTROS")),
+        zona_horaria=parse_zona(env("IACT_ZONA_HORARIA")),
+        particiones_desde=parse_fecha("IACT_PARTICIONES_DESDE", env("IACT_PARTICIONES_DESDE")),
+        umbral_nivel_servicio=parse_number(
+            "IACT_UMBRAL_NIVEL_SERVICIO", env("IACT_UMBRAL_NIVEL_SERVICIO"), low=0, high=86400
+        ),
+        max_tasa_rechazo=parse_number("IACT_MAX_TASA_RECHAZO", env("IACT_MAX_TASA_RECHAZO"), low=0, high=1),
+        menu_umbral_problema=parse_number(
+            "IACT_MENU_UMBRAL_PROBLEMA", env("IACT_MENU_UMBRAL_PROBLEMA"), low=0, high=1
+        ),
+        purga_dias=int(parse_number("IACT_PURGA_DIAS", env("IACT_PURGA_DIAS"), low=0, high=3650)),
+        ui_url=env("IACT_UI_URL").rstrip("/"),
+    )

@@ -1,0 +1,75 @@
+"""Schema migrations: ordered SQL files in `sql/migrations/`, applied once each and recorded
+in `schema_migrations`. Every file is also idempotent on its own, so a half-applied database
+(e.g. created by hand) converges too."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from iact_pipelines.plataforma import db
+from iact_pipelines.plataforma.config import PROJECT_ROOT
+
+MIGRATIONS_DIR = PROJECT_ROOT / "sql" / "migrations"
+IVR_SOURCE_SQL = PROJECT_ROOT / "sql" / "ivr_source.sql"
+
+_CREATE_TABLE = """
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    varchar(200) PRIMARY KEY,
+    checksum   char(64) NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now()
+)
+"""
+# Two `iact db migrate` at once: the second waits, then finds everything applied.
+_LOCK = "SELECT pg_advisory_xact_lock(%s)"
+
+
+def migration_files() -> list[Path]:
+    return sorted(MIGRATIONS_DIR.glob("*.sql"))
+
+
+def migrate(warehouse_url: str) -> list[str]:
+    """Apply pending migrations in order, each in its own transaction; returns the versions applied."""
+    applied_now: list[str] = []
+    with db.connect(warehouse_url) as conn:
+        with conn.transaction():
+            conn.execute(_LOCK, (db.advisory_key("schema_migrations"),))
+            conn.execute(_CREATE_TABLE)
+        for path in migration_files():
+            text = path.read_text()
+            checksum = hashlib.sha256(text.encode()).hexdigest()
+            with conn.transaction():
+                conn.execute(_LOCK, (db.advisory_key("schema_migrations"),))
+                done = conn.execute(
+                    "SELECT checksum FROM schema_migrations WHERE version = %s", (path.name,)
+                ).fetchone()
+                if done:
+                    continue
+                conn.execute(text)
+                conn.execute(
+                    "INSERT INTO schema_migrations (version, checksum) VALUES (%s, %s)", (path.name, checksum)
+                )
+                applied_now.append(path.name)
+        if applied_now:
+            with conn.transaction():
+                # Views created by a later migration need the analysts' grant too.
+                if conn.execute("SELECT to_regproc('conceder_lectura_analistas')").fetchone()[0]:
+                    conn.execute("SELECT conceder_lectura_analistas()")
+    return applied_now
+
+
+def create_ivr_source(ivr_url: str) -> None:
+    """Create the IVR source contract (demo and tests only: production's source already exists)."""
+    with db.connect(ivr_url) as conn:
+        with conn.transaction():
+            conn.execute(IVR_SOURCE_SQL.read_text())
+
+
+def setup(urls: db.Urls, *, ivr_source: bool) -> list[str]:
+    """Create missing databases, the IVR source contract if asked, and apply migrations."""
+    targets = [urls.warehouse, urls.dagster] + ([urls.ivr] if ivr_source else [])
+    for url in targets:
+        db.ensure_database(url)
+    if ivr_source:
+        create_ivr_source(urls.ivr)
+    return migrate(urls.warehouse)

@@ -1,0 +1,29 @@
+"""Asset jobs, one per partitioning: a job's runs cover one partition or one range of it."""
+
+import dagster as dg
+
+from iact_pipelines.plataforma import partitions
+from iact_pipelines.reportes import assets as reportes
+
+# Staging (whatever assets sit under staging/, with their blocking checks) and the daily
+# reports built on it: the blocking checks stop a day's reports when its staging is bad.
+diario = dg.define_asset_job(
+    "diario",
+    selection=dg.AssetSelection.key_prefixes("staging") | dg.AssetSelection.assets(*reportes.DIARIOS),
+    partitions_def=partitions.diaria,
+    description="Staging of a local day and its daily reports (calls per hour, menus, transfers).",
+)
+reportes_mensuales = dg.define_asset_job(
+    "reportes_mensuales",
+    selection=dg.AssetSelection.assets(reportes.clientes_unicos),
+    partitions_def=partitions.mensual_en_curso,
+    description="Unique clients of a calendar month (month to date while it is open).",
+)
+reportes_trimestrales = dg.define_asset_job(
+    "reportes_trimestrales",
+    selection=dg.AssetSelection.assets(reportes.trimestral),
+    partitions_def=partitions.trimestral_en_curso,
+    description="Quarterly call report (quarter to date while it is open).",
+)
+
+jobs = [diario, reportes_mensuales, reportes_trimestrales]

@@ -1,0 +1,242 @@
+"""Bulk reading from the IVR source into Arrow, and the CSV COPY for what binary COPY
+(`copia_binaria`, the way to load Arrow tables) cannot encode (jsonb).
+
+Extraction goes through ADBC, which streams a query as binary COPY straight into Arrow
+(DESIGN.md, Performance: 3x faster than CSV, 15x faster than `read_sql`). The allowed centers
+and the window are filtered in the SQL, so rows of other centers never reach Python.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+import psycopg
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+from psycopg import sql
+
+from iact_pipelines.plataforma import config
+from iact_pipelines.plataforma import db
+from iact_pipelines.plataforma.resources import fuente_no_disponible
+
+
+@dataclass(frozen=True)
+class Fuente:
+    """An IVR source table: its id, the start timestamp that places a row in a day, the
+    center column the allowed list filters on, and its columns in staging order."""
+
+    tabla: str
+    id: str
+    inicio: str
+    centro: str
+    columnas: tuple[str, ...]
+
+    @property
+    def columnas_staging(self) -> tuple[str, ...]:
+        return (*self.columnas, "fecha", "hora")
+
+    @property
+    def esquema_staging(self) -> pa.Schema:
+        """The Arrow types of `staging.<tabla>`'s columns, as the binary COPY needs them."""
+        return pa.schema([(c, _TIPOS_ARROW[c]) for c in self.columnas_staging])
+
+
+_TS = pa.timestamp("us", tz="UTC")
+_TIPOS_ARROW = {
+    "llamada_id": pa.int64(), "evento_id": pa.int64(), "transferencia_id": pa.int64(),
+    "centro_id": pa.string(), "centro_origen": pa.string(), "centro_destino": pa.string(),
+    "cliente_id": pa.string(), "menu_id": pa.string(), "menu_nombre": pa.string(), "resultado": pa.string(),
+    "inicio": _TS, "ingreso_cola": _TS, "atencion": _TS, "fin": _TS, "entrada": _TS, "salida": _TS,
+    "exitosa": pa.bool_(), "fecha": pa.date32(), "hora": pa.int16(),
+}
+
+FUENTES = {
+    "llamadas": Fuente(
+        "llamadas",
+        id="llamada_id",
+        inicio="inicio",
+        centro="centro_id",
+        columnas=("llamada_id", "centro_id", "cliente_id", "inicio", "ingreso_cola", "atencion", "fin", "resultado"),
+    ),
+    "menu_eventos": Fuente(
+        "menu_eventos",
+        id="evento_id",
+        inicio="entrada",
+        centro="centro_id",
+        columnas=("evento_id", "llamada_id", "centro_id", "menu_id", "menu_nombre", "entrada", "salida", "resultado"),
+    ),
+    "transferencias": Fuente(
+        "transferencias",
+        id="transferencia_id",
+        inicio="inicio",
+        centro="centro_origen",
+        columnas=("transferencia_id", "llamada_id", "centro_origen", "centro_destino", "inicio", "fin", "exitosa"),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Ventana:
+    """Local days [desde, hasta) in the reporting time zone."""
+
+    desde: date
+    hasta: date
+    zona: str
+
+    def limites(self) -> tuple[datetime, datetime]:
+        """The window as tz-aware instants: local midnight of `desde` and of `hasta`."""
+        tz = ZoneInfo(self.zona)
+        return datetime.combine(self.desde, time(), tz), datetime.combine(self.hasta, time(), tz)
+
+    def dias(self) -> list[date]:
+        return [self.desde + timedelta(days=i) for i in range((self.hasta - self.desde).days)]
+
+    def claves(self) -> list[str]:
+        return [d.isoformat() for d in self.dias()]
+
+
+class FuenteInutilizable(Exception):
+    """The source no longer matches the contract (a column or table is missing, a type changed)."""
+
+    def __init__(self, mensaje: str, campo: str | None = None):
+        super().__init__(mensaje)
+        self.campo = campo
+
+
+# Only the filter runs in PostgreSQL: `fecha`/`hora` are derived in Arrow after the fetch
+# (measured: computing them with AT TIME ZONE in the query costs 1.1 s per 2.4M events, Arrow
+# 0.15 s), from the same bound window, so a row's day always matches its partition.
+# btrim: a legacy space-padded code (a source whose center column is wider than the contract's
+# varchar(8)) is extracted, then rejected as malformed, instead of silently vanishing.
+_EXTRACCION = sql.SQL(
+    """
+SELECT t.*
+FROM {tabla} AS t
+WHERE btrim(t.{centro}) = ANY({centros}::text[])
+  AND t.{inicio} >= {desde} AND t.{inicio} < {hasta}
+"""
+)
+
+# SQLSTATE classes meaning "the query does not fit the source any more" (undefined column,
+# table or function, datatype mismatch...): the contract broke, retrying will not help.
+_CONTRATO_ROTO = ("42",)
+# The connection broke or the server is shutting down (classes 08, 57P0x): transient, retry.
+_SIN_CONEXION = ("08", "57P0")
+_COLUMNA_INEXISTENTE = re.compile(r'column (?:\w+\.)?"?(\w+)"? does not exist')
+
+
+def consulta_extraccion(fuente: Fuente, ventana: Ventana, centros: Sequence[str]) -> str:
+    """The extraction query with its values bound client-side by psycopg's quoting.
+
+    ADBC streams a result as binary COPY only when the query has no server-side parameters
+    (with $1 parameters it falls back to a prepared statement, measured 1.6x slower), so the
+    values are merged here as psycopg does for COPY: `sql.Literal`, never string formatting.
+    """
+    desde, hasta = ventana.limites()
+    return _EXTRACCION.format(
+        inicio=sql.Identifier(fuente.inicio),
+        centro=sql.Identifier(fuente.centro),
+        tabla=sql.Identifier("ivr", fuente.tabla),
+        centros=sql.Literal(list(config.parse_centros(",".join(centros)))),
+        desde=sql.Literal(desde),
+        hasta=sql.Literal(hasta),
+    ).as_string(None)
+
+
+def extraer(ivr_url: str, fuente: Fuente, ventana: Ventana, centros: Sequence[str]) -> pa.Table:
+    """The window's rows of the allowed centers, as Arrow, read-only.
+
+    Raises resources.fuente_no_disponible() when the source is unreachable and
+    FuenteInutilizable when the query no longer fits the source's schema.
+    """
+    import adbc_driver_postgresql.dbapi as adbc
+
+    try:
+        conn = db.connect_adbc(ivr_url, read_only=True)
+    except config.ConfigError as exc:
+        raise fuente_no_disponible() from exc
+    with conn:
+        with conn.cursor() as cur:
+            try:
+                cur.execute(consulta_extraccion(fuente, ventana, centros))
+                return con_dia_local(cur.fetch_arrow_table(), fuente.inicio, ventana.zona)
+            except adbc.Error as exc:
+                estado = getattr(exc, "sqlstate", None) or ""
+                if estado.startswith(_CONTRATO_ROTO):
+                    primera = next((line for line in str(exc).splitlines() if "ERROR:" in line), str(exc))
+                    motivo = primera.split("ERROR:", 1)[-1].strip()
+                    columna = _COLUMNA_INEXISTENTE.search(motivo)
+                    raise FuenteInutilizable(
+                        f"ivr.{fuente.tabla} does not match the source contract: {motivo}",
+                        columna.group(1) if columna else None,
+                    ) from None
+                if estado.startswith(_SIN_CONEXION):
+                    raise fuente_no_disponible() from exc
+                raise
+
+
+def con_dia_local(tabla: pa.Table, inicio: str, zona: str) -> pa.Table:
+    """Append `fecha` and `hora`: the local day and hour of the row's start in `zona`."""
+    local = pc.local_timestamp(tabla[inicio].cast(pa.timestamp("us", tz=config.parse_zona(zona))))
+    tabla = tabla.append_column("fecha", local.cast(pa.date32()))
+    return tabla.append_column("hora", pc.hour(local).cast(pa.int16()))
+
+
+_TIPOS_PANDAS = {pa.int64(): pd.Int64Dtype(), pa.int32(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}
+
+
+def a_pandas(tabla: pa.Table) -> pd.DataFrame:
+    """Arrow -> pandas for validation: nullable ints and booleans stay exact (no float64 for a
+    NULL id), dates become datetime64 (no Python objects per row)."""
+    return tabla.to_pandas(types_mapper=_TIPOS_PANDAS.get, date_as_object=False)
+
+
+class _SalidaCopy:
+    """A file-like sink that hands pyarrow's CSV output straight to a COPY, chunk by chunk."""
+
+    closed = False
+
+    def __init__(self, copy: psycopg.Copy):
+        self._copy = copy
+
+    def write(self, datos) -> int:
+        self._copy.write(bytes(datos))
+        return len(datos)
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def copiar_csv(conn: psycopg.Connection, destino: sql.Composable, tabla: pa.Table) -> int:
+    """COPY an Arrow table into `destino` (same column names) as CSV written by Arrow in C++:
+    for targets the binary encoder does not cover (jsonb) and small volumes."""
+    if tabla.num_rows == 0:
+        return 0
+    stmt = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
+        destino, sql.SQL(", ").join(sql.Identifier(c) for c in tabla.column_names)
+    )
+    with conn.cursor() as cur, cur.copy(stmt) as copy:
+        pacsv.write_csv(_utc_sin_zona(tabla), _SalidaCopy(copy), _CSV)
+    return tabla.num_rows
+
+
+_CSV = pacsv.WriteOptions(include_header=False, batch_size=16384)
+
+
+def _utc_sin_zona(tabla: pa.Table) -> pa.Table:
+    """Timestamps as naive UTC: Arrow formats tz-aware ones ~15x slower. Exact, because every
+    connection of `db.connect` runs with timezone=UTC, so PostgreSQL reads them back as UTC."""
+    columnas = [
+        col.cast(pa.timestamp(col.type.unit)) if pa.types.is_timestamp(col.type) and col.type.tz else col
+        for col in tabla.columns
+    ]
+    return pa.table(columnas, names=tabla.column_names)
