@@ -23,6 +23,8 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from iact_pipelines.plataforma import catalogo
+
 FORMATOS = ("csv", "xlsx", "pdf")
 DIRECTORIO_POR_DEFECTO = Path("exports")
 
@@ -61,8 +63,33 @@ class Reporte:
     grafico: Grafico
 
 
-def _c(nombre: str, etiqueta: str, tipo: str, peso: float = 1.0) -> Columna:
-    return Columna(nombre, etiqueta, tipo, peso, envolver=peso > 1)
+def _tipo(tabla: catalogo.Tabla, columna: catalogo.Columna) -> str:
+    if columna.tipo == catalogo.DATE:
+        return "fecha"
+    if columna.tipo in (catalogo.INTEGER, catalogo.SMALLINT, catalogo.BIGINT):
+        return "clave" if columna.nombre in _CLAVES_ENTERAS else "entero"
+    if columna.tipo.startswith("numeric"):
+        return "decimal"
+    return "texto"
+
+
+# Integers that name a period (an hour, a year) rather than count something: not summed,
+# not formatted with thousands separators.
+_CLAVES_ENTERAS = ("hora", "anio")
+
+
+def _columnas(
+    nombre_tabla: str, *, primeras: tuple[str, ...] = (), sin: tuple[str, ...] = (), anchas: dict[str, float] | None = None
+) -> tuple[Columna, ...]:
+    """A report's export columns from the table catalog: its business columns (`primeras`
+    first, `sin` left out), headed by their catalog label; `anchas` widens long text in the PDF."""
+    tabla = catalogo.tabla(nombre_tabla)
+    nombres = [*primeras, *(n for n in tabla.nombres() if n not in primeras and n not in sin)]
+    anchas = anchas or {}
+    return tuple(
+        Columna(n, tabla.columna(n).encabezado, _tipo(tabla, tabla.columna(n)), anchas.get(n, 1.0), n in anchas)
+        for n in nombres
+    )
 
 
 _INICIO_TRIMESTRE = sql.SQL("make_date(anio, (substring(trimestre from 2)::int - 1) * 3 + 1, 1)")
@@ -74,16 +101,7 @@ REPORTES: dict[str, Reporte] = {
             nombre="llamadas_dia",
             tabla="reportes_llamadas_dia",
             titulo="Llamadas por día y hora",
-            columnas=(
-                _c("fecha", "Fecha", "fecha"),
-                _c("hora", "Hora", "clave"),
-                _c("total_llamadas", "Llamadas", "entero"),
-                _c("llamadas_atendidas", "Atendidas", "entero"),
-                _c("llamadas_abandonadas", "Abandonadas", "entero"),
-                _c("tiempo_promedio_espera", "Espera prom. (s)", "decimal"),
-                _c("tiempo_promedio_atencion", "Atención prom. (s)", "decimal"),
-                _c("nivel_servicio", "Nivel de servicio (%)", "decimal"),
-            ),
+            columnas=_columnas("reportes_llamadas_dia"),
             fecha=sql.Identifier("fecha"),
             orden=("fecha", "hora"),
             grafico=Grafico(
@@ -97,17 +115,7 @@ REPORTES: dict[str, Reporte] = {
             nombre="menu_problemas",
             tabla="reportes_menu_problemas",
             titulo="Menús con problemas",
-            columnas=(
-                _c("fecha", "Fecha", "fecha"),
-                _c("menu_id", "Menú", "texto"),
-                _c("menu_nombre", "Nombre del menú", "texto", 3.0),
-                _c("veces_accedido", "Accesos", "entero"),
-                _c("abandonos", "Abandonos", "entero"),
-                _c("timeout", "Timeout", "entero"),
-                _c("errores", "Errores", "entero"),
-                _c("tasa_abandono", "Tasa abandono (%)", "decimal"),
-                _c("tiempo_promedio_permanencia", "Permanencia prom. (s)", "decimal"),
-            ),
+            columnas=_columnas("reportes_menu_problemas", anchas={"menu_nombre": 3.0}),
             fecha=sql.Identifier("fecha"),
             orden=("fecha", "menu_id"),
             grafico=Grafico(
@@ -124,16 +132,7 @@ REPORTES: dict[str, Reporte] = {
             nombre="transferencias",
             tabla="reportes_transferencias",
             titulo="Transferencias entre centros",
-            columnas=(
-                _c("fecha", "Fecha", "fecha"),
-                _c("centro_origen", "Centro origen", "texto"),
-                _c("centro_destino", "Centro destino", "texto"),
-                _c("total_transferencias", "Transferencias", "entero"),
-                _c("transferencias_exitosas", "Exitosas", "entero"),
-                _c("transferencias_fallidas", "Fallidas", "entero"),
-                _c("tiempo_promedio_transferencia", "Tiempo prom. (s)", "decimal"),
-                _c("tasa_exito", "Tasa de éxito (%)", "decimal"),
-            ),
+            columnas=_columnas("reportes_transferencias"),
             fecha=sql.Identifier("fecha"),
             orden=("fecha", "centro_origen", "centro_destino"),
             grafico=Grafico(
@@ -149,14 +148,7 @@ REPORTES: dict[str, Reporte] = {
             nombre="clientes_unicos",
             tabla="reportes_clientes_unicos",
             titulo="Clientes únicos por mes",
-            columnas=(
-                _c("fecha_inicio", "Desde", "fecha"),
-                _c("fecha_fin", "Hasta", "fecha"),
-                _c("total_clientes_unicos", "Clientes únicos", "entero"),
-                _c("nuevos_clientes", "Nuevos", "entero"),
-                _c("clientes_recurrentes", "Recurrentes", "entero"),
-                _c("promedio_llamadas_cliente", "Llamadas por cliente", "decimal"),
-            ),
+            columnas=_columnas("reportes_clientes_unicos"),
             fecha=sql.Identifier("fecha_inicio"),
             orden=("fecha_inicio", "fecha_fin"),
             grafico=Grafico(
@@ -172,17 +164,7 @@ REPORTES: dict[str, Reporte] = {
             nombre="trimestral",
             tabla="reportes_trimestral",
             titulo="Reporte trimestral de llamadas",
-            columnas=(
-                _c("anio", "Año", "clave"),
-                _c("trimestre", "Trimestre", "texto"),
-                _c("total_llamadas", "Llamadas", "entero"),
-                _c("llamadas_atendidas", "Atendidas", "entero"),
-                _c("llamadas_abandonadas", "Abandonadas", "entero"),
-                _c("tiempo_promedio_espera", "Espera prom. (s)", "decimal"),
-                _c("tiempo_promedio_atencion", "Atención prom. (s)", "decimal"),
-                _c("nivel_servicio", "Nivel de servicio (%)", "decimal"),
-                _c("tasa_abandono", "Tasa abandono (%)", "decimal"),
-            ),
+            columnas=_columnas("reportes_trimestral", primeras=("anio",), sin=("fecha_inicio",)),
             fecha=_INICIO_TRIMESTRE,
             orden=("anio", "trimestre"),
             grafico=Grafico(

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from iact_pipelines.plataforma import db
+from iact_pipelines.plataforma import catalogo, db
 from iact_pipelines.plataforma.config import PROJECT_ROOT
 
 MIGRATIONS_DIR = PROJECT_ROOT / "sql" / "migrations"
@@ -50,6 +50,10 @@ def migrate(warehouse_url: str) -> list[str]:
                     "INSERT INTO schema_migrations (version, checksum) VALUES (%s, %s)", (path.name, checksum)
                 )
                 applied_now.append(path.name)
+        with conn.transaction():
+            # The catalog's descriptions, so analysts read them in `psql \d+`: cheap and
+            # idempotent, so applied on every run (a description edited in Python lands too).
+            catalogo.aplicar_comentarios(conn)
         if applied_now:
             with conn.transaction():
                 # Views created by a later migration need the analysts' grant too.

@@ -15,7 +15,7 @@ import dagster as dg
 from psycopg import sql
 
 from iact_pipelines.reportes import metricas
-from iact_pipelines.plataforma import partitions
+from iact_pipelines.plataforma import catalogo, partitions
 from iact_pipelines.plataforma import reemplazo
 from iact_pipelines.plataforma.resources import PipelineSettings, WarehouseResource
 
@@ -41,79 +41,9 @@ _CONTAR_MENUS_PROBLEMATICOS = (
     "SELECT count(*) FROM menus_problematicos(%(desde)s, %(hasta)s::date - 1, %(umbral)s::numeric)"
 )
 
-_INT, _DEC, _DATE, _TXT = "integer", "numeric", "date", "varchar"
-_SEG = "seconds, 2 decimals"
-_PCT = "percent 0-100, 2 decimals"
-_COLUMNAS_LLAMADAS = [
-    ("total_llamadas", _INT, "calls"),
-    ("llamadas_atendidas", _INT, "answered by an agent"),
-    ("llamadas_abandonadas", _INT, "hung up while queued"),
-    ("tiempo_promedio_espera", _DEC, f"mean wait of answered calls (ASA), {_SEG}"),
-    ("tiempo_promedio_atencion", _DEC, f"mean fin - atencion of answered calls, {_SEG}"),
-    ("nivel_servicio", _DEC, f"answered within the threshold / (answered + abandoned), {_PCT}"),
-]
-_ESQUEMAS = {
-    "reportes_llamadas_dia": [
-        ("fecha", _DATE, "local day of the call's start"),
-        ("hora", _INT, "local hour 0-23 (all 24 present)"),
-        *_COLUMNAS_LLAMADAS,
-    ],
-    "reportes_trimestral": [
-        ("trimestre", _TXT, "Q1-Q4"),
-        ("anio", _INT, "year"),
-        *_COLUMNAS_LLAMADAS,
-        ("tasa_abandono", _DEC, f"abandoned / (answered + abandoned), {_PCT}"),
-        ("fecha_inicio", _DATE, "first day of the quarter"),
-    ],
-    "reportes_menu_problemas": [
-        ("fecha", _DATE, "local day"),
-        ("menu_id", _TXT, "menu"),
-        ("menu_nombre", _TXT, "menu name"),
-        ("veces_accedido", _INT, "visits"),
-        ("abandonos", _INT, "visits ended in ABANDONO"),
-        ("timeout", _INT, "visits ended in TIMEOUT"),
-        ("errores", _INT, "visits ended in ERROR"),
-        ("tasa_abandono", _DEC, f"abandonos / veces_accedido, {_PCT}"),
-        ("tiempo_promedio_permanencia", _DEC, f"mean salida - entrada where salida is set, {_SEG}"),
-    ],
-    "reportes_transferencias": [
-        ("fecha", _DATE, "local day"),
-        ("centro_origen", _TXT, "origin center"),
-        ("centro_destino", _TXT, "destination center"),
-        ("total_transferencias", _INT, "transfers"),
-        ("transferencias_exitosas", _INT, "successful"),
-        ("transferencias_fallidas", _INT, "failed"),
-        ("tiempo_promedio_transferencia", _DEC, f"mean fin - inicio where fin is set, {_SEG}"),
-        ("tasa_exito", _DEC, f"successful / total, {_PCT}"),
-    ],
-    "reportes_clientes_unicos": [
-        ("fecha_inicio", _DATE, "first day of the month"),
-        ("fecha_fin", _DATE, "last day of the month"),
-        ("total_clientes_unicos", _INT, "distinct identified callers"),
-        ("nuevos_clientes", _INT, "first call in the loaded history falls in the month"),
-        ("clientes_recurrentes", _INT, "called before the month too"),
-        ("promedio_llamadas_cliente", _DEC, "identified calls / unique clients, 2 decimals"),
-    ],
-}
-# Each table's key columns, the period's date first: rows are replaced by that date's window,
-# and previewed in this order.
-_CLAVES = {
-    "reportes_llamadas_dia": ("fecha", "hora"),
-    "reportes_trimestral": ("fecha_inicio",),
-    "reportes_menu_problemas": ("fecha", "menu_id"),
-    "reportes_transferencias": ("fecha", "centro_origen", "centro_destino"),
-    "reportes_clientes_unicos": ("fecha_inicio",),
-}
-
-
 def _definicion(tabla: str) -> dict:
     """Static metadata shown in the UI before any materialization: table and column schema."""
-    return {
-        "dagster/table_name": tabla,
-        "dagster/column_schema": dg.TableSchema(
-            columns=[dg.TableColumn(nombre, tipo, descripcion) for nombre, tipo, descripcion in _ESQUEMAS[tabla]]
-        ),
-    }
+    return catalogo.tabla(tabla).metadata_dagster()
 
 
 def _ventana(context: dg.AssetExecutionContext) -> tuple[date, date]:
@@ -124,8 +54,8 @@ def _ventana(context: dg.AssetExecutionContext) -> tuple[date, date]:
 
 def _previa(conn, tabla: str, desde: date, hasta: date) -> str:
     """The first rows written, as a markdown table (same transaction: sees the new rows)."""
-    claves = _CLAVES[tabla]
-    nombres = [c for c, *_ in _ESQUEMAS[tabla]]
+    claves = catalogo.tabla(tabla).clave
+    nombres = catalogo.tabla(tabla).nombres()
     consulta = sql.SQL("SELECT {} FROM {} WHERE {} >= %s AND {} < %s ORDER BY {} LIMIT %s").format(
         sql.SQL(", ").join(map(sql.Identifier, nombres)),
         sql.Identifier(tabla),
@@ -159,7 +89,7 @@ def _materializar(
     (after `preparacion`, if any, in the same transaction); `extra(conn, desde, hasta)` adds
     headline figures read inside that transaction."""
     desde, hasta = _ventana(context)
-    columna = _CLAVES[tabla][0]
+    columna = catalogo.tabla(tabla).clave[0]
     parametros = {"desde": desde, "hasta": hasta, "umbral": settings.umbral_espera_segundos()}
     reloj = time.perf_counter()
     with warehouse.connect() as conn:

@@ -22,7 +22,7 @@ import psycopg
 import pyarrow as pa
 from psycopg import sql
 
-from iact_pipelines.plataforma import copia_binaria
+from iact_pipelines.plataforma import catalogo, copia_binaria
 from iact_pipelines.staging import extraccion
 from iact_pipelines.plataforma import partitions
 from iact_pipelines.plataforma import reemplazo
@@ -33,24 +33,6 @@ from iact_pipelines.plataforma.resources import IvrResource, PipelineSettings, W
 from iact_pipelines.monitoreo.seguimiento import CLAVE_SEVERIDAD
 
 CHECK_TASA_RECHAZO = "tasa_rechazo"
-
-_TIPOS_STAGING = {
-    "llamadas": {
-        "llamada_id": "bigint", "centro_id": "varchar(8)", "cliente_id": "varchar(32)", "inicio": "timestamptz",
-        "ingreso_cola": "timestamptz", "atencion": "timestamptz", "fin": "timestamptz",
-        "resultado": "varchar(12)", "fecha": "date", "hora": "smallint",
-    },
-    "menu_eventos": {
-        "evento_id": "bigint", "llamada_id": "bigint", "centro_id": "varchar(8)", "menu_id": "varchar(50)",
-        "menu_nombre": "varchar(200)", "entrada": "timestamptz", "salida": "timestamptz",
-        "resultado": "varchar(12)", "fecha": "date", "hora": "smallint",
-    },
-    "transferencias": {
-        "transferencia_id": "bigint", "llamada_id": "bigint", "centro_origen": "varchar(8)",
-        "centro_destino": "varchar(8)", "inicio": "timestamptz", "fin": "timestamptz", "exitosa": "boolean",
-        "fecha": "date", "hora": "smallint",
-    },
-}
 
 _COLUMNAS_ERROR = (
     "job_id", "run_id", "asset_key", "partition_key", "record_id", "field_name",
@@ -325,10 +307,7 @@ def _metadata(fuente: Fuente, previa: pa.Table, resumen: Resumen) -> dict:
     cargados = resumen.total("cargados")
     return {
         "dagster/row_count": cargados,
-        "dagster/table_name": f"staging.{fuente.tabla}",
-        "dagster/column_schema": dg.TableSchema(
-            columns=[dg.TableColumn(nombre, tipo) for nombre, tipo in _TIPOS_STAGING[fuente.tabla].items()]
-        ),
+        **catalogo.tabla(f"staging.{fuente.tabla}").metadata_dagster(),
         "previa": dg.MetadataValue.md(_vista_previa(previa)),
         "errores_por_regla": dg.MetadataValue.json(resumen.por_regla),
         "por_dia": dg.MetadataValue.md(_tabla_md(resumen.por_dia.reset_index(names="fecha"))),
@@ -377,7 +356,7 @@ def _asset(tabla: str, descripcion: str):
         partitions_def=partitions.diaria,
         backfill_policy=dg.BackfillPolicy.single_run(),
         kinds={"postgres", "pandas"},
-        metadata={"dagster/table_name": f"staging.{tabla}"},
+        metadata=catalogo.tabla(f"staging.{tabla}").metadata_dagster(),
         check_specs=[
             dg.AssetCheckSpec(
                 CHECK_TASA_RECHAZO,

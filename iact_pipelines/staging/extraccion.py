@@ -21,63 +21,61 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from psycopg import sql
 
-from iact_pipelines.plataforma import config
+from iact_pipelines.plataforma import catalogo, config
 from iact_pipelines.plataforma import db
 from iact_pipelines.plataforma.resources import fuente_no_disponible
 
 
+# Arrow types of the staging columns, by their PostgreSQL type in the catalog: what the binary
+# COPY encoder (copia_binaria) writes.
+_TS = pa.timestamp("us", tz="UTC")
+_ARROW_POR_TIPO_PG = {
+    catalogo.BIGINT: pa.int64(), catalogo.SMALLINT: pa.int16(), catalogo.BOOLEAN: pa.bool_(),
+    catalogo.DATE: pa.date32(), catalogo.TIMESTAMPTZ: _TS,
+}
+
+
+def tipo_arrow(tipo_pg: str) -> pa.DataType:
+    return pa.string() if tipo_pg.startswith("character varying") else _ARROW_POR_TIPO_PG[tipo_pg]
+
+
+# Columns derived in Arrow after the fetch (not read from the source).
+COLUMNAS_DERIVADAS = ("fecha", "hora")
+
+
 @dataclass(frozen=True)
 class Fuente:
-    """An IVR source table: its id, the start timestamp that places a row in a day, the
-    center column the allowed list filters on, and its columns in staging order."""
+    """An IVR source table: its id, the start timestamp that places a row in a day, and the
+    center column the allowed list filters on. Its columns are `staging.<tabla>`'s in the
+    catalog, less the derived local day and hour."""
 
     tabla: str
     id: str
     inicio: str
     centro: str
-    columnas: tuple[str, ...]
+
+    @property
+    def catalogo(self) -> catalogo.Tabla:
+        return catalogo.tabla(f"staging.{self.tabla}")
+
+    @property
+    def columnas(self) -> tuple[str, ...]:
+        return tuple(c for c in self.catalogo.nombres() if c not in COLUMNAS_DERIVADAS)
 
     @property
     def columnas_staging(self) -> tuple[str, ...]:
-        return (*self.columnas, "fecha", "hora")
+        return tuple(self.catalogo.nombres())
 
     @property
     def esquema_staging(self) -> pa.Schema:
         """The Arrow types of `staging.<tabla>`'s columns, as the binary COPY needs them."""
-        return pa.schema([(c, _TIPOS_ARROW[c]) for c in self.columnas_staging])
+        return pa.schema([(c.nombre, tipo_arrow(c.tipo)) for c in self.catalogo.de_negocio()])
 
-
-_TS = pa.timestamp("us", tz="UTC")
-_TIPOS_ARROW = {
-    "llamada_id": pa.int64(), "evento_id": pa.int64(), "transferencia_id": pa.int64(),
-    "centro_id": pa.string(), "centro_origen": pa.string(), "centro_destino": pa.string(),
-    "cliente_id": pa.string(), "menu_id": pa.string(), "menu_nombre": pa.string(), "resultado": pa.string(),
-    "inicio": _TS, "ingreso_cola": _TS, "atencion": _TS, "fin": _TS, "entrada": _TS, "salida": _TS,
-    "exitosa": pa.bool_(), "fecha": pa.date32(), "hora": pa.int16(),
-}
 
 FUENTES = {
-    "llamadas": Fuente(
-        "llamadas",
-        id="llamada_id",
-        inicio="inicio",
-        centro="centro_id",
-        columnas=("llamada_id", "centro_id", "cliente_id", "inicio", "ingreso_cola", "atencion", "fin", "resultado"),
-    ),
-    "menu_eventos": Fuente(
-        "menu_eventos",
-        id="evento_id",
-        inicio="entrada",
-        centro="centro_id",
-        columnas=("evento_id", "llamada_id", "centro_id", "menu_id", "menu_nombre", "entrada", "salida", "resultado"),
-    ),
-    "transferencias": Fuente(
-        "transferencias",
-        id="transferencia_id",
-        inicio="inicio",
-        centro="centro_origen",
-        columnas=("transferencia_id", "llamada_id", "centro_origen", "centro_destino", "inicio", "fin", "exitosa"),
-    ),
+    "llamadas": Fuente("llamadas", id="llamada_id", inicio="inicio", centro="centro_id"),
+    "menu_eventos": Fuente("menu_eventos", id="evento_id", inicio="entrada", centro="centro_id"),
+    "transferencias": Fuente("transferencias", id="transferencia_id", inicio="inicio", centro="centro_origen"),
 }
 
 

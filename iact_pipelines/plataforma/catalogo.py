@@ -1,0 +1,367 @@
+"""The table catalog: every warehouse table the platform writes, and each of its columns,
+described once (type, unit, meaning, formula reference).
+
+Everything else derives from here: the `COMMENT ON TABLE/COLUMN` an analyst reads in
+`psql \\d+` (applied by `migrations.migrate`), the Dagster `dagster/column_schema` of the
+staging and report assets, the Arrow types of the staging load, and the export headers. A test
+holds the catalog against the migrated DDL, so a column added in SQL without a description here
+(or the reverse) fails CI.
+
+Types are written as PostgreSQL's `format_type()` prints them, so the comparison is exact.
+Descriptions are in Spanish: analysts and operators read them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import dagster as dg
+from psycopg import sql
+
+# PostgreSQL types, as format_type() prints them.
+BIGINT, INTEGER, SMALLINT, BOOLEAN = "bigint", "integer", "smallint", "boolean"
+DATE, TIMESTAMPTZ, TEXT, JSONB = "date", "timestamp with time zone", "text", "jsonb"
+SEGUNDOS = "numeric(10,2)"  # seconds, 2 decimals
+PORCENTAJE = "numeric(5,2)"  # percent 0-100, 2 decimals
+DECIMAL = "numeric(10,2)"  # a plain ratio, 2 decimals
+
+
+def varchar(n: int) -> str:
+    return f"character varying({n})"
+
+
+@dataclass(frozen=True)
+class Columna:
+    nombre: str
+    tipo: str
+    descripcion: str
+    # Short header for exports (PDF, Excel); the column name when None.
+    etiqueta: str | None = None
+    # Bookkeeping columns (id, created_at, updated_at): documented in the warehouse, left out
+    # of asset schemas and exports.
+    tecnica: bool = False
+
+    @property
+    def encabezado(self) -> str:
+        return self.etiqueta or self.nombre
+
+
+@dataclass(frozen=True)
+class Tabla:
+    nombre: str  # as SQL names it: `staging.llamadas`, `reportes_llamadas_dia`
+    descripcion: str
+    escrita_por: str  # the asset, sensor or command that writes it
+    columnas: tuple[Columna, ...]
+    clave: tuple[str, ...] = field(default=())  # natural key, the period's date first
+
+    @property
+    def esquema(self) -> str:
+        return self.nombre.split(".")[0] if "." in self.nombre else "public"
+
+    @property
+    def relacion(self) -> str:
+        return self.nombre.split(".")[-1]
+
+    def identificador(self) -> sql.Identifier:
+        return sql.Identifier(*self.nombre.split("."))
+
+    def columna(self, nombre: str) -> Columna:
+        return next(c for c in self.columnas if c.nombre == nombre)
+
+    def de_negocio(self) -> tuple[Columna, ...]:
+        return tuple(c for c in self.columnas if not c.tecnica)
+
+    def nombres(self) -> list[str]:
+        return [c.nombre for c in self.de_negocio()]
+
+    def esquema_dagster(self) -> dg.TableSchema:
+        return dg.TableSchema(
+            columns=[dg.TableColumn(c.nombre, c.tipo, c.descripcion) for c in self.de_negocio()]
+        )
+
+    def metadata_dagster(self) -> dict:
+        """Static asset metadata: the table's name and its described columns."""
+        return {"dagster/table_name": self.nombre, "dagster/column_schema": self.esquema_dagster()}
+
+
+_S = "segundos, 2 decimales"
+_P = "porcentaje 0-100, 2 decimales"
+_F = "fórmula en DESIGN.md, «Metrics (exact)»; SQL en reportes/metricas.py"
+
+
+def _auditoria() -> tuple[Columna, ...]:
+    return (
+        Columna("created_at", TIMESTAMPTZ, "cuándo se creó la fila", tecnica=True),
+        Columna("updated_at", TIMESTAMPTZ, "cuándo cambió la fila por última vez", tecnica=True),
+    )
+
+
+def _id() -> Columna:
+    return Columna("id", BIGINT, "identificador de la fila", tecnica=True)
+
+
+def _local(inicio: str) -> tuple[Columna, ...]:
+    return (
+        Columna("fecha", DATE, f"día local (zona IACT_ZONA_HORARIA) de {inicio}; la partición diaria"),
+        Columna("hora", SMALLINT, f"hora local 0-23 de {inicio}"),
+    )
+
+
+_LLAMADAS = (
+    Columna("total_llamadas", INTEGER, "llamadas", "Llamadas"),
+    Columna("llamadas_atendidas", INTEGER, "llamadas con resultado ATENDIDA", "Atendidas"),
+    Columna("llamadas_abandonadas", INTEGER, "llamadas con resultado ABANDONADA", "Abandonadas"),
+    Columna(
+        "tiempo_promedio_espera", SEGUNDOS,
+        f"espera media de las atendidas, atencion - ingreso_cola (ASA); {_S}; {_F}", "Espera prom. (s)",
+    ),
+    Columna(
+        "tiempo_promedio_atencion", SEGUNDOS,
+        f"duración media fin - atencion de las atendidas; {_S}; {_F}", "Atención prom. (s)",
+    ),
+    Columna(
+        "nivel_servicio", PORCENTAJE,
+        f"100 × atendidas con espera <= IACT_UMBRAL_NIVEL_SERVICIO ÷ (atendidas + abandonadas); {_P}; {_F}",
+        "Nivel de servicio (%)",
+    ),
+)
+_TASA_ABANDONO_LLAMADAS = Columna(
+    "tasa_abandono", PORCENTAJE, f"100 × abandonadas ÷ (atendidas + abandonadas); {_P}; {_F}", "Tasa abandono (%)"
+)
+
+TABLAS: dict[str, Tabla] = {
+    t.nombre: t
+    for t in (
+        # --- staging ---------------------------------------------------------------------------
+        Tabla(
+            "staging.llamadas",
+            "Llamadas validadas de los centros permitidos, particionadas por día local de inicio.",
+            "staging/llamadas",
+            (
+                Columna("llamada_id", BIGINT, "identificador de la llamada en el IVR"),
+                Columna("centro_id", varchar(8), "centro (8 dígitos): 19028031 Nacional, 19020084 Puebla"),
+                Columna("cliente_id", varchar(32), "identidad de quien llama; NULL si no se identificó"),
+                Columna("inicio", TIMESTAMPTZ, "entrada al IVR"),
+                Columna("ingreso_cola", TIMESTAMPTZ, "pidió un agente y entró a la cola; NULL si nunca"),
+                Columna("atencion", TIMESTAMPTZ, "un agente contestó; NULL si no"),
+                Columna("fin", TIMESTAMPTZ, "fin de la llamada"),
+                Columna("resultado", varchar(12), "ATENDIDA, ABANDONADA (colgó en cola) o IVR (sin cola)"),
+                *_local("inicio"),
+            ),
+            ("fecha", "llamada_id"),
+        ),
+        Tabla(
+            "staging.menu_eventos",
+            "Visitas validadas a menús del IVR de los centros permitidos, por día local de entrada.",
+            "staging/menu_eventos",
+            (
+                Columna("evento_id", BIGINT, "identificador del evento en el IVR"),
+                Columna("llamada_id", BIGINT, "llamada a la que pertenece la visita"),
+                Columna("centro_id", varchar(8), "centro (8 dígitos)"),
+                Columna("menu_id", varchar(50), "menú"),
+                Columna("menu_nombre", varchar(200), "nombre del menú"),
+                Columna("entrada", TIMESTAMPTZ, "entrada al menú"),
+                Columna("salida", TIMESTAMPTZ, "salida del menú; NULL si colgó dentro"),
+                Columna("resultado", varchar(12), "OK, ABANDONO, TIMEOUT o ERROR"),
+                *_local("entrada"),
+            ),
+            ("fecha", "evento_id"),
+        ),
+        Tabla(
+            "staging.transferencias",
+            "Transferencias validadas desde los centros permitidos, por día local de inicio.",
+            "staging/transferencias",
+            (
+                Columna("transferencia_id", BIGINT, "identificador de la transferencia en el IVR"),
+                Columna("llamada_id", BIGINT, "llamada transferida"),
+                Columna("centro_origen", varchar(8), "centro que transfiere (8 dígitos)"),
+                Columna("centro_destino", varchar(8), "centro que recibe (8 dígitos)"),
+                Columna("inicio", TIMESTAMPTZ, "inicio de la transferencia"),
+                Columna("fin", TIMESTAMPTZ, "fin; NULL si nunca conectó"),
+                Columna("exitosa", BOOLEAN, "la transferencia conectó"),
+                *_local("inicio"),
+            ),
+            ("fecha", "transferencia_id"),
+        ),
+        # --- reports -------------------------------------------------------------------------
+        Tabla(
+            "reportes_llamadas_dia",
+            "Llamadas por día y hora local (las 24 horas de cada día, con ceros).",
+            "reportes/llamadas_dia",
+            (
+                _id(),
+                Columna("fecha", DATE, "día local de inicio de la llamada", "Fecha"),
+                Columna("hora", INTEGER, "hora local 0-23 (las 24 presentes)", "Hora"),
+                *_LLAMADAS,
+                *_auditoria(),
+            ),
+            ("fecha", "hora"),
+        ),
+        Tabla(
+            "reportes_menu_problemas",
+            "Menús del IVR por día local: visitas, abandonos, timeouts, errores y permanencia.",
+            "reportes/menu_problemas",
+            (
+                _id(),
+                Columna("fecha", DATE, "día local de entrada al menú", "Fecha"),
+                Columna("menu_id", varchar(50), "menú", "Menú"),
+                Columna("menu_nombre", varchar(200), "nombre del menú", "Nombre del menú"),
+                Columna("veces_accedido", INTEGER, "visitas al menú", "Accesos"),
+                Columna("abandonos", INTEGER, "visitas que terminaron en ABANDONO", "Abandonos"),
+                Columna("timeout", INTEGER, "visitas que terminaron en TIMEOUT", "Timeout"),
+                Columna("errores", INTEGER, "visitas que terminaron en ERROR", "Errores"),
+                Columna(
+                    "tasa_abandono", PORCENTAJE, f"100 × abandonos ÷ veces_accedido; {_P}; {_F}", "Tasa abandono (%)"
+                ),
+                Columna(
+                    "tiempo_promedio_permanencia", SEGUNDOS,
+                    f"media de salida - entrada de las visitas con salida; {_S}; {_F}", "Permanencia prom. (s)",
+                ),
+                *_auditoria(),
+            ),
+            ("fecha", "menu_id"),
+        ),
+        Tabla(
+            "reportes_transferencias",
+            "Transferencias por día local, centro de origen y de destino.",
+            "reportes/transferencias",
+            (
+                _id(),
+                Columna("fecha", DATE, "día local de inicio de la transferencia", "Fecha"),
+                Columna("centro_origen", varchar(100), "centro que transfiere", "Centro origen"),
+                Columna("centro_destino", varchar(100), "centro que recibe", "Centro destino"),
+                Columna("total_transferencias", INTEGER, "transferencias", "Transferencias"),
+                Columna("transferencias_exitosas", INTEGER, "transferencias que conectaron", "Exitosas"),
+                Columna("transferencias_fallidas", INTEGER, "transferencias que no conectaron", "Fallidas"),
+                Columna(
+                    "tiempo_promedio_transferencia", SEGUNDOS,
+                    f"media de fin - inicio de las que tienen fin; {_S}; {_F}", "Tiempo prom. (s)",
+                ),
+                Columna("tasa_exito", PORCENTAJE, f"100 × exitosas ÷ total; {_P}; {_F}", "Tasa de éxito (%)"),
+                *_auditoria(),
+            ),
+            ("fecha", "centro_origen", "centro_destino"),
+        ),
+        Tabla(
+            "reportes_clientes_unicos",
+            "Clientes identificados por mes calendario (el mes en curso hasta la fecha).",
+            "reportes/clientes_unicos",
+            (
+                _id(),
+                Columna("fecha_inicio", DATE, "primer día del mes", "Desde"),
+                Columna("fecha_fin", DATE, "último día del mes", "Hasta"),
+                Columna("total_clientes_unicos", INTEGER, "cliente_id distintos no nulos del mes", "Clientes únicos"),
+                Columna(
+                    "nuevos_clientes", INTEGER,
+                    f"clientes cuya primera llamada en la historia cargada cae en el mes; {_F}", "Nuevos",
+                ),
+                Columna("clientes_recurrentes", INTEGER, "clientes que ya habían llamado antes del mes", "Recurrentes"),
+                Columna(
+                    "promedio_llamadas_cliente", DECIMAL,
+                    f"llamadas identificadas ÷ clientes únicos, 2 decimales; {_F}", "Llamadas por cliente",
+                ),
+                *_auditoria(),
+            ),
+            ("fecha_inicio",),
+        ),
+        Tabla(
+            "reportes_trimestral",
+            "Llamadas por trimestre calendario (el trimestre en curso hasta la fecha).",
+            "reportes/trimestral",
+            (
+                _id(),
+                Columna("trimestre", varchar(2), "Q1 a Q4", "Trimestre"),
+                Columna("anio", INTEGER, "año", "Año"),
+                *_LLAMADAS,
+                _TASA_ABANDONO_LLAMADAS,
+                *_auditoria(),
+                Columna("fecha_inicio", DATE, "primer día del trimestre (derivada de anio y trimestre)", "Desde"),
+            ),
+            ("fecha_inicio",),
+        ),
+        # --- written outside the asset graph ------------------------------------------------
+        Tabla(
+            "etl_jobs",
+            "Espejo de cada run de Dagster: ciclo de vida y conteos de registros.",
+            "sensor espejo_etl_jobs (monitoreo/sensors.py) y los assets de staging",
+            (
+                _id(),
+                Columna("job_name", varchar(200), "job de Dagster del run"),
+                Columna("status", varchar(20), "pending, running, completed, failed o cancelled"),
+                Columna("started_at", TIMESTAMPTZ, "inicio del run"),
+                Columna("completed_at", TIMESTAMPTZ, "fin del run"),
+                Columna("execution_time_seconds", "double precision", "duración del run, segundos"),
+                Columna("records_extracted", INTEGER, "filas leídas de la fuente"),
+                Columna("records_transformed", INTEGER, "filas validadas"),
+                Columna("records_loaded", INTEGER, "filas cargadas"),
+                Columna("records_failed", INTEGER, "filas rechazadas"),
+                Columna("error_message", TEXT, "error del run fallido"),
+                Columna("error_details", JSONB, "detalle del error: pasos fallidos, severidad"),
+                Columna("metadata", JSONB, "etiquetas y datos del run"),
+                Columna("run_id", varchar(64), "run de Dagster que refleja esta fila"),
+                Columna("partition_key", varchar(100), "partición o rango del run (primero...último)"),
+                *_auditoria(),
+            ),
+        ),
+        Tabla(
+            "etl_validation_errors",
+            "Cada fila rechazada o advertida por la validación, con el registro de origen.",
+            "assets de staging (staging/assets.py)",
+            (
+                _id(),
+                Columna("job_id", BIGINT, "fila de etl_jobs del run"),
+                Columna("run_id", varchar(64), "run de Dagster"),
+                Columna("asset_key", varchar(100), "asset que validó"),
+                Columna("partition_key", varchar(100), "día local"),
+                Columna("record_id", varchar(64), "id del registro en la fuente"),
+                Columna("error_type", varchar(100), "regla que falló (ver README, reglas de validación)"),
+                Columna("error_message", TEXT, "mensaje para personas"),
+                Columna("severity", varchar(20), "warning (se carga), error (no se carga) o critical (nada se carga)"),
+                Columna("record_data", JSONB, "el registro de origen"),
+                Columna("field_name", varchar(100), "campo que falló"),
+                *_auditoria(),
+            ),
+        ),
+        Tabla(
+            "internal_messages",
+            "Buzón interno: mensajes entre usuarios y alertas del sistema (sin correo).",
+            "sensor alertas_fallos (monitoreo/) e iact buzon enviar (buzon/)",
+            (
+                _id(),
+                Columna("recipient_id", BIGINT, "destinatario (usuarios.id)"),
+                Columna("sender_id", BIGINT, "remitente (usuarios.id); NULL si lo envía el sistema"),
+                Columna("subject", varchar(255), "asunto"),
+                Columna("body", TEXT, "cuerpo"),
+                Columna("message_type", varchar(20), "info, warning, alert o system"),
+                Columna("priority", varchar(20), "low, medium, high o critical"),
+                Columna("is_read", BOOLEAN, "leído"),
+                Columna("read_at", TIMESTAMPTZ, "cuándo se leyó"),
+                *_auditoria(),
+                Columna("expires_at", TIMESTAMPTZ, "deja de mostrarse después de esta fecha"),
+                Columna("created_by_system", BOOLEAN, "alerta o aviso del sistema"),
+                Columna("metadata", JSONB, "datos del aviso: run, enlace, error"),
+                Columna("dedupe_key", varchar(200), "identifica un aviso del sistema para no entregarlo dos veces"),
+            ),
+        ),
+    )
+}
+
+
+def tabla(nombre: str) -> Tabla:
+    return TABLAS[nombre]
+
+
+def aplicar_comentarios(conn) -> None:
+    """COMMENT ON every catalogued table and column (idempotent; run after the migrations)."""
+    for t in TABLAS.values():
+        conn.execute(
+            sql.SQL("COMMENT ON TABLE {} IS {}").format(
+                t.identificador(), sql.Literal(f"{t.descripcion} Escrita por: {t.escrita_por}.")
+            )
+        )
+        for c in t.columnas:
+            conn.execute(
+                sql.SQL("COMMENT ON COLUMN {}.{} IS {}").format(
+                    t.identificador(), sql.Identifier(c.nombre), sql.Literal(c.descripcion)
+                )
+            )
