@@ -9,7 +9,7 @@ DEMO_DESDE ?= $(shell $(PYTHON) -c "import datetime as d; print(d.date.today() -
 DEMO_HASTA ?= $(shell $(PYTHON) -c "import datetime as d; print(d.date.today() - d.timedelta(days=1))" 2>/dev/null)
 DEMO_LLAMADAS ?= 20000
 
-.PHONY: install dev test bench clean
+.PHONY: install dev test lint format bench clean
 
 install: $(STAMP)
 
@@ -31,6 +31,14 @@ dev: install
 
 test: install
 	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 bench: install
 	$(BIN)/python -m benchmarks

@@ -4,15 +4,25 @@ import dagster as dg
 
 from iact_pipelines.buzon import purga
 from iact_pipelines.fuentes.assets import ivr_sources
-from iact_pipelines.reportes.assets import report_assets
-from iact_pipelines.staging.assets import staging_assets, staging_checks
-from iact_pipelines.reportes.jobs import jobs
-from iact_pipelines.plataforma.resources import build_resources
-from iact_pipelines.reportes.schedules import schedules
 from iact_pipelines.monitoreo.sensors import sensors
+from iact_pipelines.monitoreo.tablas import tablas_externas
+from iact_pipelines.plataforma.resources import build_resources
+from iact_pipelines.reportes.assets import report_assets
+from iact_pipelines.reportes.jobs import jobs
+from iact_pipelines.reportes.schedules import schedules
+from iact_pipelines.staging.assets import staging_assets, staging_checks
+
+# Every asset belongs to the data platform team and is tagged with its area (its group), so the
+# catalog can be filtered by owner and area.
+EQUIPO = "team:plataforma_datos"
+
+
+def _con_propietario(spec: dg.AssetSpec) -> dg.AssetSpec:
+    return spec.replace_attributes(owners=[EQUIPO]).merge_attributes(tags={"area": spec.group_name or "default"})
+
 
 defs = dg.Definitions(
-    assets=[*ivr_sources, *staging_assets, *report_assets],
+    assets=dg.map_asset_specs(_con_propietario, [*ivr_sources, *staging_assets, *report_assets, *tablas_externas]),
     asset_checks=staging_checks,
     jobs=[*jobs, *purga.jobs],
     schedules=[*schedules, *purga.schedules],

@@ -9,6 +9,7 @@ from datetime import date
 from iact_pipelines.plataforma import db
 from iact_pipelines.demo import generador as demo
 from iact_pipelines.cli import CliError
+from iact_pipelines.plataforma.config import parse_fecha
 
 
 def register(sub) -> None:
@@ -26,13 +27,6 @@ def register(sub) -> None:
     seed.set_defaults(func=_seed)
 
 
-def _fecha(nombre: str, valor: str) -> date:
-    try:
-        return date.fromisoformat(valor)
-    except ValueError:
-        raise CliError(f"{nombre}: {valor!r} is not a date (YYYY-MM-DD)") from None
-
-
 def _entero(nombre: str, valor: str) -> int:
     try:
         return int(valor)
@@ -41,8 +35,8 @@ def _entero(nombre: str, valor: str) -> int:
 
 
 def _seed(args) -> int:
-    desde = _fecha("--desde", args.desde)
-    hasta = _fecha("--hasta", args.hasta)
+    desde = parse_fecha("--desde", args.desde)
+    hasta = parse_fecha("--hasta", args.hasta)
     llamadas = _entero("--llamadas-por-dia", args.llamadas_por_dia)
     semilla = _entero("--semilla", args.semilla)
     if hasta < desde:

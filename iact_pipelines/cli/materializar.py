@@ -165,6 +165,18 @@ def _error_en_una_linea(result) -> str:
     return "run failed"
 
 
+def job_del_grupo(defs, grupo: Grupo):
+    """The named job (diario, reportes_mensuales, ...) that holds every asset of the group, so the
+    run is listed under its job in the UI and in etl_jobs; Dagster's implicit asset job only for a
+    selection no named job covers."""
+    for job in defs.resolve_all_job_defs():
+        if job.name.startswith("__"):
+            continue
+        if set(grupo.claves) <= set(job.asset_layer.selected_asset_keys):
+            return job
+    return defs.resolve_implicit_job_def_def_for_assets(grupo.claves)
+
+
 def ejecutar(defs, instance, grupos: list[Grupo]) -> list[Resultado]:
     """One in-process run per group over its key range, in order; dependents of a failure skip."""
     asset_graph = defs.resolve_asset_graph()
@@ -176,7 +188,7 @@ def ejecutar(defs, instance, grupos: list[Grupo]) -> list[Resultado]:
             resultados.append(Resultado(grupo, None, False, 0.0, "skipped: an upstream run failed", omitido=True))
             fallidas |= set(grupo.claves)
             continue
-        job = defs.resolve_implicit_job_def_def_for_assets(grupo.claves)
+        job = job_del_grupo(defs, grupo)
         claves = grupo.particiones_elegidas
         if len(claves) == 1:
             opciones = {"partition_key": claves[0]}

@@ -36,7 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from psycopg import sql
 
-from iact_pipelines.plataforma import copia_binaria
+from iact_pipelines.plataforma import copia_binaria, fechas
 from iact_pipelines.plataforma import db
 from iact_pipelines.plataforma import migrations
 from iact_pipelines.plataforma.config import CENTRO_NACIONAL, CENTRO_PUEBLA
@@ -194,10 +194,6 @@ def rangos_id(dia: date) -> dict[str, tuple[int, int]]:
         "menu_eventos": (n * ID_EVENTO_POR_DIA, (n + 1) * ID_EVENTO_POR_DIA - 1),
         "transferencias": (n * ID_TRANSFERENCIA_POR_DIA, (n + 1) * ID_TRANSFERENCIA_POR_DIA - 1),
     }
-
-
-def dias(desde: date, hasta: date) -> list[date]:
-    return [desde + timedelta(days=i) for i in range((hasta - desde).days + 1)]
 
 
 def _ventana_local(dia: date, zona: str) -> tuple[int, int]:
@@ -568,7 +564,7 @@ def seed(
         tiempos.setdefault(clave, 0.0)
 
     def bloques() -> Iterator[tuple[date, Bloque]]:
-        for dia in dias(desde, hasta):
+        for dia in fechas.dias_semiabiertos(desde, hasta + fechas.UN_DIA):
             produccion = generar_dia(dia, llamadas_por_dia, semilla, zona)
             while True:
                 t0 = time.perf_counter()

@@ -34,6 +34,15 @@ DEFAULTS: dict[str, str | None] = {
     "IACT_PURGA_DIAS": "30",
 }
 
+# The numeric settings and the closed range each must fall in: the one bounds table, used by
+# `load_settings` and by the Dagster resources alike.
+LIMITES: dict[str, tuple[float, float]] = {
+    "IACT_UMBRAL_NIVEL_SERVICIO": (0, 86400),
+    "IACT_MAX_TASA_RECHAZO": (0, 1),
+    "IACT_MENU_UMBRAL_PROBLEMA": (0, 1),
+    "IACT_PURGA_DIAS": (0, 3650),
+}
+
 _CENTRO_RE = re.compile(r"^\d{8}$")
 
 
@@ -72,7 +81,9 @@ def parse_fecha(name: str, raw: str) -> date:
         raise ConfigError(f"{name}: {raw!r} is not a date (YYYY-MM-DD)") from None
 
 
-def parse_number(name: str, raw: str, *, low: float, high: float) -> float:
+def parse_number(name: str, raw: str) -> float:
+    """A numeric setting, checked against its range in LIMITES."""
+    low, high = LIMITES[name]
     try:
         value = float(raw)
     except ValueError:
@@ -102,13 +113,9 @@ def load_settings() -> Settings:
         centros=parse_centros(env("IACT_CENTROS")),
         zona_horaria=parse_zona(env("IACT_ZONA_HORARIA")),
         particiones_desde=parse_fecha("IACT_PARTICIONES_DESDE", env("IACT_PARTICIONES_DESDE")),
-        umbral_nivel_servicio=parse_number(
-            "IACT_UMBRAL_NIVEL_SERVICIO", env("IACT_UMBRAL_NIVEL_SERVICIO"), low=0, high=86400
-        ),
-        max_tasa_rechazo=parse_number("IACT_MAX_TASA_RECHAZO", env("IACT_MAX_TASA_RECHAZO"), low=0, high=1),
-        menu_umbral_problema=parse_number(
-            "IACT_MENU_UMBRAL_PROBLEMA", env("IACT_MENU_UMBRAL_PROBLEMA"), low=0, high=1
-        ),
-        purga_dias=int(parse_number("IACT_PURGA_DIAS", env("IACT_PURGA_DIAS"), low=0, high=3650)),
+        umbral_nivel_servicio=parse_number("IACT_UMBRAL_NIVEL_SERVICIO", env("IACT_UMBRAL_NIVEL_SERVICIO")),
+        max_tasa_rechazo=parse_number("IACT_MAX_TASA_RECHAZO", env("IACT_MAX_TASA_RECHAZO")),
+        menu_umbral_problema=parse_number("IACT_MENU_UMBRAL_PROBLEMA", env("IACT_MENU_UMBRAL_PROBLEMA")),
+        purga_dias=int(parse_number("IACT_PURGA_DIAS", env("IACT_PURGA_DIAS"))),
         ui_url=env("IACT_UI_URL").rstrip("/"),
     )

@@ -15,11 +15,7 @@ from datetime import date, timedelta
 import psycopg
 from psycopg import sql
 
-from iact_pipelines.plataforma import db
-
-
-def dias(desde: date, hasta_exclusive: date) -> list[date]:
-    return [desde + timedelta(days=i) for i in range((hasta_exclusive - desde).days)]
+from iact_pipelines.plataforma import db, fechas
 
 
 def bloquear_particiones(conn: psycopg.Connection, tabla: str, claves: Iterable[str]) -> None:
@@ -44,10 +40,10 @@ def reemplazar_dias_staging(
     """
     # Partitions are created in their own short transaction: CREATE ... PARTITION OF locks the
     # parent exclusively, which must not last for the whole load (readers would wait).
-    claves = [d.isoformat() for d in dias(desde, hasta_exclusive)]
+    claves = [d.isoformat() for d in fechas.dias_semiabiertos(desde, hasta_exclusive)]
     with conn.transaction():
         bloquear_particiones(conn, f"staging.{tabla}", claves)  # two creators of one partition would collide
-        for dia in dias(desde, hasta_exclusive):
+        for dia in fechas.dias_semiabiertos(desde, hasta_exclusive):
             conn.execute(
                 sql.SQL("CREATE TABLE IF NOT EXISTS {} PARTITION OF {} FOR VALUES FROM ({}) TO ({})").format(
                     _day_partition("staging", tabla, dia),
@@ -58,7 +54,7 @@ def reemplazar_dias_staging(
             )
     with conn.transaction():
         bloquear_particiones(conn, f"staging.{tabla}", claves)
-        for dia in dias(desde, hasta_exclusive):
+        for dia in fechas.dias_semiabiertos(desde, hasta_exclusive):
             conn.execute(sql.SQL("TRUNCATE {}").format(_day_partition("staging", tabla, dia)))
         yield conn
 

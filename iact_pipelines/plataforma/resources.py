@@ -74,13 +74,13 @@ class PipelineSettings(dg.ConfigurableResource):
         return config.parse_zona(self.zona_horaria)
 
     def umbral_espera_segundos(self) -> float:
-        return config.parse_number("IACT_UMBRAL_NIVEL_SERVICIO", self.umbral_nivel_servicio, low=0, high=86400)
+        return config.parse_number("IACT_UMBRAL_NIVEL_SERVICIO", self.umbral_nivel_servicio)
 
     def tasa_rechazo_maxima(self) -> float:
-        return config.parse_number("IACT_MAX_TASA_RECHAZO", self.max_tasa_rechazo, low=0, high=1)
+        return config.parse_number("IACT_MAX_TASA_RECHAZO", self.max_tasa_rechazo)
 
     def umbral_menu_problema(self) -> float:
-        return config.parse_number("IACT_MENU_UMBRAL_PROBLEMA", self.menu_umbral_problema, low=0, high=1)
+        return config.parse_number("IACT_MENU_UMBRAL_PROBLEMA", self.menu_umbral_problema)
 
 
 def _from_env(name: str) -> dg.EnvVar | str | None:

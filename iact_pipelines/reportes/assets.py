@@ -15,7 +15,7 @@ import dagster as dg
 from psycopg import sql
 
 from iact_pipelines.reportes import metricas
-from iact_pipelines.plataforma import catalogo, partitions
+from iact_pipelines.plataforma import catalogo, markdown, partitions
 from iact_pipelines.plataforma import reemplazo
 from iact_pipelines.plataforma.resources import PipelineSettings, WarehouseResource
 
@@ -63,10 +63,7 @@ def _previa(conn, tabla: str, desde: date, hasta: date) -> str:
         sql.Identifier(claves[0]),
         sql.SQL(", ").join(map(sql.Identifier, claves)),
     )
-    filas = conn.execute(consulta, (desde, hasta, _FILAS_PREVIA)).fetchall()
-    lineas = ["| " + " | ".join(nombres) + " |", "|" + "---|" * len(nombres)]
-    lineas += ["| " + " | ".join("" if v is None else str(v) for v in fila) + " |" for fila in filas]
-    return "\n".join(lineas)
+    return markdown.tabla_md(nombres, conn.execute(consulta, (desde, hasta, _FILAS_PREVIA)).fetchall())
 
 
 def _a_metadato(valor):

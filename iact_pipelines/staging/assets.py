@@ -22,7 +22,7 @@ import psycopg
 import pyarrow as pa
 from psycopg import sql
 
-from iact_pipelines.plataforma import catalogo, copia_binaria
+from iact_pipelines.plataforma import catalogo, copia_binaria, markdown
 from iact_pipelines.staging import extraccion
 from iact_pipelines.plataforma import partitions
 from iact_pipelines.plataforma import reemplazo
@@ -328,15 +328,7 @@ def _vista_previa(validas: pa.Table, filas: int = 5) -> str:
 
 
 def _tabla_md(frame: pd.DataFrame) -> str:
-    def celda(valor) -> str:
-        if valor is None or (not isinstance(valor, str) and pd.isna(valor)):
-            return ""
-        return str(valor).replace("|", "\\|")
-
-    cabecera = "| " + " | ".join(frame.columns) + " |"
-    separador = "|" + "---|" * len(frame.columns)
-    cuerpo = ["| " + " | ".join(celda(v) for v in fila) + " |" for fila in frame.itertuples(index=False)]
-    return "\n".join([cabecera, separador, *cuerpo])
+    return markdown.tabla_md(list(frame.columns), frame.itertuples(index=False))
 
 
 def _rango(ventana: Ventana) -> str:

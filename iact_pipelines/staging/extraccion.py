@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from psycopg import sql
 
-from iact_pipelines.plataforma import catalogo, config
+from iact_pipelines.plataforma import catalogo, config, fechas
 from iact_pipelines.plataforma import db
 from iact_pipelines.plataforma.resources import fuente_no_disponible
 
@@ -93,7 +93,7 @@ class Ventana:
         return datetime.combine(self.desde, time(), tz), datetime.combine(self.hasta, time(), tz)
 
     def dias(self) -> list[date]:
-        return [self.desde + timedelta(days=i) for i in range((self.hasta - self.desde).days)]
+        return fechas.dias_semiabiertos(self.desde, self.hasta)
 
     def claves(self) -> list[str]:
         return [d.isoformat() for d in self.dias()]

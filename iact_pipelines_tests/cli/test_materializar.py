@@ -48,6 +48,8 @@ def test_reports_of_a_range_in_one_run_per_partitioning(warehouse, instance, cli
         (["reportes/clientes_unicos"], "2024-03-01", "2024-04-01", None, "SUCCESS"),
         (["reportes/trimestral"], "2024-01-01", "2024-04-01", None, "SUCCESS"),
     ]
+    # runs are named after their job, never Dagster's implicit __ASSET_JOB
+    assert [r.job_name for r in reversed(instance.get_runs())] == ["diario", "reportes_mensuales", "reportes_trimestrales"]
     assert warehouse.execute(
         "SELECT min(fecha), max(fecha), count(*), sum(total_llamadas) FROM reportes_llamadas_dia"
     ).fetchone() == (date(2024, 3, 30), date(2024, 4, 2), 4 * 24, 4)

@@ -51,3 +51,21 @@ def test_asset_column_schemas_come_from_the_catalog():
         ]
         vistos += 1
     assert vistos >= 8  # three staging tables and five reports
+
+
+def test_tables_written_outside_the_asset_graph_are_declared_with_their_writer():
+    specs = {s.key.to_user_string(): s for s in defs.resolve_all_asset_specs()}
+    for clave, tabla, escritor in (
+        ("monitoreo/etl_jobs", "etl_jobs", "espejo_etl_jobs"),
+        ("monitoreo/etl_validation_errors", "etl_validation_errors", "staging"),
+        ("buzon/internal_messages", "internal_messages", "alertas_fallos"),
+    ):
+        spec = specs[clave]
+        assert spec.metadata["dagster/table_name"] == tabla
+        assert escritor in spec.metadata["escrita_por"]
+        assert spec.owners == ["team:plataforma_datos"]
+    assert {d.asset_key.to_user_string() for d in specs["monitoreo/etl_validation_errors"].deps} == {
+        "staging/llamadas", "staging/menu_eventos", "staging/transferencias"
+    }
+    # every asset has an owner and an area tag
+    assert all(s.owners and s.tags.get("area") for s in specs.values())
