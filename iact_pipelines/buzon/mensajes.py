@@ -1,7 +1,9 @@
 """The internal inbox (buzón interno) over `internal_messages` and `usuarios`.
 
 Every operation acts as one user (by name or id) and only ever sees or changes that user's own
-received messages. Anything else (an unknown user, someone else's message, a message that does
+received messages. Connected as a person's own role, PostgreSQL's row-level security enforces
+that whatever name is passed (migration 060); the platform's own role may act for anyone
+(operators, system alerts). Anything else (an unknown user, someone else's message, a message that does
 not exist or has expired) raises BuzonError: never a silent no-op. Expired messages are hidden
 from every operation until the scheduled purge deletes them. No e-mail, by design.
 
@@ -76,6 +78,23 @@ _CONTAR_NO_LEIDOS = (
     f"SELECT count(*) FROM internal_messages m WHERE m.recipient_id = %s AND NOT m.is_read AND {_VISIBLE}"
 )
 
+# A person may not SELECT what they send (it is the recipient's), so no RETURNING: the id comes
+# from the identity's sequence and created_at is the transaction's now(), as the column default.
+_ENVIAR = """
+INSERT INTO internal_messages
+    (recipient_id, sender_id, subject, body, message_type, priority, expires_at, metadata)
+VALUES (%(recipient_id)s, %(sender_id)s, %(subject)s, %(body)s, %(message_type)s, %(priority)s,
+        %(expires_at)s, %(metadata)s)
+"""
+_ENVIADO = "SELECT currval(pg_get_serial_sequence('internal_messages', 'id')), now()"
+
+# The platform's own role: superuser, BYPASSRLS, or owner of internal_messages (exempt from RLS).
+_ES_PLATAFORMA = """
+SELECT r.rolsuper OR r.rolbypassrls OR pg_has_role(current_user, c.relowner, 'USAGE')
+FROM pg_roles r, pg_class c
+WHERE r.rolname = current_user AND c.oid = 'public.internal_messages'::regclass
+"""
+
 _PURGAR = """
 DELETE FROM internal_messages
 WHERE expires_at IS NOT NULL AND expires_at < now() - make_interval(days => %s)
@@ -113,14 +132,36 @@ class Mensaje:
         return datos
 
 
-def _usuario(conn: psycopg.Connection, ref: str | int) -> usuarios.Usuario:
+def es_plataforma(conn: psycopg.Connection) -> bool:
+    """True when connected as the platform's own role, which row-level security does not bind."""
+    return bool(conn.execute(_ES_PLATAFORMA).fetchone()[0])
+
+
+def persona(conn: psycopg.Connection, usuario: str | None = None) -> str:
+    """Whose inbox this connection acts on: a person's connection is that person (naming anyone
+    else is refused); the platform's own role must name the user (operators)."""
+    actual = conn.execute("SELECT current_user").fetchone()[0]
+    if es_plataforma(conn):
+        if usuario is None:
+            raise BuzonError(
+                f"conectado como {actual!r}, el rol de la plataforma: indica de quién es el buzón con --usuario NOMBRE"
+            )
+        return usuario
+    if usuario is not None and usuario.lower() != actual:
+        raise BuzonError(
+            f"--usuario es solo para el rol de la plataforma: conectado como {actual!r}, solo ves tu propio buzón"
+        )
+    return actual
+
+
+def _usuario(conn: psycopg.Connection, ref: str | int) -> usuarios.Contacto:
     try:
-        return usuarios.obtener(conn, ref)
+        return usuarios.contacto(conn, ref)
     except usuarios.UsuarioError as exc:
         raise BuzonError(str(exc)) from None
 
 
-def _destinatario(conn: psycopg.Connection, ref: str | int) -> usuarios.Usuario:
+def _destinatario(conn: psycopg.Connection, ref: str | int) -> usuarios.Contacto:
     destino = _usuario(conn, ref)
     if not destino.activo:
         raise BuzonError(f"el usuario {destino.nombre!r} está desactivado y no recibe mensajes")
@@ -173,20 +214,30 @@ def enviar(
     if not origen.activo:
         raise BuzonError(f"el usuario {origen.nombre!r} está desactivado y no puede enviar mensajes")
     destino = _destinatario(conn, destinatario)
-    return _insertar(
-        conn,
-        {
-            "recipient_id": destino.id,
-            "sender_id": origen.id,
-            "subject": asunto,
-            "body": cuerpo,
-            "message_type": tipo,
-            "priority": prioridad,
-            "expires_at": expira,
-            "created_by_system": False,
-            "metadata": Jsonb(metadata or {}),
-            "dedupe_key": None,
-        },
+    try:
+        with conn.transaction():
+            conn.execute(
+                _ENVIAR,
+                {
+                    "recipient_id": destino.id,
+                    "sender_id": origen.id,
+                    "subject": asunto,
+                    "body": cuerpo,
+                    "message_type": tipo,
+                    "priority": prioridad,
+                    "expires_at": expira,
+                    "metadata": Jsonb(metadata or {}),
+                },
+            )
+            mensaje_id, creado = conn.execute(_ENVIADO).fetchone()
+    except psycopg.errors.InsufficientPrivilege:
+        # Row-level security: a person's role sends only as itself.
+        raise BuzonError(f"no puedes enviar mensajes como {origen.nombre!r}") from None
+    return Mensaje(
+        id=mensaje_id, recipient_id=destino.id, destinatario=destino.nombre, sender_id=origen.id,
+        remitente=origen.nombre, subject=asunto, body=cuerpo, message_type=tipo, priority=prioridad,
+        is_read=False, read_at=None, created_at=creado, expires_at=expira, created_by_system=False,
+        metadata=metadata or {},
     )
 
 
@@ -245,7 +296,7 @@ def listar(
         return cur.fetchall()
 
 
-def _no_encontrado(mensaje_id: int, propietario: usuarios.Usuario) -> BuzonError:
+def _no_encontrado(mensaje_id: int, propietario: usuarios.Contacto) -> BuzonError:
     # One message for "does not exist", "expired" and "someone else's": the inbox does not
     # reveal which messages other users have.
     return BuzonError(f"el mensaje {mensaje_id} no está en el buzón de {propietario.nombre!r}")

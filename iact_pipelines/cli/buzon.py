@@ -1,26 +1,40 @@
-"""`iact buzon listar|leer|enviar|contar|eliminar --usuario NOMBRE`: the internal inbox, acting
-as one user, who only ever sees and changes their own messages."""
+"""`iact buzon listar|leer|enviar|contar|eliminar`: the internal inbox of the person connected.
+
+Run with a person's own login (IACT_WAREHOUSE_URL, or the PG* variables / ~/.pgpass libpq reads),
+it acts as that person and PostgreSQL's row-level security shows and changes only their own
+messages. `--usuario NOMBRE` is for operators connected as the platform's own role."""
 
 from __future__ import annotations
 
 import json
+
+import psycopg
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from iact_pipelines.buzon import mensajes as buzon
 from iact_pipelines.plataforma import db
 from iact_pipelines.cli import CliError
-from iact_pipelines.cli.tabla import hora_local, imprimir_json, imprimir_tabla, recortar
+from iact_pipelines.cli.tabla import hora_local, imprimir_json, imprimir_tabla, legible, recortar
 from iact_pipelines.plataforma.config import load_settings, parse_fecha
 
 
 def register(sub) -> None:
-    parser = sub.add_parser("buzon", help="the internal inbox (no e-mail): list, read, send, count, delete")
+    parser = sub.add_parser(
+        "buzon",
+        help="your internal inbox (no e-mail): list, read, send, count, delete",
+        description="The inbox of the person connected (their own PostgreSQL login: IACT_WAREHOUSE_URL, "
+        "or PGUSER/PGPASSWORD/~/.pgpass). Row-level security shows and changes only their own messages.",
+    )
     acciones = parser.add_subparsers(dest="buzon_command", required=True, metavar="ACTION")
 
     def accion(nombre: str, ayuda: str, func):
         p = acciones.add_parser(nombre, help=ayuda)
-        p.add_argument("--usuario", required=True, metavar="NOMBRE", help="act as this user")
+        p.add_argument(
+            "--usuario", metavar="NOMBRE",
+            help="operators only, connected as the platform's own role: act on this user's inbox "
+            "(a person's own connection always acts as that person and refuses any other name)",
+        )
         p.add_argument("--json", action="store_true", help="machine-readable output")
         p.set_defaults(func=func)
         return p
@@ -50,7 +64,7 @@ def register(sub) -> None:
 
 
 def _conectar():
-    return db.connect(db.resolve_urls().warehouse)
+    return db.connect(db.warehouse_url())
 
 
 def fin_del_dia(texto: str) -> datetime:
@@ -60,17 +74,25 @@ def fin_del_dia(texto: str) -> datetime:
     return datetime.combine(dia + timedelta(days=1), time(0), tzinfo=zona)
 
 
-def _ejecutar(funcion, *args, **kwargs):
+def _ejecutar(args, funcion, *posicionales, **kwargs):
+    """Run `funcion(conn, persona, ...)` as the person connected (or --usuario, for operators)."""
     with _conectar() as conn:
         try:
-            return funcion(conn, *args, **kwargs)
+            args.usuario = buzon.persona(conn, args.usuario)
+            return funcion(conn, args.usuario, *posicionales, **kwargs)
         except buzon.BuzonError as exc:
             raise CliError(str(exc)) from None
+        except psycopg.errors.InsufficientPrivilege:
+            rol = conn.info.user
+            raise CliError(
+                f"el rol {rol!r} no tiene buzón (no es miembro de iact_buzon): un operador lo da con "
+                f"`iact usuarios crear {rol}`"
+            ) from None
 
 
 def _listar(args) -> int:
     mensajes = _ejecutar(
-        buzon.listar, args.usuario, solo_no_leidos=args.no_leidos, prioridad=args.prioridad, tipo=args.tipo
+        args, buzon.listar, solo_no_leidos=args.no_leidos, prioridad=args.prioridad, tipo=args.tipo
     )
     if args.json:
         imprimir_json([m.como_dict() for m in mensajes])
@@ -79,7 +101,7 @@ def _listar(args) -> int:
         ["ID", "FECHA", "DE", "PRIORIDAD", "TIPO", "LEÍDO", "ASUNTO"],
         [
             [m.id, hora_local(m.created_at), m.remitente or "(sistema)", m.priority, m.message_type,
-             "sí" if m.is_read else "no", recortar(m.subject, 60)]
+             "sí" if m.is_read else "no", recortar(legible(m.subject), 60)]
             for m in mensajes
         ],
         vacio=f"no hay mensajes para {args.usuario}",
@@ -88,7 +110,7 @@ def _listar(args) -> int:
 
 
 def _leer(args) -> int:
-    mensaje = _ejecutar(buzon.leer, args.usuario, args.id)
+    mensaje = _ejecutar(args, buzon.leer, args.id)
     if args.json:
         imprimir_json(mensaje.como_dict())
         return 0
@@ -102,18 +124,19 @@ def _leer(args) -> int:
     ]
     if mensaje.expires_at is not None:
         lineas.append(f"Expira:    {hora_local(mensaje.expires_at)}")
-    lineas.append(f"Asunto:    {mensaje.subject}")
+    lineas.append(f"Asunto:    {legible(mensaje.subject)}")
     for clave, valor in mensaje.metadata.items():
         texto = valor if isinstance(valor, str) else json.dumps(valor, ensure_ascii=False)
-        lineas.append(f"  {clave}: {texto}")
-    print("\n".join(lineas) + "\n\n" + mensaje.body)
+        lineas.append(f"  {legible(clave)}: {legible(texto)}")
+    # The body keeps its line breaks and tabs; every other control character shows escaped.
+    print("\n".join(lineas) + "\n\n" + legible(mensaje.body, conservar="\n\t"))
     return 0
 
 
 def _enviar(args) -> int:
     expira = fin_del_dia(args.expira) if args.expira else None
     mensaje = _ejecutar(
-        buzon.enviar, args.usuario, args.para, args.asunto, args.cuerpo,
+        args, buzon.enviar, args.para, args.asunto, args.cuerpo,
         tipo=args.tipo, prioridad=args.prioridad, expira=expira,
     )
     if args.json:
@@ -124,7 +147,7 @@ def _enviar(args) -> int:
 
 
 def _contar(args) -> int:
-    total = _ejecutar(buzon.contar_no_leidos, args.usuario)
+    total = _ejecutar(args, buzon.contar_no_leidos)
     if args.json:
         imprimir_json({"usuario": args.usuario, "no_leidos": total})
     else:
@@ -133,7 +156,7 @@ def _contar(args) -> int:
 
 
 def _eliminar(args) -> int:
-    _ejecutar(buzon.eliminar, args.usuario, args.id)
+    _ejecutar(args, buzon.eliminar, args.id)
     if args.json:
         imprimir_json({"eliminado": args.id})
     else:

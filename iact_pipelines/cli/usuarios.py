@@ -1,7 +1,13 @@
-"""`iact usuarios crear|listar|desactivar|activar`: who uses the inbox; active admins get the
-pipeline's failure alerts."""
+"""`iact usuarios crear|clave|listar|desactivar|activar`: who uses the inbox; active admins get
+the pipeline's failure alerts. Each person is also a PostgreSQL login role (lower-case name,
+member of iact_buzon); these commands run as the platform's own role (CREATEROLE)."""
 
 from __future__ import annotations
+
+import sys
+from contextlib import contextmanager
+
+import psycopg
 
 from iact_pipelines.plataforma import db
 from iact_pipelines.buzon import usuarios
@@ -14,11 +20,22 @@ def register(sub) -> None:
     acciones = parser.add_subparsers(dest="usuarios_command", required=True, metavar="ACTION")
 
     crear = acciones.add_parser("crear", help="create a user")
-    crear.add_argument("nombre", help="login name: letters, digits and _ . @ -")
+    crear.add_argument("nombre", help="login name: letters, digits and _ . @ - (case-insensitive; the role is lower case)")
     crear.add_argument("--nombre-completo", default="", help="full name, for people")
     crear.add_argument("--admin", action="store_true", help="receives the pipeline's failure alerts")
+    crear.add_argument(
+        "--clave-stdin", action="store_true",
+        help="read the login's password from standard input (first line); without it set one later "
+        "with `iact usuarios clave`",
+    )
     crear.add_argument("--json", action="store_true", help="machine-readable output")
     crear.set_defaults(func=_crear)
+
+    clave = acciones.add_parser("clave", help="set a person's login password (read from standard input)")
+    clave.add_argument("nombre")
+    clave.add_argument("--clave-stdin", action="store_true", required=True,
+                       help="read the password from standard input (first line); it is never echoed or logged")
+    clave.set_defaults(func=_clave)
 
     listar = acciones.add_parser("listar", help="list users")
     listar.add_argument("--activos", action="store_true", help="only active users")
@@ -34,10 +51,23 @@ def register(sub) -> None:
         accion.add_argument("nombre")
         accion.add_argument("--json", action="store_true", help="machine-readable output")
         accion.set_defaults(func=func)
+        if nombre == "desactivar":
+            accion.add_argument(
+                "--forzar", action="store_true",
+                help="deactivate even the last active admin (failure alerts then have nobody to go to)",
+            )
 
 
+@contextmanager
 def _conectar():
-    return db.connect(db.resolve_urls().warehouse)
+    """The warehouse as the platform's own role; a person's login gets one line, not a traceback."""
+    with db.connect(db.warehouse_url()) as conn:
+        try:
+            yield conn
+        except psycopg.errors.InsufficientPrivilege:
+            raise CliError(
+                f"el rol {conn.info.user!r} no administra usuarios: `iact usuarios` es para el rol de la plataforma"
+            ) from None
 
 
 def _mostrar(usuario: usuarios.Usuario, accion: str, como_json: bool) -> None:
@@ -49,13 +79,35 @@ def _mostrar(usuario: usuarios.Usuario, accion: str, como_json: bool) -> None:
         print(f"{accion} {usuario.nombre} (id {usuario.id}, {rol}, {estado})")
 
 
+def _leer_clave() -> str:
+    """The first line of standard input, without its line break (never echoed back)."""
+    linea = sys.stdin.readline().rstrip("\r\n")
+    if not linea:
+        raise CliError("--clave-stdin: standard input has no password (first line is empty)")
+    return linea
+
+
 def _crear(args) -> int:
+    clave = _leer_clave() if args.clave_stdin else None
     with _conectar() as conn:
         try:
-            usuario = usuarios.crear(conn, args.nombre, nombre_completo=args.nombre_completo, es_admin=args.admin)
+            usuario = usuarios.crear(
+                conn, args.nombre, nombre_completo=args.nombre_completo, es_admin=args.admin, clave=clave
+            )
         except usuarios.UsuarioError as exc:
             raise CliError(str(exc)) from None
     _mostrar(usuario, "creado", args.json)
+    return 0
+
+
+def _clave(args) -> int:
+    clave = _leer_clave()
+    with _conectar() as conn:
+        try:
+            usuario = usuarios.cambiar_clave(conn, args.nombre, clave)
+        except usuarios.UsuarioError as exc:
+            raise CliError(str(exc)) from None
+    print(f"contraseña fijada para {usuario.nombre} (rol {usuarios.nombre_de_rol(usuario.nombre)})")
     return 0
 
 
@@ -88,7 +140,7 @@ def _cambiar(args, funcion, accion: str) -> int:
 
 
 def _desactivar(args) -> int:
-    return _cambiar(args, usuarios.desactivar, "desactivado")
+    return _cambiar(args, lambda conn, nombre: usuarios.desactivar(conn, nombre, forzar=args.forzar), "desactivado")
 
 
 def _activar(args) -> int:

@@ -1,10 +1,16 @@
 """Export of the five report tables for a period: CSV for tools, an Excel workbook for people who
 filter and sort, a PDF with a title, the period, a chart of the headline measure and the table.
 
-A period selects rows by their date: `fecha` (daily reports), `fecha_inicio` (monthly unique
-clients) or the first day of the quarter (quarterly report), inclusive on both ends. An empty
-period is an ExportError and writes no file. Files are written to a temporary name and renamed,
-so a failed export never leaves half a file behind.
+A period [desde, hasta] (inclusive) selects every row whose own period overlaps it: a daily row
+by its `fecha`, a monthly unique-clients row by `fecha_inicio`..`fecha_fin`, a quarterly row by
+its quarter; so a mid-month or mid-quarter period still finds the month's or quarter's row. An
+empty period is an ExportError and writes no file.
+
+Files are written to a temporary name and renamed, so a failed export never leaves half a file
+behind. An existing file is never replaced unless asked (`sobrescribir`), a missing folder is an
+error (never created, except the default `exports/`), and the file's extension must be the
+format's. Text from the source (menu names) cannot become a spreadsheet formula: in CSV a cell
+starting with = + - @ tab or CR gets a leading apostrophe; in Excel text cells are typed text.
 """
 
 from __future__ import annotations
@@ -58,9 +64,10 @@ class Reporte:
     tabla: str
     titulo: str
     columnas: tuple[Columna, ...]
-    fecha: sql.Composable  # the row's date compared with the period
+    fecha: sql.Composable  # the first day of the row's own period
     orden: tuple[str, ...]
     grafico: Grafico
+    fecha_fin: sql.Composable | None = None  # the last day of the row's period; None: one day
 
 
 def _tipo(tabla: catalogo.Tabla, columna: catalogo.Columna) -> str:
@@ -93,6 +100,8 @@ def _columnas(
 
 
 _INICIO_TRIMESTRE = sql.SQL("make_date(anio, (substring(trimestre from 2)::int - 1) * 3 + 1, 1)")
+_FIN_TRIMESTRE = sql.SQL("(make_date(anio, (substring(trimestre from 2)::int - 1) * 3 + 1, 1)"
+                         " + interval '3 months' - interval '1 day')::date")
 
 REPORTES: dict[str, Reporte] = {
     r.nombre: r
@@ -150,6 +159,7 @@ REPORTES: dict[str, Reporte] = {
             titulo="Clientes únicos por mes",
             columnas=_columnas("reportes_clientes_unicos"),
             fecha=sql.Identifier("fecha_inicio"),
+            fecha_fin=sql.Identifier("fecha_fin"),
             orden=("fecha_inicio", "fecha_fin"),
             grafico=Grafico(
                 titulo="Clientes únicos por periodo (nuevos y recurrentes)",
@@ -166,6 +176,7 @@ REPORTES: dict[str, Reporte] = {
             titulo="Reporte trimestral de llamadas",
             columnas=_columnas("reportes_trimestral", primeras=("anio",), sin=("fecha_inicio",)),
             fecha=_INICIO_TRIMESTRE,
+            fecha_fin=_FIN_TRIMESTRE,
             orden=("anio", "trimestre"),
             grafico=Grafico(
                 titulo="Llamadas por trimestre",
@@ -191,17 +202,20 @@ def reporte(nombre: str) -> Reporte:
 
 
 def consultar(conn: psycopg.Connection, rep: Reporte, desde: date, hasta: date) -> list[dict[str, Any]]:
-    """The report's rows whose date falls in [desde, hasta], in the report's natural order."""
+    """The report's rows whose period overlaps [desde, hasta], in the report's natural order."""
     if desde > hasta:
         raise ExportError(f"periodo al revés: --desde {desde} es posterior a --hasta {hasta}")
-    query = sql.SQL("SELECT {columnas} FROM {tabla} WHERE {fecha} BETWEEN %s AND %s ORDER BY {orden}").format(
+    query = sql.SQL(
+        "SELECT {columnas} FROM {tabla} WHERE {inicio} <= %(hasta)s AND {fin} >= %(desde)s ORDER BY {orden}"
+    ).format(
         columnas=sql.SQL(", ").join(sql.Identifier(c.nombre) for c in rep.columnas),
         tabla=sql.Identifier(rep.tabla),
-        fecha=rep.fecha,
+        inicio=rep.fecha,
+        fin=rep.fecha_fin if rep.fecha_fin is not None else rep.fecha,
         orden=sql.SQL(", ").join(sql.Identifier(c) for c in rep.orden),
     )
     with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(query, (desde, hasta))
+        cur.execute(query, {"desde": desde, "hasta": hasta})
         return cur.fetchall()
 
 
@@ -216,26 +230,60 @@ def exportar(
     hasta: date,
     formato: str,
     salida: Path | None = None,
+    *,
+    sobrescribir: bool = False,
 ) -> Exportado:
     """Write one report for a period to a file; returns where and how many rows."""
     rep = reporte(nombre)
     if formato not in FORMATOS:
         raise ExportError(f"formato desconocido {formato!r} (uno de: {', '.join(FORMATOS)})")
+    ruta = ruta_de_salida(nombre, desde, hasta, formato, salida, sobrescribir=sobrescribir)
     filas = consultar(conn, rep, desde, hasta)
     if not filas:
         raise ExportError(f"no hay datos de {rep.tabla} entre {desde} y {hasta}: no se escribió ningún archivo")
-    ruta = Path(salida) if salida is not None else ruta_por_defecto(nombre, desde, hasta, formato)
-    if ruta.is_dir():
-        ruta = ruta / ruta_por_defecto(nombre, desde, hasta, formato).name
-    ruta.parent.mkdir(parents=True, exist_ok=True)
+    if salida is None:
+        ruta.parent.mkdir(parents=True, exist_ok=True)  # only the default folder is ours to create
     temporal = ruta.with_name(f".{ruta.name}.{os.getpid()}.tmp")
     escritor = {"csv": escribir_csv, "xlsx": escribir_xlsx, "pdf": escribir_pdf}[formato]
     try:
         escritor(temporal, rep, filas, desde, hasta)
-        os.replace(temporal, ruta)
+        if sobrescribir:
+            os.replace(temporal, ruta)
+        else:
+            # A hard link never replaces: a file that appeared meanwhile is still refused.
+            try:
+                os.link(temporal, ruta)
+            except FileExistsError:
+                raise ExportError(_YA_EXISTE.format(ruta=ruta)) from None
     finally:
         temporal.unlink(missing_ok=True)
     return Exportado(ruta=ruta, filas=len(filas))
+
+
+_YA_EXISTE = "{ruta} ya existe: no se reemplaza (usa --sobrescribir para reemplazarlo)"
+
+
+def ruta_de_salida(
+    nombre: str, desde: date, hasta: date, formato: str, salida: Path | None, *, sobrescribir: bool = False
+) -> Path:
+    """Where the export goes, checked before any query: existing folder -> default name inside
+    it; the folder must exist; the extension must be the format's; no silent overwrite."""
+    por_defecto = ruta_por_defecto(nombre, desde, hasta, formato)
+    if salida is None:
+        ruta = por_defecto
+    else:
+        ruta = Path(salida)
+        if ruta.is_dir():
+            ruta = ruta / por_defecto.name
+        elif not ruta.parent.is_dir():
+            raise ExportError(f"la carpeta {ruta.parent} no existe: créala antes o elige otra --salida")
+    if ruta.suffix.lower() != f".{formato}":
+        raise ExportError(f"{ruta}: la extensión no corresponde a --formato {formato} (usa .{formato})")
+    if ruta.is_dir():
+        raise ExportError(f"{ruta} es una carpeta, no un archivo")
+    if ruta.exists() and not sobrescribir:
+        raise ExportError(_YA_EXISTE.format(ruta=ruta))
+    return ruta
 
 
 # --- CSV: for tools. Header of column names, ISO dates, '.' decimals, UTF-8, RFC 4180 quoting.
@@ -246,7 +294,18 @@ def escribir_csv(ruta: Path, rep: Reporte, filas: list[dict], desde: date, hasta
         writer = csv.writer(archivo)
         writer.writerow([c.nombre for c in rep.columnas])
         for fila in filas:
-            writer.writerow([_texto_csv(fila[c.nombre]) for c in rep.columnas])
+            writer.writerow([_celda_csv(fila[c.nombre]) for c in rep.columnas])
+
+
+# A spreadsheet opening the CSV would take a cell starting with these as a formula.
+_INICIO_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _celda_csv(valor: Any) -> str:
+    texto = _texto_csv(valor)
+    if isinstance(valor, str) and texto.startswith(_INICIO_FORMULA):
+        return "'" + texto  # shown as the text it is, never evaluated
+    return texto
 
 
 def _texto_csv(valor: Any) -> str:
@@ -274,6 +333,12 @@ def escribir_xlsx(ruta: Path, rep: Reporte, filas: list[dict], desde: date, hast
     hoja.append([c.nombre for c in rep.columnas])
     for fila in filas:
         hoja.append([_valor_excel(fila[c.nombre], c.tipo) for c in rep.columnas])
+    # openpyxl turns a string starting with "=" into a formula: text from the source is typed
+    # text instead, so Excel shows it and never evaluates it.
+    for fila in hoja.iter_rows(min_row=2):
+        for celda in fila:
+            if isinstance(celda.value, str):
+                celda.data_type = "s"
 
     encabezado = Font(bold=True, color="FFFFFF")
     relleno = PatternFill("solid", fgColor="1F4E78")

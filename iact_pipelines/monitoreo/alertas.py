@@ -198,7 +198,8 @@ def escribir_alertas(conn: psycopg.Connection, alertas: list[Alerta]) -> int:
         raise SinAdministradores(
             f"no active admin in usuarios: {len(alertas)} run-failure alert(s) cannot be delivered "
             f"(first: run {ejemplo.run_id}, {ejemplo.subject!r}). Create one with "
-            "`iact usuarios crear NOMBRE --admin`; the next tick delivers them."
+            "`iact usuarios crear NOMBRE --admin --clave-stdin` or reactivate one with "
+            "`iact usuarios activar NOMBRE`; the next tick delivers them."
         )
     escritas = 0
     with conn.cursor() as cur:

@@ -87,6 +87,13 @@ def resolve_urls(*, start: bool = True) -> Urls:
     )
 
 
+def warehouse_url() -> str:
+    """The warehouse alone: IACT_WAREHOUSE_URL when set (a person's own login, without starting
+    anything embedded for the other two databases), else the resolved one."""
+    configured = env("IACT_WAREHOUSE_URL")
+    return libpq_url(_check_url("IACT_WAREHOUSE_URL", configured)) if configured else resolve_urls().warehouse
+
+
 def export_env(urls: Urls) -> None:
     """Put resolved URLs in this process's environment so child processes (Dagster webserver,
     daemon, run workers) reach the same servers without rediscovering them."""

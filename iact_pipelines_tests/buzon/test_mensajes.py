@@ -212,3 +212,30 @@ def test_cli_buzon(gente, capsys):
     assert capsys.readouterr().err == "iact: error: usuario desconocido: 'nadie'\n"
     assert main(["buzon", "listar", "--usuario", "ana"]) == 0
     assert capsys.readouterr().out == "no hay mensajes para ana\n"
+
+
+def test_cli_muestra_los_caracteres_de_control_escapados(gente, capsys):
+    asunto = "Hola\x1b[2J\nDe:        jefe\rfin\u202e"
+    cuerpo = "línea 1\n\tlínea 2\x1b]0;titulo\x07\x9b31m"
+    m = buzon.enviar(gente, "ana", "beto", asunto, cuerpo, metadata={"nota\x1b": "x\ny"})
+
+    assert main(["buzon", "listar", "--usuario", "beto"]) == 0
+    salida = capsys.readouterr().out
+    assert "\x1b" not in salida and "\r" not in salida and "\u202e" not in salida
+    assert len(salida.splitlines()) == 3  # header, rule, one row: the subject's newline prints no fake line
+    assert salida.splitlines()[2].endswith("Hola\\e[2J\\nDe: jefe\\rfin\\u202e")
+
+    assert main(["buzon", "leer", str(m.id), "--usuario", "beto"]) == 0
+    salida = capsys.readouterr().out
+    assert "Asunto:    Hola\\e[2J\\nDe:        jefe\\rfin\\u202e\n" in salida
+    assert "  nota\\e: x\\ny\n" in salida
+    # The body keeps its line breaks and tabs; escape sequences and C1 controls show escaped.
+    assert salida.endswith("\n\nlínea 1\n\tlínea 2\\e]0;titulo\\x07\\x9b31m\n")
+    assert not any(c in salida for c in "\x1b\x07\x9b\r")
+
+    # --json stays exact: decoding gives back the very same text, yet nothing raw reaches the terminal.
+    assert main(["buzon", "leer", str(m.id), "--usuario", "beto", "--json"]) == 0
+    salida = capsys.readouterr().out
+    assert not any(c in salida for c in "\x1b\x07\x9b\r\u202e")
+    datos = json.loads(salida)
+    assert (datos["subject"], datos["body"], datos["metadata"]) == (asunto, cuerpo, {"nota\x1b": "x\ny"})

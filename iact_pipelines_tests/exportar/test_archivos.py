@@ -154,15 +154,15 @@ def test_pdf_menus_escapa_texto_y_muestra_cifras(reportes, tmp_path):
     assert "999" not in texto
 
 
-def test_trimestral_filtra_por_inicio_de_trimestre(reportes, tmp_path):
+def test_trimestral_filtra_por_solapamiento_con_el_trimestre(reportes, tmp_path):
     filas = _csv(exportar.exportar(reportes, "trimestral", date(2024, 1, 1), date(2024, 6, 30), "csv",
                                    tmp_path / "t.csv").ruta)
     assert [f[:3] for f in filas] == [["anio", "trimestre", "total_llamadas"], ["2024", "Q1", "91000"],
                                       ["2024", "Q2", "88000"]]
-    # A period that starts after Q1 began holds only the quarters that start inside it.
+    # Every quarter the period touches: Q1 (from Feb 1st), Q2 (whole), Q3 (its first day).
     filas = _csv(exportar.exportar(reportes, "trimestral", date(2024, 2, 1), date(2024, 7, 1), "csv",
                                    tmp_path / "t2.csv").ruta)
-    assert [f[1] for f in filas[1:]] == ["Q2", "Q3"]
+    assert [f[1] for f in filas[1:]] == ["Q1", "Q2", "Q3"]
     texto = _pdf_texto(exportar.exportar(reportes, "trimestral", date(2024, 1, 1), date(2024, 12, 31), "pdf",
                                          tmp_path / "t.pdf").ruta)
     assert "Llamadas por trimestre" in texto and "2024 Q3" in texto
@@ -201,7 +201,7 @@ def test_periodo_vacio_es_un_mensaje_claro_sin_archivo(reportes, tmp_path, capsy
     with pytest.raises(ExportError, match="no hay datos de reportes_transferencias entre 2023-01-01 y 2023-12-31"):
         exportar.exportar(reportes, "transferencias", date(2023, 1, 1), date(2023, 12, 31), "pdf", salida)
     assert not salida.exists()
-    assert main(["exportar", "llamadas_dia", "--desde", "2023-01-01", "--hasta", "2023-01-31", "--formato", "xlsx",
+    assert main(["exportar", "llamadas_dia", "--desde", "2023-01-01", "--hasta", "2023-01-31", "--formato", "pdf",
                  "--salida", str(salida)]) == 2
     err = capsys.readouterr().err
     assert err == ("iact: error: no hay datos de reportes_llamadas_dia entre 2023-01-01 y 2023-01-31:"
@@ -246,3 +246,93 @@ def test_un_anio_de_horas_en_pdf_es_rapido(warehouse, tmp_path):
     # Hour 23 over the leap year: 366 * 123 calls.
     assert f"{366 * 123:,}" in reader.pages[0].extract_text()
     assert segundos < 30, segundos
+
+
+def test_periodo_dentro_de_un_trimestre_o_de_un_mes_encuentra_su_fila(reportes, tmp_path):
+    """The issue's case: 2025-03-01..2025-03-21 said "no data" although the Q1 row exists."""
+    reportes.execute("INSERT INTO reportes_trimestral (trimestre, anio, total_llamadas) VALUES ('Q1', 2025, 5)")
+    filas = _csv(exportar.exportar(reportes, "trimestral", date(2025, 3, 1), date(2025, 3, 21), "csv",
+                                   tmp_path / "t.csv").ruta)
+    assert [f[:3] for f in filas[1:]] == [["2025", "Q1", "5"]]
+    # Q4 2024 ends 2024-12-31: a period starting 2025-01-01 does not touch it; one ending that day does.
+    assert [f[1] for f in _csv(exportar.exportar(reportes, "trimestral", date(2024, 9, 30), date(2024, 9, 30),
+                                                  "csv", tmp_path / "q3.csv").ruta)[1:]] == ["Q3"]
+    with pytest.raises(ExportError, match="no hay datos"):
+        exportar.exportar(reportes, "trimestral", date(2024, 10, 1), date(2024, 12, 31), "csv", tmp_path / "q4.csv")
+    # Mid-month: the month's unique-clients row overlaps; neighbours that end before or start after do not.
+    filas = _csv(exportar.exportar(reportes, "clientes_unicos", date(2024, 2, 10), date(2024, 2, 12), "csv",
+                                   tmp_path / "c.csv").ruta)
+    assert [f[:3] for f in filas[1:]] == [["2024-02-01", "2024-02-29", "1700"]]
+    filas = _csv(exportar.exportar(reportes, "clientes_unicos", date(2024, 1, 31), date(2024, 3, 1), "csv",
+                                   tmp_path / "c2.csv").ruta)
+    assert [f[0] for f in filas[1:]] == ["2024-01-01", "2024-02-01", "2024-03-01"]
+    # Daily reports: the day itself, as before.
+    assert exportar.exportar(reportes, "llamadas_dia", D2, D2, "csv", tmp_path / "d.csv").filas == 24
+
+
+def test_no_sobrescribe_un_archivo_existente(reportes, tmp_path, capsys):
+    ajeno = tmp_path / "passwd.csv"
+    ajeno.write_text("root:x:0:0:root:/root:/bin/bash\n")
+    with pytest.raises(ExportError, match="ya existe"):
+        exportar.exportar(reportes, "transferencias", D1, D2, "csv", ajeno)
+    argumentos = ["exportar", "transferencias", "--desde", "2024-03-01", "--hasta", "2024-03-02", "--formato", "csv",
+                  "--salida", str(ajeno)]
+    assert main(argumentos) == 2
+    assert capsys.readouterr().err == (
+        f"iact: error: {ajeno} ya existe: no se reemplaza (usa --sobrescribir para reemplazarlo)\n"
+    )
+    assert ajeno.read_text() == "root:x:0:0:root:/root:/bin/bash\n"
+    # The default name inside a folder is checked the same way.
+    primero = exportar.exportar(reportes, "transferencias", D1, D2, "csv", tmp_path)
+    with pytest.raises(ExportError, match="ya existe"):
+        exportar.exportar(reportes, "transferencias", D1, D2, "csv", tmp_path)
+    assert main(argumentos + ["--sobrescribir"]) == 0
+    capsys.readouterr()
+    assert _csv(ajeno)[0][0] == "fecha" and len(_csv(ajeno)) == 4
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["passwd.csv", primero.ruta.name]  # no temporaries
+
+
+def test_carpeta_inexistente_es_un_error_y_no_se_crea(reportes, tmp_path, capsys):
+    destino = tmp_path / "no" / "existe" / "m.csv"
+    assert main(["exportar", "menu_problemas", "--desde", "2024-03-01", "--hasta", "2024-03-02", "--formato", "csv",
+                 "--salida", str(destino)]) == 2
+    assert capsys.readouterr().err == (
+        f"iact: error: la carpeta {destino.parent} no existe: créala antes o elige otra --salida\n"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_la_extension_debe_ser_la_del_formato(reportes, tmp_path, capsys):
+    pdf = tmp_path / "menu.pdf"
+    pdf.write_bytes(b"%PDF-1.4 original")
+    assert main(["exportar", "menu_problemas", "--desde", "2024-03-01", "--hasta", "2024-03-02", "--formato", "csv",
+                 "--salida", str(pdf), "--sobrescribir"]) == 2
+    assert capsys.readouterr().err == f"iact: error: {pdf}: la extensión no corresponde a --formato csv (usa .csv)\n"
+    assert pdf.read_bytes() == b"%PDF-1.4 original"
+    for nombre, formato in (("sin_extension", "csv"), ("libro.xls", "xlsx"), ("a.csv.pdf", "csv")):
+        with pytest.raises(ExportError, match="la extensión no corresponde"):
+            exportar.exportar(reportes, "menu_problemas", D1, D2, formato, tmp_path / nombre)
+    assert exportar.exportar(reportes, "menu_problemas", D1, D2, "xlsx", tmp_path / "MAYUS.XLSX").filas == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["MAYUS.XLSX", "menu.pdf"]
+
+
+PELIGROSOS = ["=1+1", "+SUMA(A1)", "-2+3", "@SUM(1)", "\tTab", "\rCR", "=HYPERLINK(\"http://x\",\"y\")"]
+
+
+def test_nombres_de_menu_que_parecen_formulas(warehouse, tmp_path):
+    warehouse.cursor().executemany(
+        "INSERT INTO reportes_menu_problemas (fecha, menu_id, menu_nombre, veces_accedido) VALUES (%s, %s, %s, 1)",
+        [(D1, f"M{i:02d}", nombre) for i, nombre in enumerate(PELIGROSOS + ["Saldo = ok", "normal"])],
+    )
+    filas = _csv(exportar.exportar(warehouse, "menu_problemas", D1, D1, "csv", tmp_path / "m.csv").ruta)
+    assert [f[2] for f in filas[1:]] == ["'" + n for n in PELIGROSOS] + ["Saldo = ok", "normal"]
+    assert [f[3] for f in filas[1:]] == ["1"] * 9  # numbers untouched
+
+    hoja = load_workbook(exportar.exportar(warehouse, "menu_problemas", D1, D1, "xlsx", tmp_path / "m.xlsx").ruta)[
+        "menu_problemas"
+    ]
+    celdas = [fila[2] for fila in hoja.iter_rows(min_row=2)]
+    # The exact text, as text (a bare CR comes back as LF: XML end-of-line normalization on reading).
+    assert [c.value for c in celdas] == [n.replace("\r", "\n") for n in PELIGROSOS] + ["Saldo = ok", "normal"]
+    assert {c.data_type for c in celdas} == {"s"}  # never "f" (formula)
+    assert {fila[3].data_type for fila in hoja.iter_rows(min_row=2)} == {"n"}
