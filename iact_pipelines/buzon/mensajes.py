@@ -274,6 +274,39 @@ def mensaje_sistema(
     )
 
 
+_ADMINS_ACTIVOS = "SELECT count(*) FROM usuarios WHERE es_admin AND activo"
+
+# One row per active admin; the dedupe key makes a repeated delivery (a sensor tick replayed
+# after a crash) write nothing.
+_ALERTA_A_ADMINS = """
+INSERT INTO internal_messages (
+    recipient_id, sender_id, subject, body, message_type, priority, created_by_system, metadata, dedupe_key
+)
+SELECT u.id, NULL, %(subject)s, %(body)s, 'alert', %(priority)s, true, %(metadata)s, %(dedupe_key)s
+FROM usuarios u
+WHERE u.es_admin AND u.activo
+ORDER BY u.id
+ON CONFLICT (recipient_id, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING
+"""
+
+
+def admins_activos(conn: psycopg.Connection) -> int:
+    (n,) = conn.execute(_ADMINS_ACTIVOS).fetchone()
+    return n
+
+
+def alerta_a_admins(
+    conn: psycopg.Connection, *, asunto: str, cuerpo: str, prioridad: str, metadata: dict[str, Any], dedupe_key: str
+) -> int:
+    """A system alert to every active admin, at most once per admin and dedupe key; returns the
+    rows written (0 when it was already delivered)."""
+    cur = conn.execute(
+        _ALERTA_A_ADMINS,
+        {"subject": asunto, "body": cuerpo, "priority": prioridad, "metadata": Jsonb(metadata), "dedupe_key": dedupe_key},
+    )
+    return cur.rowcount
+
+
 def listar(
     conn: psycopg.Connection,
     usuario: str | int,

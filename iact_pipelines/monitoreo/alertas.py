@@ -8,12 +8,12 @@ without delivering anything twice.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import psycopg
 from dagster._core.storage.tags import PARENT_RUN_ID_TAG, RETRY_NUMBER_TAG, ROOT_RUN_ID_TAG
 
+from iact_pipelines.buzon import mensajes
 from iact_pipelines.monitoreo.seguimiento import ResumenRun
 
 PRIORIDAD_CRITICA = "critical"
@@ -171,20 +171,6 @@ def runs_con_validacion_critica(conn: psycopg.Connection, run_ids: list[str]) ->
     return {row[0] for row in conn.execute(_VALIDACION_CRITICA, (run_ids,))}
 
 
-_ADMINS_ACTIVOS = "SELECT count(*) FROM usuarios WHERE es_admin AND activo"
-
-_INSERTAR = """
-INSERT INTO internal_messages (
-    recipient_id, sender_id, subject, body, message_type, priority, created_by_system, metadata, dedupe_key
-)
-SELECT u.id, NULL, %(subject)s, %(body)s, 'alert', %(priority)s, true, %(metadata)s, %(dedupe_key)s
-FROM usuarios u
-WHERE u.es_admin AND u.activo
-ORDER BY u.id
-ON CONFLICT (recipient_id, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING
-"""
-
-
 def escribir_alertas(conn: psycopg.Connection, alertas: list[Alerta]) -> int:
     """Deliver each alert to every active admin (idempotent); returns the rows written.
 
@@ -192,8 +178,7 @@ def escribir_alertas(conn: psycopg.Connection, alertas: list[Alerta]) -> int:
     caller's transaction so nothing is half-written and the sensor's cursor stays put."""
     if not alertas:
         return 0
-    (admins,) = conn.execute(_ADMINS_ACTIVOS).fetchone()
-    if admins == 0:
+    if mensajes.admins_activos(conn) == 0:
         ejemplo = alertas[0]
         raise SinAdministradores(
             f"no active admin in usuarios: {len(alertas)} run-failure alert(s) cannot be delivered "
@@ -201,18 +186,9 @@ def escribir_alertas(conn: psycopg.Connection, alertas: list[Alerta]) -> int:
             "`iact usuarios crear NOMBRE --admin --clave-stdin` or reactivate one with "
             "`iact usuarios activar NOMBRE`; the next tick delivers them."
         )
-    escritas = 0
-    with conn.cursor() as cur:
-        for alerta in alertas:
-            cur.execute(
-                _INSERTAR,
-                {
-                    "subject": alerta.subject,
-                    "body": alerta.body,
-                    "priority": alerta.priority,
-                    "metadata": json.dumps(alerta.metadata),
-                    "dedupe_key": alerta.dedupe_key,
-                },
-            )
-            escritas += cur.rowcount
-    return escritas
+    return sum(
+        mensajes.alerta_a_admins(
+            conn, asunto=a.subject, cuerpo=a.body, prioridad=a.priority, metadata=a.metadata, dedupe_key=a.dedupe_key
+        )
+        for a in alertas
+    )

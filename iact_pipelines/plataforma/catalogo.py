@@ -325,7 +325,7 @@ TABLAS: dict[str, Tabla] = {
         Tabla(
             "internal_messages",
             "Buzón interno: mensajes entre usuarios y alertas del sistema (sin correo).",
-            "sensor alertas_fallos (monitoreo/) e iact buzon enviar (buzon/)",
+            "buzon/mensajes.py: alertas del sensor alertas_fallos (monitoreo/) y mensajes de iact buzon enviar",
             (
                 _id(),
                 Columna("recipient_id", BIGINT, "destinatario (usuarios.id)"),
