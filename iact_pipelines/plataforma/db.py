@@ -113,8 +113,12 @@ def es_transitorio(sqlstate: str | None) -> bool:
     return bool(sqlstate) and (sqlstate.startswith(("08", "57P0")) or sqlstate in ("40001", "40P01", "53300"))
 
 
-# Connection failures with no SQLSTATE (no server answered) that are still configuration mistakes.
-_SIN_SERVIDOR_CONFIGURACION = ("could not translate host name", "invalid connection option", "invalid URI")
+# Connection failures psycopg reports without a SQLSTATE (it sums up every address it tried)
+# that are still configuration mistakes: found by the server's message.
+_CONFIGURACION_SIN_SQLSTATE = re.compile(
+    r'could not translate host name|invalid connection option|invalid URI|database ".*" does not exist'
+    r'|role ".*" does not exist|password authentication failed|no pg_hba\.conf entry|permission denied'
+)
 REINTENTOS_CONEXION = (0.5, 1.0, 2.0)  # seconds to wait before each new attempt
 
 
@@ -141,7 +145,7 @@ def opciones_sesion(*, read_only: bool = False) -> str:
 
 def _fallo_conexion(url: str, primera: str, sqlstate: str | None) -> Exception:
     """ConfigError for a configuration mistake, ServidorNoDisponible for anything transient."""
-    if es_de_configuracion(sqlstate) or (sqlstate is None and any(t in primera for t in _SIN_SERVIDOR_CONFIGURACION)):
+    if es_de_configuracion(sqlstate) or (sqlstate is None and _CONFIGURACION_SIN_SQLSTATE.search(primera)):
         return ConfigError(f"cannot connect to {redact(url)}: {primera} (a configuration or permission error: not retried)")
     return ServidorNoDisponible(f"cannot connect to {redact(url)}: {primera} (server unreachable or restarting)")
 
