@@ -81,7 +81,9 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         args.verbose = verbose
         load_settings()  # a configuration mistake stops every command before it starts
-        return int(args.func(args) or 0)
+        codigo = int(args.func(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handlers, not at exit
+        return codigo
     except (ConfigError, CliError) as exc:
         return _error(str(exc))
     except KeyboardInterrupt:

@@ -159,6 +159,9 @@ def _una_linea(texto: str, largo: int = 300) -> str:
 def _error_en_una_linea(result) -> str:
     """The first failed step and its error, on one line."""
     for evento in result.get_step_failure_events():
+        usuario = evento.step_failure_data.user_failure_data
+        if usuario is not None and usuario.description:  # a dg.Failure: its own sentence
+            return f"{evento.step_key}: {_una_linea(usuario.description)}"
         error = evento.step_failure_data.error
         # Dagster wraps the user's exception: report the innermost cause.
         while error is not None and error.cause is not None:
