@@ -30,6 +30,18 @@ WHERE n.nspname = 'staging'
 """
 
 
+def servidor_corriendo() -> bool:
+    from iact_pipelines.plataforma import embedded
+
+    return embedded.running_url(BENCH_HOME) is not None
+
+
+def detener() -> None:
+    from iact_pipelines.plataforma import embedded
+
+    embedded.stop(BENCH_HOME)
+
+
 def preparar() -> db.Urls:
     """Start (or reuse) the bench server, migrate, and point this process and its children at it."""
     os.environ["IACT_HOME"] = str(BENCH_HOME)

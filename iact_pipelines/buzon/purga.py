@@ -9,7 +9,7 @@ import dagster as dg
 from iact_pipelines.buzon import mensajes as buzon
 from iact_pipelines.plataforma.config import load_settings
 from iact_pipelines.plataforma.partitions import ZONA_HORARIA
-from iact_pipelines.plataforma.resources import WarehouseResource
+from iact_pipelines.plataforma.resources import WarehouseResource, errores_clasificados
 
 
 class PurgaConfig(dg.Config):
@@ -22,7 +22,7 @@ def purgar_mensajes_expirados(
     context: dg.OpExecutionContext, config: PurgaConfig, warehouse: WarehouseResource
 ) -> dg.Output[int]:
     dias = config.dias if config.dias is not None else load_settings().purga_dias
-    with warehouse.connect() as conn:
+    with errores_clasificados(), warehouse.connect() as conn:
         purgados = buzon.purgar_expirados(conn, dias=dias)
     context.log.info(f"purged {purgados} message(s) expired more than {dias} day(s) ago")
     return dg.Output(purgados, metadata={"mensajes_purgados": purgados, "dias_de_gracia": dias})

@@ -1,15 +1,25 @@
-"""The `iact` command. Each subcommand lives in its own module with a `register(subparsers)`."""
+"""The `iact` command. Each subcommand lives in its own module with a `register(subparsers)`.
+
+Every failure ends with ONE line on stderr, `iact: error: ...`, and exit status 2 (a run's id
+and where to look when there is a run); the full trace only with `--verbose`. A closed output
+pipe (`iact buzon listar | head`) ends quietly with 141, as a process killed by SIGPIPE would.
+"""
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+import traceback
 
 from iact_pipelines.plataforma.config import ConfigError, load_settings
 
 # Module names under iact_pipelines.cli, in the order `iact --help` lists them.
 SUBCOMMANDS = ["db", "demo", "dev", "materializar", "buzon", "usuarios", "exportar"]
+
+SALIDA_ERROR = 2
+SALIDA_TUBERIA_CERRADA = 141  # 128 + SIGPIPE
 
 
 class CliError(Exception):
@@ -18,23 +28,79 @@ class CliError(Exception):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="iact", description="IACT Pipelines: IVR reports on Dagster.")
+    parser.add_argument(
+        "--verbose", action="store_true", help="on failure, print the full trace (and Dagster's logs) to stderr"
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in SUBCOMMANDS:
         importlib.import_module(f"iact_pipelines.cli.{name}").register(sub)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+def una_linea(texto: str, largo: int = 400) -> str:
+    linea = " ".join(str(texto).split())
+    return linea if len(linea) <= largo else linea[: largo - 3] + "..."
+
+
+def _error(mensaje: str) -> int:
+    print(f"iact: error: {una_linea(mensaje)}", file=sys.stderr, flush=True)
+    return SALIDA_ERROR
+
+
+def _no_es_utf8(argumento: str) -> bool:
     try:
+        argumento.encode("utf-8")
+    except UnicodeEncodeError:  # bytes that were not UTF-8 arrive as lone surrogates
+        return True
+    return False
+
+
+def _tuberia_cerrada() -> int:
+    # Point stdout at /dev/null so the interpreter's final flush does not raise again.
+    try:
+        nulo = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(nulo, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    return SALIDA_TUBERIA_CERRADA
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")  # never a UnicodeEncodeError on output
+    malos = [a for a in argv if _no_es_utf8(a)]
+    if malos:
+        crudo = malos[0].encode("utf-8", "surrogateescape")
+        return _error(f"argument {crudo!r} is not valid UTF-8 (use UTF-8 text)")
+    # Accepted anywhere on the line (`iact materializar ... --verbose` too).
+    verbose = "--verbose" in argv
+    argv = [a for a in argv if a != "--verbose"]
+    try:
+        args = build_parser().parse_args(argv)
+        args.verbose = verbose
         load_settings()  # a configuration mistake stops every command before it starts
-        return int(args.func(args) or 0)
+        codigo = int(args.func(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handlers, not at exit
+        return codigo
     except (ConfigError, CliError) as exc:
-        print(f"iact: error: {exc}", file=sys.stderr)
-        return 2
+        return _error(str(exc))
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return _tuberia_cerrada()
+    except SystemExit:
+        raise  # argparse's own usage errors (exit 2) and --help
+    except Exception as exc:  # noqa: BLE001 - anything else is still one line, the trace on demand
+        from iact_pipelines.plataforma.db import ServidorNoDisponible
+
+        if verbose:
+            traceback.print_exc()
+        if isinstance(exc, ServidorNoDisponible):
+            return _error(str(exc))
+        primera = next((linea for linea in str(exc).splitlines() if linea.strip()), "")
+        return _error(f"{type(exc).__name__}: {primera}" + ("" if verbose else " (--verbose shows the trace)"))
 
 
 if __name__ == "__main__":

@@ -1,17 +1,28 @@
 """`iact dev`: Dagster UI and daemon on 127.0.0.1:3000 over the configured databases.
 
 `dagster dev` runs in its own process group (a backgrounded `dagster dev` ignores SIGTERM
-otherwise); SIGTERM or Ctrl-C here stops that whole group, then the embedded PostgreSQL.
+otherwise); SIGTERM or Ctrl-C here stops that whole group, then the embedded PostgreSQL if
+this `iact dev` started it.
+
+One `iact dev` per IACT_HOME: `$IACT_HOME/dev.lock` is held (flock) while it runs and names
+its pid, address and `dagster dev` process group. A second one exits at once with one line.
+After a `kill -9` the lock is free but the group may still run: the next start stops it first.
 """
 
 from __future__ import annotations
 
+import ctypes
+import fcntl
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
 
+import psutil
+
+from iact_pipelines.cli import CliError
 from iact_pipelines.plataforma import db
 from iact_pipelines.plataforma import embedded
 from iact_pipelines.plataforma import migrations
@@ -26,7 +37,66 @@ def register(sub) -> None:
     parser.set_defaults(func=_dev)
 
 
+def _leer_candado(ruta) -> dict:
+    try:
+        return json.loads(ruta.read_text() or "{}")
+    except (OSError, ValueError):
+        return {}
+
+
+def _tomar_candado(home):
+    """Hold `$IACT_HOME/dev.lock` for this process's life; CliError naming the holder if taken."""
+    home.mkdir(parents=True, exist_ok=True)
+    ruta = home / "dev.lock"
+    fd = os.open(ruta, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        otro = _leer_candado(ruta)
+        raise CliError(
+            f"`iact dev` is already running for IACT_HOME={home} (pid {otro.get('pid', '?')}, "
+            f"{otro.get('url', 'address unknown')}); stop it first"
+        ) from None
+    return fd, ruta, _leer_candado(ruta)
+
+
+def _escribir_candado(fd: int, datos: dict) -> None:
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, json.dumps(datos).encode(), 0)
+
+
+def _limpiar_restos(anterior: dict) -> None:
+    """Stop the `dagster dev` process group a killed `iact dev` left running (its webserver,
+    daemon and code servers would hold the port and run a second daemon)."""
+    pgid = anterior.get("pgid")
+    if not pgid:
+        return
+    restos = [p for p in psutil.process_iter(["cmdline"]) if _en_grupo(p, pgid)]
+    if not any("dagster" in " ".join(p.info["cmdline"] or []) for p in restos):
+        return  # the group is gone, or the id was reused by something else
+    print(f"stopping the leftovers of a previous `iact dev` (process group {pgid})", flush=True)
+    try:
+        os.killpg(pgid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    _kill_group_after_grace(pgid, grace_seconds=10.0)
+
+
+def _en_grupo(proceso, pgid: int) -> bool:
+    try:
+        return os.getpgid(proceso.pid) == pgid
+    except OSError:
+        return False
+
+
 def _dev(args) -> int:
+    home_iact = load_settings().home
+    fd, _ruta, anterior = _tomar_candado(home_iact)
+    _limpiar_restos(anterior)
+    # Only a server this command starts is stopped at the end: another command's (or a
+    # previous session's) embedded server is left as it was found.
+    ya_corria = embedded.running_url(home_iact) is not None
     urls = db.resolve_urls()
     migrations.setup(urls, ivr_source=urls.embedded)
     home = prepare_dagster_home(urls)
@@ -39,10 +109,8 @@ def _dev(args) -> int:
     print(f"Dagster UI on http://{args.host}:{args.port} (DAGSTER_HOME={home}); Ctrl-C stops everything", flush=True)
     # A process started in the background inherits SIGINT ignored, and `dagster dev` maps
     # SIGTERM onto whatever SIGINT does: restore the default so it can be stopped at all.
-    proc = subprocess.Popen(
-        cmd, cwd=PROJECT_ROOT, start_new_session=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )
+    proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, start_new_session=True, preexec_fn=_preparar_hijo)
+    _escribir_candado(fd, {"pid": os.getpid(), "pgid": proc.pid, "url": f"http://{args.host}:{args.port}"})
 
     def _forward(signum, frame):
         # Only `dagster dev` itself: it shuts its webserver, daemon and code servers down in
@@ -58,9 +126,20 @@ def _dev(args) -> int:
         code = proc.wait()
     finally:
         _kill_group_after_grace(proc.pid)
-        if urls.embedded:
-            embedded.stop(load_settings().home)
+        if urls.embedded and not ya_corria:
+            embedded.stop(home_iact)
+        _escribir_candado(fd, {})
     return 0 if code in (0, -signal.SIGINT, -signal.SIGTERM, 130) else code
+
+
+def _preparar_hijo() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    # Linux: `dagster dev` gets SIGINT (its orderly shutdown) if this process dies, kill -9 included.
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGINT)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def _kill_group_after_grace(pgid: int, grace_seconds: float = 20.0) -> None:

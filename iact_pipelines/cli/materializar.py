@@ -19,12 +19,14 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from iact_pipelines.cli import CliError
-from iact_pipelines.plataforma.config import parse_fecha
+from iact_pipelines.plataforma.config import load_settings, parse_fecha
 
 _RANGO_INICIO = "dagster/asset_partition_range_start"
 _RANGO_FIN = "dagster/asset_partition_range_end"
-# The terminal shows INFO and up (asset logs, failures); every event is still in the instance.
-_REGISTRO = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+# Every event is in the instance (the UI, etl_jobs); the terminal shows Dagster's log, traces
+# included, only with --verbose: otherwise one line per run and one line for a failure.
+_REGISTRO = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+_REGISTRO_DETALLADO = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
 
 def register(sub) -> None:
@@ -157,6 +159,9 @@ def _una_linea(texto: str, largo: int = 300) -> str:
 def _error_en_una_linea(result) -> str:
     """The first failed step and its error, on one line."""
     for evento in result.get_step_failure_events():
+        usuario = evento.step_failure_data.user_failure_data
+        if usuario is not None and usuario.description:  # a dg.Failure: its own sentence
+            return f"{evento.step_key}: {_una_linea(usuario.description)}"
         error = evento.step_failure_data.error
         # Dagster wraps the user's exception: report the innermost cause.
         while error is not None and error.cause is not None:
@@ -177,8 +182,40 @@ def job_del_grupo(defs, grupo: Grupo):
     return defs.resolve_implicit_job_def_def_for_assets(grupo.claves)
 
 
-def ejecutar(defs, instance, grupos: list[Grupo]) -> list[Resultado]:
+def _espejar(instance, run_id: str) -> None:
+    """Write the run's final state into etl_jobs now: without the daemon (no mirror sensor) the
+    row would stay `running`. Best effort: the sensor converges on the same row."""
+    import dagster as dg
+
+    from iact_pipelines.monitoreo import seguimiento
+    from iact_pipelines.plataforma import db
+
+    try:
+        (record,) = instance.get_run_records(filters=dg.RunsFilter(run_ids=[run_id]))
+        resumen = seguimiento.resumir_run(instance, record)
+        with db.connect(db.resolve_urls(start=False).warehouse) as conn, conn.transaction():
+            seguimiento.registrar_run(conn, resumen)
+    except Exception:  # noqa: BLE001 - the database may be what failed; the sensor catches up
+        pass
+
+
+def _cerrar_run_huerfano(instance, run_id: str, motivo: str) -> None:
+    """A run left STARTED by an exception outside its steps (e.g. the database restarted) is
+    failed now, so it neither waits for the dead-run sensor nor counts as in progress."""
+    try:
+        run = instance.get_run_by_id(run_id)
+        if run is not None and not run.is_finished:
+            instance.report_run_failed(run, f"iact materializar: the run ended abnormally: {motivo}")
+    except Exception:  # noqa: BLE001 - storage unreachable: the dead-run sensor fails it later
+        pass
+
+
+def ejecutar(defs, instance, grupos: list[Grupo], *, verbose: bool = False) -> list[Resultado]:
     """One in-process run per group over its key range, in order; dependents of a failure skip."""
+    from dagster._core.utils import make_new_run_id
+
+    from iact_pipelines.monitoreo import vigilancia
+
     asset_graph = defs.resolve_asset_graph()
     resultados: list[Resultado] = []
     fallidas: set = set()
@@ -196,17 +233,28 @@ def ejecutar(defs, instance, grupos: list[Grupo]) -> list[Resultado]:
             opciones = {"tags": {_RANGO_INICIO: claves[0], _RANGO_FIN: claves[-1]}}
         else:
             opciones = {}
+        # Known before the run starts, so even a run that dies early can be named.
+        run_id = make_new_run_id()
+        # Host and pid of this process: the dead-run sensor fails the run if this process dies.
+        opciones["tags"] = {**opciones.get("tags", {}), **vigilancia.etiquetas_proceso()}
+        activos = ", ".join("/".join(k.path) for k in grupo.claves)
+        print(f"run {run_id}: {_describir_particiones(claves)}  assets {activos}", flush=True)
         inicio = time.monotonic()
         try:
             result = job.execute_in_process(
-                run_config=_REGISTRO, instance=instance, asset_selection=grupo.claves, raise_on_error=False, **opciones
+                run_config=_REGISTRO_DETALLADO if verbose else _REGISTRO, instance=instance,
+                asset_selection=grupo.claves, raise_on_error=False, run_id=run_id, **opciones,
             )
         except Exception as exc:  # noqa: BLE001 - reported as one line, the run (if any) is in the instance
-            resultados.append(Resultado(grupo, None, False, time.monotonic() - inicio, _una_linea(f"{type(exc).__name__}: {exc}")))
+            motivo = _una_linea(f"{type(exc).__name__}: {exc}")
+            _cerrar_run_huerfano(instance, run_id, motivo)
+            _espejar(instance, run_id)
+            resultados.append(Resultado(grupo, run_id, False, time.monotonic() - inicio, motivo))
             fallidas |= set(grupo.claves)
             continue
         segundos = time.monotonic() - inicio
         error = None if result.success else _error_en_una_linea(result)
+        _espejar(instance, result.run_id)
         resultados.append(Resultado(grupo, result.run_id, result.success, segundos, error))
         if not result.success:
             fallidas |= set(grupo.claves)
@@ -256,7 +304,7 @@ def _materializar_rango(args) -> int:
 
     comienzo = time.monotonic()
     with dg.DagsterInstance.get() as instance:
-        resultados = ejecutar(defs, instance, grupos)
+        resultados = ejecutar(defs, instance, grupos, verbose=getattr(args, "verbose", False))
     total = time.monotonic() - comienzo
 
     for r in resultados:
@@ -266,12 +314,19 @@ def _materializar_rango(args) -> int:
             f"{estado:6} run {r.run_id or '-':36}  {r.segundos:7.1f} s  "
             f"partitions {_describir_particiones(r.grupo.particiones_elegidas)}  assets {activos}"
         )
-        if r.error:
-            print(f"       error: {r.error}", file=sys.stderr)
-    fallos = sum(not r.exito and not r.omitido for r in resultados)
+    fallos = [r for r in resultados if not r.exito and not r.omitido]
     omitidos = sum(r.omitido for r in resultados)
     print(
-        f"{len(resultados) - omitidos} run(s), {fallos} failed, {omitidos} skipped, {total:.1f} s in all, "
-        f"{desde}..{hasta}" + ("" if not fallos else " (see the runs in the Dagster UI)")
+        f"{len(resultados) - omitidos} run(s), {len(fallos)} failed, {omitidos} skipped, {total:.1f} s in all, "
+        f"{desde}..{hasta}",
+        flush=True,
     )
-    return 1 if fallos or omitidos else 0
+    if fallos:
+        primero = fallos[0]
+        donde = f"{load_settings().ui_url}/runs/{primero.run_id}"
+        raise CliError(
+            f"run {primero.run_id} failed: {primero.error} (full log: {donde}, or `iact --verbose materializar ...`)"
+            + (f"; {len(fallos) - 1} more run(s) failed" if len(fallos) > 1 else "")
+            + (f"; {omitidos} run(s) skipped" if omitidos else "")
+        )
+    return 0

@@ -30,8 +30,8 @@ from dagster._utils.error import SerializableErrorInfo
 # an update of non-key columns does not conflict with). Two statements, not one: in READ
 # COMMITTED a second statement sees a row another transaction committed meanwhile.
 _CREAR_JOB = """
-INSERT INTO etl_jobs (job_name, run_id, partition_key, status)
-VALUES (%(job_name)s, %(run_id)s, %(partition_key)s, 'running')
+INSERT INTO etl_jobs (job_name, run_id, partition_key, status, started_at)
+VALUES (%(job_name)s, %(run_id)s, %(partition_key)s, 'running', now())
 ON CONFLICT (run_id) DO NOTHING
 RETURNING id
 """

@@ -44,6 +44,7 @@ from dagster._core.storage.tags import AUTO_RETRY_RUN_ID_TAG, WILL_RETRY_TAG
 
 from iact_pipelines.monitoreo import alertas
 from iact_pipelines.monitoreo import seguimiento
+from iact_pipelines.monitoreo import vigilancia
 from iact_pipelines.plataforma.resources import PipelineSettings, WarehouseResource
 
 LOTE = 100  # events read per query
@@ -315,4 +316,4 @@ def espejo_etl_jobs(context: dg.SensorEvaluationContext, warehouse: WarehouseRes
     return dg.SensorResult(cursor=cursor, skip_reason=informe)
 
 
-sensors = [alertas_fallos, espejo_etl_jobs]
+sensors = [alertas_fallos, espejo_etl_jobs, vigilancia.runs_muertos]

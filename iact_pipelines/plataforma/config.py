@@ -32,6 +32,12 @@ DEFAULTS: dict[str, str | None] = {
     "IACT_UI_URL": "http://127.0.0.1:3000",
     "IACT_MENU_UMBRAL_PROBLEMA": "0.20",
     "IACT_PURGA_DIAS": "30",
+    # Session timeouts of every connection (seconds; 0 disables one). A statement must fit a
+    # quarter's report; a lock wait gives a concurrent run of the same partition time to end;
+    # an idle open transaction means a hung process holding locks.
+    "IACT_PG_STATEMENT_TIMEOUT_S": "1800",
+    "IACT_PG_LOCK_TIMEOUT_S": "600",
+    "IACT_PG_IDLE_TX_TIMEOUT_S": "600",
 }
 
 # The numeric settings and the closed range each must fall in: the one bounds table, used by

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -102,35 +103,101 @@ def export_env(urls: Urls) -> None:
     os.environ["DAGSTER_PG_URL"] = urls.dagster
 
 
-def connect(url: str, *, read_only: bool = False, autocommit: bool = False) -> psycopg.Connection:
-    """Open a connection; a read-only one refuses every write at the server."""
+class ServidorNoDisponible(Exception):
+    """The server could not be reached, or is starting or shutting down: transient, worth
+    retrying later (unlike ConfigError: a wrong URL, password, database or permission)."""
+
+
+# SQLSTATEs of a mistake in the configuration or the grants (class 28: authentication; 3D000:
+# no such database; 42501: permission denied): retrying cannot fix them.
+def es_de_configuracion(sqlstate: str | None) -> bool:
+    return bool(sqlstate) and (sqlstate.startswith("28") or sqlstate in ("3D000", "42501"))
+
+
+# SQLSTATEs worth retrying: connection lost (08), server shutting down or starting (57P01-57P03),
+# serialization failure (40001), deadlock (40P01), too many connections (53300).
+def es_transitorio(sqlstate: str | None) -> bool:
+    return bool(sqlstate) and (sqlstate.startswith(("08", "57P0")) or sqlstate in ("40001", "40P01", "53300"))
+
+
+# Connection failures psycopg reports without a SQLSTATE (it sums up every address it tried)
+# that are still configuration mistakes: found by the server's message.
+_CONFIGURACION_SIN_SQLSTATE = re.compile(
+    r'could not translate host name|invalid connection option|invalid URI|database ".*" does not exist'
+    r'|role ".*" does not exist|password authentication failed|no pg_hba\.conf entry|permission denied'
+)
+REINTENTOS_CONEXION = (0.5, 1.0, 2.0)  # seconds to wait before each new attempt
+
+
+def _segundos(name: str) -> int:
+    from iact_pipelines.plataforma.config import parse_number
+
+    return int(parse_number(name, env(name), low=0, high=7 * 86400))
+
+
+def opciones_sesion(*, read_only: bool = False) -> str:
+    """libpq `options` for every session: UTC, the timeouts (so no statement, lock wait or idle
+    transaction lasts forever), and read-only at the server when asked."""
     options = "-c timezone=UTC"
+    for setting, name in (
+        ("statement_timeout", "IACT_PG_STATEMENT_TIMEOUT_S"),
+        ("lock_timeout", "IACT_PG_LOCK_TIMEOUT_S"),
+        ("idle_in_transaction_session_timeout", "IACT_PG_IDLE_TX_TIMEOUT_S"),
+    ):
+        options += f" -c {setting}={_segundos(name)}s"
     if read_only:
         options += " -c default_transaction_read_only=on"
-    try:
-        return psycopg.connect(libpq_url(url), options=options, autocommit=autocommit, connect_timeout=10)
-    except psycopg.OperationalError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ConfigError(f"cannot connect to {redact(url)}: {first}") from None
+    return options
 
+
+def _fallo_conexion(url: str, primera: str, sqlstate: str | None) -> Exception:
+    """ConfigError for a configuration mistake, ServidorNoDisponible for anything transient."""
+    if es_de_configuracion(sqlstate) or (sqlstate is None and _CONFIGURACION_SIN_SQLSTATE.search(primera)):
+        return ConfigError(f"cannot connect to {redact(url)}: {primera} (a configuration or permission error: not retried)")
+    return ServidorNoDisponible(f"cannot connect to {redact(url)}: {primera} (server unreachable or restarting)")
+
+
+def _primera_linea(exc: Exception) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
+
+
+def connect(
+    url: str, *, read_only: bool = False, autocommit: bool = False, application_name: str = "iact"
+) -> psycopg.Connection:
+    """Open a connection with the session settings of `opciones_sesion`; a read-only one refuses
+    every write at the server. A transient failure is retried with backoff, then raised as
+    ServidorNoDisponible; a configuration or permission one raises ConfigError at once.
+    `application_name` shows in pg_stat_activity (a run's sessions carry its run id)."""
+    options = opciones_sesion(read_only=read_only)
+    for espera in (*REINTENTOS_CONEXION, None):
+        try:
+            return psycopg.connect(
+                libpq_url(url), options=options, autocommit=autocommit, connect_timeout=10,
+                application_name=application_name[:63],
+            )
+        except psycopg.OperationalError as exc:
+            error = _fallo_conexion(url, _primera_linea(exc), exc.sqlstate)
+            if isinstance(error, ConfigError) or espera is None:
+                raise error from None
+            time.sleep(espera)
+    raise AssertionError("unreachable")
 
 
 def connect_adbc(url: str, *, read_only: bool = False):
     """An ADBC connection (autocommit) for bulk reads straight into Arrow, with the same session
-    settings as `connect`: UTC, and read-only at the server when asked."""
+    settings as `connect`, and the same classification of failures (no retry: the caller's
+    step retry handles a transient one)."""
     import adbc_driver_postgresql.dbapi as adbc
 
-    options = "-c timezone=UTC"
-    if read_only:
-        options += " -c default_transaction_read_only=on"
     parts = urlsplit(libpq_url(url))
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in ("options", "connect_timeout")]
-    query += [("options", options), ("connect_timeout", "10")]
+    query += [("options", opciones_sesion(read_only=read_only)), ("connect_timeout", "10")]
     try:
         return adbc.connect(urlunsplit(parts._replace(query=urlencode(query, quote_via=quote))), autocommit=True)
     except adbc.Error as exc:
-        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-        raise ConfigError(f"cannot connect to {redact(url)}: {lines[0] if lines else type(exc).__name__}") from None
+        raise _fallo_conexion(url, _primera_linea(exc), getattr(exc, "sqlstate", None)) from None
+
 
 @contextmanager
 def transaction(url: str) -> Iterator[psycopg.Connection]:
@@ -157,6 +224,44 @@ def advisory_key(*parts: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
+class ParticionOcupada(Exception):
+    """A partition lock was not granted within lock_timeout: names who holds it."""
+
+
 def lock_partition(conn: psycopg.Connection, table: str, partition: str) -> None:
-    """Serialize writers of one table partition until the transaction ends."""
-    conn.execute("SELECT pg_advisory_xact_lock(%s)", (advisory_key(table, partition),))
+    """Serialize writers of one table partition until the transaction ends. A wait longer than
+    lock_timeout raises ParticionOcupada naming the holder (its run id when it is a run)."""
+    key = advisory_key(table, partition)
+    if conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (key,)).fetchone()[0]:
+        return
+    # Read before waiting: after a timeout the transaction is aborted.
+    holder = lock_holder(conn, key)
+    espera = conn.execute("SHOW lock_timeout").fetchone()[0]
+    try:
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (key,))
+    except psycopg.errors.LockNotAvailable:
+        raise ParticionOcupada(
+            f"{table} {partition} is locked by {holder or 'another session'}: waited {espera} "
+            "(IACT_PG_LOCK_TIMEOUT_S); nothing was changed, run it again when that one ends"
+        ) from None
+
+
+_TITULAR = """
+SELECT a.pid, a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+  AND l.classid::bigint = %s AND l.objid::bigint = %s
+"""
+PREFIJO_RUN = "iact run "
+
+
+def lock_holder(conn: psycopg.Connection, key: int) -> str | None:
+    """Who holds an advisory lock: `run <run id> (pid N)` for a run's session, else its pid."""
+    unsigned = key & 0xFFFFFFFFFFFFFFFF
+    row = conn.execute(_TITULAR, (unsigned >> 32, unsigned & 0xFFFFFFFF)).fetchone()
+    if row is None:
+        return None
+    pid, app = row
+    if app and app.startswith(PREFIJO_RUN):
+        return f"run {app[len(PREFIJO_RUN):]} (pid {pid})"
+    return f"pid {pid}" + (f" ({app})" if app else "")

@@ -1,5 +1,5 @@
 """Schema migrations: ordered SQL files in `sql/migrations/`, applied once each and recorded
-in `schema_migrations`. Every file is also idempotent on its own, so a half-applied database
+in `schema_migrations` with their checksum; an applied file that changed stops `migrate`. Every file is also idempotent on its own, so a half-applied database
 (e.g. created by hand) converges too."""
 
 from __future__ import annotations
@@ -7,8 +7,10 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import psycopg
+
 from iact_pipelines.plataforma import catalogo, db
-from iact_pipelines.plataforma.config import PROJECT_ROOT
+from iact_pipelines.plataforma.config import PROJECT_ROOT, ConfigError
 
 MIGRATIONS_DIR = PROJECT_ROOT / "sql" / "migrations"
 IVR_SOURCE_SQL = PROJECT_ROOT / "sql" / "ivr_source.sql"
@@ -44,8 +46,17 @@ def migrate(warehouse_url: str) -> list[str]:
                     "SELECT checksum FROM schema_migrations WHERE version = %s", (path.name,)
                 ).fetchone()
                 if done:
+                    if done[0].strip() != checksum:
+                        raise ConfigError(
+                            f"migration {path.name} was changed after it was applied (checksum {done[0][:12]} "
+                            f"recorded, {checksum[:12]} on disk): restore the file and put the change in a new "
+                            "migration; nothing was applied"
+                        )
                     continue
-                conn.execute(text)
+                try:
+                    conn.execute(text)
+                except psycopg.Error as exc:
+                    raise ConfigError(f"migration {path.name} failed, nothing of it was applied: {_linea(exc)}") from None
                 conn.execute(
                     "INSERT INTO schema_migrations (version, checksum) VALUES (%s, %s)", (path.name, checksum)
                 )
@@ -65,8 +76,18 @@ def migrate(warehouse_url: str) -> list[str]:
 def create_ivr_source(ivr_url: str) -> None:
     """Create the IVR source contract (demo and tests only: production's source already exists)."""
     with db.connect(ivr_url) as conn:
-        with conn.transaction():
-            conn.execute(IVR_SOURCE_SQL.read_text())
+        try:
+            with conn.transaction():
+                conn.execute(IVR_SOURCE_SQL.read_text())
+        except psycopg.Error as exc:
+            # e.g. a renamed source column under an index of the contract
+            raise ConfigError(f"the IVR source does not match {IVR_SOURCE_SQL.name}: {_linea(exc)}") from None
+
+
+def _linea(exc: Exception) -> str:
+    lineas = [linea.strip() for linea in str(exc).splitlines() if linea.strip()]
+    estado = getattr(exc, "sqlstate", None)
+    return (lineas[0] if lineas else type(exc).__name__) + (f" (SQLSTATE {estado})" if estado else "")
 
 
 def setup(urls: db.Urls, *, ivr_source: bool) -> list[str]:

@@ -13,6 +13,7 @@ from typing import ClassVar
 
 import dagster as dg
 import psycopg
+from pydantic import PrivateAttr
 
 from iact_pipelines.plataforma import config
 from iact_pipelines.plataforma import db
@@ -27,11 +28,49 @@ class _Database(dg.ConfigurableResource):
         return self.url or getattr(db.resolve_urls(), self.ROL)
 
 
+REINTENTOS_PASO = 3  # step retries of a transient failure, waiting 5, 10, 20 s
+
+
+def _intento_actual() -> int:
+    try:
+        return dg.OpExecutionContext.get().retry_number
+    except Exception:  # noqa: BLE001 - outside a step (direct calls, tests): first attempt
+        return 0
+
+
 def fuente_no_disponible() -> dg.RetryRequested:
-    """What a step raises when the IVR source cannot be reached: that is usually transient
-    (network, maintenance window), so Dagster retries the step a few times before the run
-    fails and alerts."""
-    return dg.RetryRequested(max_retries=2, seconds_to_wait=5)
+    """What a step raises on a transient failure (source or warehouse unreachable, server
+    restarting, serialization failure, deadlock): Dagster retries the step with exponential
+    backoff before the run fails and alerts."""
+    return dg.RetryRequested(max_retries=REINTENTOS_PASO, seconds_to_wait=5 * 2 ** _intento_actual())
+
+
+def error_de_configuracion(exc: Exception) -> dg.Failure:
+    """A configuration or permission mistake: one line, never retried (retrying cannot fix it)."""
+    linea = " ".join(str(exc).split()) or type(exc).__name__
+    return dg.Failure(description=f"configuration or permission error (not retried): {linea}", allow_retries=False)
+
+
+@contextmanager
+def errores_clasificados() -> Iterator[None]:
+    """Wraps an asset's body so that each failure is handled by what it is: transient ones
+    retried with backoff, configuration and permission ones failed at once in one line, a
+    partition lock wait that timed out failed naming the run that holds it."""
+    try:
+        yield
+    except db.ParticionOcupada as exc:
+        raise dg.Failure(description=str(exc), allow_retries=False) from None
+    except db.ServidorNoDisponible as exc:
+        raise fuente_no_disponible() from exc
+    except config.ConfigError as exc:
+        raise error_de_configuracion(exc) from None
+    except psycopg.Error as exc:
+        if db.es_de_configuracion(exc.sqlstate):
+            raise error_de_configuracion(exc) from None
+        # No SQLSTATE on an OperationalError: the connection itself broke (server restart).
+        if db.es_transitorio(exc.sqlstate) or (exc.sqlstate is None and isinstance(exc, psycopg.OperationalError)):
+            raise fuente_no_disponible() from exc
+        raise
 
 
 class IvrResource(_Database):
@@ -41,19 +80,24 @@ class IvrResource(_Database):
     ROL: ClassVar[str] = "ivr"
 
     def url_lectura(self) -> str:
-        """The source's URL, or a step retry when it cannot be resolved (embedded server down)."""
-        try:
-            return self.resolved_url()
-        except config.ConfigError as exc:
-            raise fuente_no_disponible() from exc
+        """The source's URL (a ConfigError when it is misconfigured: not retried)."""
+        return self.resolved_url()
 
 
 class WarehouseResource(_Database):
     """The warehouse database: staging schema, report tables, inbox and ETL tracking."""
 
+    # Set per run: the run's sessions carry its id as application_name, so a run waiting on a
+    # lock (and an operator in pg_stat_activity) can tell which run holds it.
+    _run_id: str | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        self._run_id = context.run_id
+
     @contextmanager
     def connect(self) -> Iterator[psycopg.Connection]:
-        with db.connect(self.resolved_url()) as conn:
+        nombre = f"{db.PREFIJO_RUN}{self._run_id}" if self._run_id else "iact"
+        with db.connect(self.resolved_url(), application_name=nombre) as conn:
             yield conn
 
 

@@ -17,7 +17,7 @@ from psycopg import sql
 from iact_pipelines.reportes import metricas
 from iact_pipelines.plataforma import catalogo, markdown, partitions
 from iact_pipelines.plataforma import reemplazo
-from iact_pipelines.plataforma.resources import PipelineSettings, WarehouseResource
+from iact_pipelines.plataforma.resources import PipelineSettings, WarehouseResource, errores_clasificados
 
 GRUPO = "reportes"
 _FILAS_PREVIA = 24
@@ -89,7 +89,7 @@ def _materializar(
     columna = catalogo.tabla(tabla).clave[0]
     parametros = {"desde": desde, "hasta": hasta, "umbral": settings.umbral_espera_segundos()}
     reloj = time.perf_counter()
-    with warehouse.connect() as conn:
+    with errores_clasificados(), warehouse.connect() as conn:
         with reemplazo.reemplazar_periodo(conn, tabla, columna, desde, hasta, context.partition_keys):
             if preparacion is not None:
                 conn.execute(preparacion, parametros)

@@ -29,7 +29,7 @@ from iact_pipelines.plataforma import reemplazo
 from iact_pipelines.monitoreo import seguimiento
 from iact_pipelines.staging import validacion
 from iact_pipelines.staging.extraccion import Fuente, FuenteInutilizable, Ventana
-from iact_pipelines.plataforma.resources import IvrResource, PipelineSettings, WarehouseResource
+from iact_pipelines.plataforma.resources import IvrResource, PipelineSettings, WarehouseResource, errores_clasificados
 from iact_pipelines.monitoreo.seguimiento import CLAVE_SEVERIDAD
 
 CHECK_TASA_RECHAZO = "tasa_rechazo"
@@ -85,6 +85,8 @@ def _materializar(
         resumen, validas = _lote(context, fuente, lote, ivr.url_lectura(), warehouse, settings.centros_permitidos())
         resumenes.append(resumen)
         previa = previa if previa is not None and previa.num_rows else validas.slice(0, 5)
+    with warehouse.connect() as conn:
+        reemplazo.analizar_tabla_staging(conn, tabla)
     resumen = Resumen.unir(resumenes)
     return dg.MaterializeResult(
         metadata=_metadata(fuente, previa, resumen),
@@ -364,7 +366,8 @@ def _asset(tabla: str, descripcion: str):
         warehouse: WarehouseResource,
         settings: PipelineSettings,
     ) -> dg.MaterializeResult:
-        return _materializar(context, tabla, ivr, warehouse, settings)
+        with errores_clasificados():
+            return _materializar(context, tabla, ivr, warehouse, settings)
 
     return _staging
 

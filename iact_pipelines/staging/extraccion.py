@@ -124,8 +124,6 @@ WHERE btrim(t.{centro}) = ANY({centros}::text[])
 # SQLSTATE classes meaning "the query does not fit the source any more" (undefined column,
 # table or function, datatype mismatch...): the contract broke, retrying will not help.
 _CONTRATO_ROTO = ("42",)
-# The connection broke or the server is shutting down (classes 08, 57P0x): transient, retry.
-_SIN_CONEXION = ("08", "57P0")
 _COLUMNA_INEXISTENTE = re.compile(r'column (?:\w+\.)?"?(\w+)"? does not exist')
 
 
@@ -150,14 +148,15 @@ def consulta_extraccion(fuente: Fuente, ventana: Ventana, centros: Sequence[str]
 def extraer(ivr_url: str, fuente: Fuente, ventana: Ventana, centros: Sequence[str]) -> pa.Table:
     """The window's rows of the allowed centers, as Arrow, read-only.
 
-    Raises resources.fuente_no_disponible() when the source is unreachable and
-    FuenteInutilizable when the query no longer fits the source's schema.
+    Raises resources.fuente_no_disponible() when the source is unreachable or restarting,
+    ConfigError on a configuration or permission mistake (not retried) and FuenteInutilizable
+    when the query no longer fits the source's schema.
     """
     import adbc_driver_postgresql.dbapi as adbc
 
     try:
         conn = db.connect_adbc(ivr_url, read_only=True)
-    except config.ConfigError as exc:
+    except db.ServidorNoDisponible as exc:
         raise fuente_no_disponible() from exc
     with conn:
         with conn.cursor() as cur:
@@ -166,17 +165,26 @@ def extraer(ivr_url: str, fuente: Fuente, ventana: Ventana, centros: Sequence[st
                 return con_dia_local(cur.fetch_arrow_table(), fuente.inicio, ventana.zona)
             except adbc.Error as exc:
                 estado = getattr(exc, "sqlstate", None) or ""
+                if db.es_de_configuracion(estado):
+                    # 42501 is class 42 too, but a missing grant is not a changed source.
+                    raise config.ConfigError(
+                        f"ivr.{fuente.tabla}: {_motivo(exc)} (SQLSTATE {estado}: check the IVR user's grants)"
+                    ) from None
                 if estado.startswith(_CONTRATO_ROTO):
-                    primera = next((line for line in str(exc).splitlines() if "ERROR:" in line), str(exc))
-                    motivo = primera.split("ERROR:", 1)[-1].strip()
+                    motivo = _motivo(exc)
                     columna = _COLUMNA_INEXISTENTE.search(motivo)
                     raise FuenteInutilizable(
                         f"ivr.{fuente.tabla} does not match the source contract: {motivo}",
                         columna.group(1) if columna else None,
                     ) from None
-                if estado.startswith(_SIN_CONEXION):
+                if db.es_transitorio(estado):
                     raise fuente_no_disponible() from exc
                 raise
+
+
+def _motivo(exc: Exception) -> str:
+    primera = next((line for line in str(exc).splitlines() if "ERROR:" in line), str(exc))
+    return primera.split("ERROR:", 1)[-1].strip()
 
 
 def con_dia_local(tabla: pa.Table, inicio: str, zona: str) -> pa.Table:

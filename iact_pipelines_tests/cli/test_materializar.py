@@ -83,10 +83,12 @@ def test_a_failed_run_exits_non_zero_with_one_line(warehouse, instance, cli_env,
                    "--activos", "reportes/llamadas_dia,reportes/clientes_unicos"])
 
     salida = capsys.readouterr()
-    assert codigo == 1
+    assert codigo == 2
     assert "1 failed" in salida.out
-    errores = [linea for linea in salida.err.splitlines() if "error:" in linea]
+    errores = salida.err.splitlines()
     assert len(errores) == 1 and "check constraint" in errores[0], salida.err
+    (fallido,) = [r for r in instance.get_runs() if r.status == dg.DagsterRunStatus.FAILURE]
+    assert errores[0].startswith(f"iact: error: run {fallido.run_id} failed: ")
     assert [(r[0], r[4]) for r in _runs(instance)] == [
         (["reportes/llamadas_dia"], "FAILURE"),
         (["reportes/clientes_unicos"], "SUCCESS"),  # depends on staging, not on the failed daily report
@@ -173,10 +175,11 @@ def test_bad_staging_stops_the_reports_built_on_it(ivr_writer, warehouse, instan
     codigo = main(["materializar", "--desde", "2024-04-01", "--hasta", "2024-04-01"])
 
     salida = capsys.readouterr()
-    assert codigo == 1
+    assert codigo == 2
     assert "1 run(s), 1 failed, 2 skipped" in salida.out
     assert salida.out.count("SKIPPED") == 2  # the month and the quarter: they depend on staging/llamadas
-    errores = [linea.strip() for linea in salida.err.splitlines() if "error:" in linea]
-    assert errores[0].startswith("error: staging__llamadas: DagsterAssetCheckFailedError") and "blocking" in errores[0]
+    (error,) = salida.err.splitlines()
+    assert "failed: staging__llamadas: DagsterAssetCheckFailedError" in error and "blocking" in error
+    assert error.endswith("; 2 run(s) skipped")
     # the blocking check kept that day's reports from being built
     assert warehouse.execute("SELECT count(*) FROM reportes_llamadas_dia").fetchone() == (0,)
