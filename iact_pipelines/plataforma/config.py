@@ -47,6 +47,10 @@ LIMITES: dict[str, tuple[float, float]] = {
     "IACT_MAX_TASA_RECHAZO": (0, 1),
     "IACT_MENU_UMBRAL_PROBLEMA": (0, 1),
     "IACT_PURGA_DIAS": (0, 3650),
+    # Session timeouts in seconds (0 = off): a week at most.
+    "IACT_PG_STATEMENT_TIMEOUT_S": (0, 7 * 86400),
+    "IACT_PG_LOCK_TIMEOUT_S": (0, 7 * 86400),
+    "IACT_PG_IDLE_TX_TIMEOUT_S": (0, 7 * 86400),
 }
 
 _CENTRO_RE = re.compile(r"^\d{8}$")

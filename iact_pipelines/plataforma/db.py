@@ -125,6 +125,7 @@ def es_transitorio(sqlstate: str | None) -> bool:
 _CONFIGURACION_SIN_SQLSTATE = re.compile(
     r'could not translate host name|invalid connection option|invalid URI|database ".*" does not exist'
     r'|role ".*" does not exist|password authentication failed|no pg_hba\.conf entry|permission denied'
+    r'|is not permitted to log in|no password supplied|Peer authentication failed|authentication failed'
 )
 REINTENTOS_CONEXION = (0.5, 1.0, 2.0)  # seconds to wait before each new attempt
 
@@ -132,7 +133,7 @@ REINTENTOS_CONEXION = (0.5, 1.0, 2.0)  # seconds to wait before each new attempt
 def _segundos(name: str) -> int:
     from iact_pipelines.plataforma.config import parse_number
 
-    return int(parse_number(name, env(name), low=0, high=7 * 86400))
+    return int(parse_number(name, env(name)))
 
 
 def opciones_sesion(*, read_only: bool = False) -> str:

@@ -62,7 +62,7 @@ def reemplazar_dias_staging(
         # there minutes later, and a report planned on an empty partition's statistics picks a
         # nested loop over 100k rows (a first run 400x slower than its re-run). ANALYZE in the
         # loading transaction counts its own rows; it samples, so a 1M-row day costs ~0.2 s.
-        for dia in dias(desde, hasta_exclusive):
+        for dia in fechas.dias_semiabiertos(desde, hasta_exclusive):
             conn.execute(sql.SQL("ANALYZE {}").format(_day_partition("staging", tabla, dia)))
 
 
@@ -72,7 +72,11 @@ def analizar_tabla_staging(conn: psycopg.Connection, tabla: str) -> bool:
     (PostgreSQL 18): the partitions keep the statistics their loads gave them. In its own
     transaction after the load: inside it, two loads of different days would deadlock on
     each other's partitions. A partition another load holds is not waited for beyond a few
-    seconds (False): that load refreshes the parent itself when it ends."""
+    seconds (False): that load refreshes the parent itself when it ends. Before PostgreSQL 18
+    (no ANALYZE ONLY) it is skipped: a plain ANALYZE would re-sample every day partition on
+    every load, and the per-day statistics are what the reports' day filters use."""
+    if conn.info.server_version < 180000:
+        return False
     try:
         with conn.transaction():
             conn.execute("SET LOCAL lock_timeout = '5s'")
