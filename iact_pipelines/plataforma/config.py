@@ -28,6 +28,8 @@ DEFAULTS: dict[str, str | None] = {
     "IACT_ZONA_HORARIA": "America/Mexico_City",
     "IACT_PARTICIONES_DESDE": "2024-01-01",
     "IACT_UMBRAL_NIVEL_SERVICIO": "20",
+    "IACT_ABANDONO_CORTO": "5",
+    "IACT_VENTANA_RELLAMADA_HORAS": "24",
     "IACT_MAX_TASA_RECHAZO": "0.05",
     "IACT_UI_URL": "http://127.0.0.1:3000",
     "IACT_MENU_UMBRAL_PROBLEMA": "0.20",
@@ -82,6 +84,14 @@ def parse_number(name: str, raw: str, *, low: float, high: float) -> float:
     return value
 
 
+def parse_horas(raw: str) -> int:
+    """IACT_VENTANA_RELLAMADA_HORAS: whole hours, 1 to 720 (30 days)."""
+    valor = parse_number("IACT_VENTANA_RELLAMADA_HORAS", raw, low=1, high=720)
+    if valor != int(valor):
+        raise ConfigError(f"IACT_VENTANA_RELLAMADA_HORAS: {raw!r} is not a whole number of hours")
+    return int(valor)
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path
@@ -89,6 +99,8 @@ class Settings:
     zona_horaria: str
     particiones_desde: date
     umbral_nivel_servicio: float
+    abandono_corto: float
+    ventana_rellamada_horas: int
     max_tasa_rechazo: float
     menu_umbral_problema: float
     purga_dias: int
@@ -105,6 +117,8 @@ def load_settings() -> Settings:
         umbral_nivel_servicio=parse_number(
             "IACT_UMBRAL_NIVEL_SERVICIO", env("IACT_UMBRAL_NIVEL_SERVICIO"), low=0, high=86400
         ),
+        abandono_corto=parse_number("IACT_ABANDONO_CORTO", env("IACT_ABANDONO_CORTO"), low=0, high=3600),
+        ventana_rellamada_horas=parse_horas(env("IACT_VENTANA_RELLAMADA_HORAS")),
         max_tasa_rechazo=parse_number("IACT_MAX_TASA_RECHAZO", env("IACT_MAX_TASA_RECHAZO"), low=0, high=1),
         menu_umbral_problema=parse_number(
             "IACT_MENU_UMBRAL_PROBLEMA", env("IACT_MENU_UMBRAL_PROBLEMA"), low=0, high=1
