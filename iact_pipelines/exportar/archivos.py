@@ -184,6 +184,53 @@ REPORTES: dict[str, Reporte] = {
                 series=(("Llamadas", lambda f: f["total_llamadas"]),),
             ),
         ),
+        Reporte(
+            nombre="intervalos",
+            tabla="reportes_intervalos",
+            titulo="Llamadas por cuarto de hora y centro",
+            columnas=_columnas("reportes_intervalos"),
+            fecha=sql.Identifier("fecha"),
+            orden=("fecha", "intervalo", "centro_id"),
+            grafico=Grafico(
+                titulo="Llamadas ofrecidas por hora (suma del periodo, todos los centros)",
+                categoria=lambda f: str(f["intervalo"].hour),
+                series=(
+                    ("Atendidas", lambda f: f["atendidas"]),
+                    ("Abandonadas", lambda f: f["abandonadas"]),
+                    ("Solo IVR", lambda f: f["solo_ivr"]),
+                ),
+                categorias_fijas=tuple(str(h) for h in range(24)),
+            ),
+        ),
+        Reporte(
+            nombre="rellamadas",
+            tabla="reportes_rellamadas",
+            titulo="Rellamadas por día y centro",
+            columnas=_columnas("reportes_rellamadas"),
+            fecha=sql.Identifier("fecha"),
+            orden=("fecha", "centro_id"),
+            grafico=Grafico(
+                titulo="Llamadas identificadas por día (rellamadas y primeras)",
+                categoria=lambda f: f["fecha"].isoformat(),
+                series=(
+                    ("Rellamadas", lambda f: f["rellamadas"]),
+                    ("Primeras", lambda f: f["llamadas_identificadas"] - f["rellamadas"]),
+                ),
+            ),
+        ),
+        Reporte(
+            nombre="devolucion",
+            tabla="lista_devolucion",
+            titulo="Lista de devolución de llamadas",
+            columnas=_columnas("lista_devolucion", sin=("zona_horaria",)),
+            fecha=sql.Identifier("fecha"),
+            orden=("fecha", "ultimo_abandono", "cliente_id"),
+            grafico=Grafico(
+                titulo="Clientes a devolver por día",
+                categoria=lambda f: f["fecha"].isoformat(),
+                series=(("Clientes", lambda f: 1),),
+            ),
+        ),
     )
 }
 
@@ -377,6 +424,8 @@ def _valor_excel(valor: Any, tipo: str) -> Any:
         return None
     if tipo == "decimal":
         return float(valor)  # an Excel number; the cell format shows 2 decimals
+    if isinstance(valor, datetime) and valor.tzinfo is not None:
+        return valor.isoformat()  # Excel has no time zones: keep the instant, offset included, as text
     return valor
 
 

@@ -21,6 +21,8 @@ from psycopg import sql
 # PostgreSQL types, as format_type() prints them.
 BIGINT, INTEGER, SMALLINT, BOOLEAN = "bigint", "integer", "smallint", "boolean"
 DATE, TIMESTAMPTZ, TEXT, JSONB = "date", "timestamp with time zone", "text", "jsonb"
+TIME = "time without time zone"
+SUMA_SEGUNDOS = "numeric(14,2)"  # an additive sum of seconds, 2 decimals
 SEGUNDOS = "numeric(10,2)"  # seconds, 2 decimals
 PORCENTAJE = "numeric(5,2)"  # percent 0-100, 2 decimals
 DECIMAL = "numeric(10,2)"  # a plain ratio, 2 decimals
@@ -127,6 +129,116 @@ _LLAMADAS = (
 )
 _TASA_ABANDONO_LLAMADAS = Columna(
     "tasa_abandono", PORCENTAJE, f"100 × abandonadas ÷ (atendidas + abandonadas); {_P}; {_F}", "Tasa abandono (%)"
+)
+
+_A = "fórmula en DESIGN.md, «Analyst reports beyond the seed (exact)»; SQL en reportes/metricas.py"
+_ESPERA = "espera = atencion - ingreso_cola (atendida) o fin - ingreso_cola (abandonada)"
+_CENTRO = Columna("centro_id", varchar(8), "centro (8 dígitos): 19028031 Nacional, 19020084 Puebla", "Centro")
+
+
+def _pct(nombre: str, formula: str, etiqueta: str) -> Columna:
+    return Columna(nombre, PORCENTAJE, f"100 × {formula}; {_P}; {_A}", etiqueta)
+
+
+_INTERVALOS = (
+    _id(),
+    Columna("fecha", DATE, "día local de inicio de la llamada (zona IACT_ZONA_HORARIA)", "Fecha"),
+    Columna(
+        "intervalo", TIME,
+        "cuarto de hora local de inicio (hora local truncada a 15 min); los 96 de cada día, con ceros; "
+        "en el día de 25 h del cambio de horario las dos pasadas de la hora repetida caen en los mismos intervalos",
+        "Intervalo",
+    ),
+    _CENTRO,
+    Columna("ofrecidas", INTEGER, "llamadas que iniciaron en el intervalo", "Ofrecidas"),
+    Columna("solo_ivr", INTEGER, "llamadas con resultado IVR (terminaron sin pedir asesor)", "Solo IVR"),
+    Columna("atendidas", INTEGER, "llamadas con resultado ATENDIDA", "Atendidas"),
+    Columna("abandonadas", INTEGER, "llamadas con resultado ABANDONADA", "Abandonadas"),
+    Columna(
+        "abandonos_cortos", INTEGER,
+        f"abandonadas con espera <= abandono_corto_s (IACT_ABANDONO_CORTO); {_ESPERA}", "Abandonos cortos",
+    ),
+    Columna(
+        "atendidas_en_umbral", INTEGER,
+        f"atendidas con espera <= umbral_servicio_s (IACT_UMBRAL_NIVEL_SERVICIO); {_ESPERA}", "Atendidas en umbral",
+    ),
+    Columna(
+        "suma_espera_atendidas", SUMA_SEGUNDOS, f"suma de la espera de las atendidas (aditiva); {_S}", "Suma espera (s)"
+    ),
+    Columna("suma_atencion", SUMA_SEGUNDOS, f"suma de fin - atencion de las atendidas (aditiva); {_S}", "Suma atención (s)"),
+    Columna(
+        "espera_maxima", SEGUNDOS, f"espera máxima de atendidas y abandonadas, 0 si no hubo; {_S}", "Espera máx. (s)"
+    ),
+    Columna(
+        "tiempo_promedio_espera", SEGUNDOS, f"suma_espera_atendidas ÷ atendidas (ASA); {_S}; {_A}", "Espera prom. (s)"
+    ),
+    Columna(
+        "tiempo_promedio_atencion", SEGUNDOS, f"suma_atencion ÷ atendidas; {_S}; {_A}", "Atención prom. (s)"
+    ),
+    _pct("nivel_servicio", "atendidas_en_umbral ÷ (atendidas + abandonadas) (convención del seed)", "Nivel servicio (%)"),
+    _pct("nivel_servicio_atendidas", "atendidas_en_umbral ÷ atendidas", "NS s/atendidas (%)"),
+    _pct(
+        "nivel_servicio_sin_cortos", "atendidas_en_umbral ÷ (atendidas + abandonadas − abandonos_cortos)",
+        "NS sin cortos (%)",
+    ),
+    _pct("tasa_abandono", "abandonadas ÷ (atendidas + abandonadas)", "Tasa abandono (%)"),
+    _pct(
+        "tasa_abandono_sin_cortos",
+        "(abandonadas − abandonos_cortos) ÷ (atendidas + abandonadas − abandonos_cortos)", "Abandono sin cortos (%)",
+    ),
+    _pct("contencion_ivr", "solo_ivr ÷ ofrecidas", "Contención IVR (%)"),
+    Columna("umbral_servicio_s", SEGUNDOS, "T usado para esta fila (IACT_UMBRAL_NIVEL_SERVICIO), segundos", "T (s)"),
+    Columna("abandono_corto_s", SEGUNDOS, "S usado para esta fila (IACT_ABANDONO_CORTO), segundos", "S (s)"),
+    *_auditoria(),
+)
+
+_RELLAMADAS = (
+    _id(),
+    Columna("fecha", DATE, "día local de inicio de las llamadas", "Fecha"),
+    _CENTRO,
+    Columna("llamadas_identificadas", INTEGER, "llamadas con cliente_id no nulo que iniciaron ese día en el centro", "Identificadas"),
+    Columna("clientes", INTEGER, "cliente_id distintos de esas llamadas", "Clientes"),
+    Columna(
+        "rellamadas", INTEGER,
+        "llamadas identificadas precedidas por otra llamada del mismo cliente (cualquier centro y resultado) "
+        "iniciada en las ventana_rellamada_h horas previas, anterior en orden (inicio, llamada_id); "
+        f"lee la historia cargada de días anteriores; {_A}",
+        "Rellamadas",
+    ),
+    Columna("clientes_con_rellamada", INTEGER, "clientes con al menos una rellamada ese día en el centro", "Clientes con rellamada"),
+    _pct("tasa_rellamada", "rellamadas ÷ llamadas_identificadas", "Tasa rellamada (%)"),
+    Columna("ventana_rellamada_h", INTEGER, "H usada para esta fila (IACT_VENTANA_RELLAMADA_HORAS), horas", "H (h)"),
+    Columna(
+        "horas_historia_cargadas", "numeric(6,2)",
+        "horas de la ventana previas al inicio del día cubiertas sin huecos por días de staging cargados "
+        "(al construir la fila); menos que ventana_rellamada_h: las primeras llamadas del día no vieron toda su ventana",
+        "Historia cargada (h)",
+    ),
+    Columna(
+        "ventana_completa", BOOLEAN,
+        "horas_historia_cargadas = ventana_rellamada_h: todas las llamadas vieron su ventana completa; "
+        "si es falso, reconstruir el día tras cargar los días previos",
+        "Ventana completa",
+    ),
+    *_auditoria(),
+)
+
+_DEVOLUCION = (
+    _id(),
+    Columna("fecha", DATE, "día local de los abandonos", "Fecha"),
+    Columna("cliente_id", varchar(32), "cliente a devolver la llamada", "Cliente"),
+    Columna("centro_id", varchar(8), "centro de su último abandono del día", "Centro"),
+    Columna(
+        "ultimo_abandono", TIMESTAMPTZ,
+        "inicio de su último abandono del día (último en orden inicio, llamada_id), sin llamada ATENDIDA "
+        "posterior ese día en ningún centro",
+        "Último abandono",
+    ),
+    Columna("espera_ultimo_abandono", SEGUNDOS, f"espera en cola de ese abandono, fin - ingreso_cola; {_S}", "Espera (s)"),
+    Columna("abandonos", INTEGER, "sus llamadas ABANDONADA del día (todos los centros)", "Abandonos"),
+    Columna("llamadas", INTEGER, "todas sus llamadas del día (todos los centros)", "Llamadas"),
+    Columna("zona_horaria", varchar(64), "zona horaria del día local (IACT_ZONA_HORARIA al construir la fila)", "Zona"),
+    *_auditoria(),
 )
 
 TABLAS: dict[str, Tabla] = {
@@ -278,6 +390,27 @@ TABLAS: dict[str, Tabla] = {
                 Columna("fecha_inicio", DATE, "primer día del trimestre (derivada de anio y trimestre)", "Desde"),
             ),
             ("fecha_inicio",),
+        ),
+        Tabla(
+            "reportes_intervalos",
+            "Llamadas por día local, cuarto de hora y centro (los 96 intervalos de cada centro permitido, con ceros).",
+            "reportes/intervalos",
+            _INTERVALOS,
+            ("fecha", "intervalo", "centro_id"),
+        ),
+        Tabla(
+            "reportes_rellamadas",
+            "Rellamadas por día local y centro: clientes que volvieron a llamar dentro de la ventana H.",
+            "reportes/rellamadas",
+            _RELLAMADAS,
+            ("fecha", "centro_id"),
+        ),
+        Tabla(
+            "lista_devolucion",
+            "Lista de devolución: clientes que abandonaron y no fueron atendidos después ese día local.",
+            "reportes/devolucion",
+            _DEVOLUCION,
+            ("fecha", "cliente_id"),
         ),
         # --- written outside the asset graph ------------------------------------------------
         Tabla(

@@ -28,6 +28,8 @@ DEFAULTS: dict[str, str | None] = {
     "IACT_ZONA_HORARIA": "America/Mexico_City",
     "IACT_PARTICIONES_DESDE": "2024-01-01",
     "IACT_UMBRAL_NIVEL_SERVICIO": "20",
+    "IACT_ABANDONO_CORTO": "5",
+    "IACT_VENTANA_RELLAMADA_HORAS": "24",
     "IACT_MAX_TASA_RECHAZO": "0.05",
     "IACT_UI_URL": "http://127.0.0.1:3000",
     "IACT_MENU_UMBRAL_PROBLEMA": "0.20",
@@ -47,6 +49,8 @@ LIMITES: dict[str, tuple[float, float]] = {
     "IACT_MAX_TASA_RECHAZO": (0, 1),
     "IACT_MENU_UMBRAL_PROBLEMA": (0, 1),
     "IACT_PURGA_DIAS": (0, 3650),
+    "IACT_ABANDONO_CORTO": (0, 3600),
+    "IACT_VENTANA_RELLAMADA_HORAS": (1, 720),
     # Session timeouts in seconds (0 = off): a week at most.
     "IACT_PG_STATEMENT_TIMEOUT_S": (0, 7 * 86400),
     "IACT_PG_LOCK_TIMEOUT_S": (0, 7 * 86400),
@@ -103,6 +107,14 @@ def parse_number(name: str, raw: str) -> float:
     return value
 
 
+def parse_horas(raw: str) -> int:
+    """IACT_VENTANA_RELLAMADA_HORAS: whole hours, 1 to 720 (30 days)."""
+    valor = parse_number("IACT_VENTANA_RELLAMADA_HORAS", raw)
+    if valor != int(valor):
+        raise ConfigError(f"IACT_VENTANA_RELLAMADA_HORAS: {raw!r} is not a whole number of hours")
+    return int(valor)
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path
@@ -110,6 +122,8 @@ class Settings:
     zona_horaria: str
     particiones_desde: date
     umbral_nivel_servicio: float
+    abandono_corto: float
+    ventana_rellamada_horas: int
     max_tasa_rechazo: float
     menu_umbral_problema: float
     purga_dias: int
@@ -124,6 +138,8 @@ def load_settings() -> Settings:
         zona_horaria=parse_zona(env("IACT_ZONA_HORARIA")),
         particiones_desde=parse_fecha("IACT_PARTICIONES_DESDE", env("IACT_PARTICIONES_DESDE")),
         umbral_nivel_servicio=parse_number("IACT_UMBRAL_NIVEL_SERVICIO", env("IACT_UMBRAL_NIVEL_SERVICIO")),
+        abandono_corto=parse_number("IACT_ABANDONO_CORTO", env("IACT_ABANDONO_CORTO")),
+        ventana_rellamada_horas=parse_horas(env("IACT_VENTANA_RELLAMADA_HORAS")),
         max_tasa_rechazo=parse_number("IACT_MAX_TASA_RECHAZO", env("IACT_MAX_TASA_RECHAZO")),
         menu_umbral_problema=parse_number("IACT_MENU_UMBRAL_PROBLEMA", env("IACT_MENU_UMBRAL_PROBLEMA")),
         purga_dias=int(parse_number("IACT_PURGA_DIAS", env("IACT_PURGA_DIAS"))),

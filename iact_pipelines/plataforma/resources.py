@@ -107,6 +107,8 @@ class PipelineSettings(dg.ConfigurableResource):
     centros: str = config.DEFAULTS["IACT_CENTROS"]
     zona_horaria: str = config.DEFAULTS["IACT_ZONA_HORARIA"]
     umbral_nivel_servicio: str = config.DEFAULTS["IACT_UMBRAL_NIVEL_SERVICIO"]
+    abandono_corto: str = config.DEFAULTS["IACT_ABANDONO_CORTO"]
+    ventana_rellamada_horas: str = config.DEFAULTS["IACT_VENTANA_RELLAMADA_HORAS"]
     max_tasa_rechazo: str = config.DEFAULTS["IACT_MAX_TASA_RECHAZO"]
     menu_umbral_problema: str = config.DEFAULTS["IACT_MENU_UMBRAL_PROBLEMA"]
     ui_url: str = config.DEFAULTS["IACT_UI_URL"]
@@ -119,6 +121,12 @@ class PipelineSettings(dg.ConfigurableResource):
 
     def umbral_espera_segundos(self) -> float:
         return config.parse_number("IACT_UMBRAL_NIVEL_SERVICIO", self.umbral_nivel_servicio)
+
+    def abandono_corto_segundos(self) -> float:
+        return config.parse_number("IACT_ABANDONO_CORTO", self.abandono_corto)
+
+    def ventana_rellamada(self) -> int:
+        return config.parse_horas(self.ventana_rellamada_horas)
 
     def tasa_rechazo_maxima(self) -> float:
         return config.parse_number("IACT_MAX_TASA_RECHAZO", self.max_tasa_rechazo)
@@ -141,6 +149,8 @@ def build_resources() -> dict[str, dg.ConfigurableResource]:
             centros=_from_env("IACT_CENTROS"),
             zona_horaria=_from_env("IACT_ZONA_HORARIA"),
             umbral_nivel_servicio=_from_env("IACT_UMBRAL_NIVEL_SERVICIO"),
+            abandono_corto=_from_env("IACT_ABANDONO_CORTO"),
+            ventana_rellamada_horas=_from_env("IACT_VENTANA_RELLAMADA_HORAS"),
             max_tasa_rechazo=_from_env("IACT_MAX_TASA_RECHAZO"),
             menu_umbral_problema=_from_env("IACT_MENU_UMBRAL_PROBLEMA"),
             ui_url=_from_env("IACT_UI_URL"),

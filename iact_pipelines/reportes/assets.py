@@ -217,5 +217,75 @@ def trimestral(
     )
 
 
-DIARIOS = [llamadas_dia, menu_problemas, transferencias]
+# --- Analyst reports beyond the seed ---------------------------------------------------------
+
+
+def _analistas(settings: PipelineSettings) -> metricas.Analistas:
+    return metricas.analistas(
+        corto=settings.abandono_corto_segundos(),
+        ventana=settings.ventana_rellamada(),
+        zona=settings.zona(),
+        centros=settings.centros_permitidos(),
+    )
+
+
+@dg.asset(
+    key=["reportes", "intervalos"],
+    group_name=GRUPO,
+    kinds={"postgres"},
+    partitions_def=partitions.diaria,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    deps=[dg.AssetDep(STAGING_LLAMADAS)],
+    metadata=_definicion("reportes_intervalos"),
+)
+def intervalos(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, settings: PipelineSettings
+) -> dg.MaterializeResult:
+    """Calls per local day, quarter hour and center (all 96 slots): volume, IVR containment, ASA, service levels, abandons."""
+    preparacion, sentencia = _analistas(settings).intervalos
+    return _materializar(
+        context, warehouse, settings, "reportes_intervalos", sentencia, preparacion=preparacion
+    )
+
+
+@dg.asset(
+    key=["reportes", "rellamadas"],
+    group_name=GRUPO,
+    kinds={"postgres"},
+    partitions_def=partitions.diaria,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    deps=[dg.AssetDep(STAGING_LLAMADAS)],
+    metadata=_definicion("reportes_rellamadas"),
+)
+def rellamadas(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, settings: PipelineSettings
+) -> dg.MaterializeResult:
+    """Repeat calls per local day and center: identified callers who called again within H hours."""
+    preparacion, sentencia = _analistas(settings).rellamadas
+    return _materializar(
+        context, warehouse, settings, "reportes_rellamadas", sentencia, preparacion=preparacion
+    )
+
+
+@dg.asset(
+    key=["reportes", "devolucion"],
+    group_name=GRUPO,
+    kinds={"postgres"},
+    partitions_def=partitions.diaria,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    deps=[dg.AssetDep(STAGING_LLAMADAS)],
+    metadata=_definicion("lista_devolucion"),
+)
+def devolucion(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, settings: PipelineSettings
+) -> dg.MaterializeResult:
+    """Callback worklist per local day: callers whose last abandon was not followed by an answered call."""
+    preparacion, sentencia = _analistas(settings).devolucion
+    return _materializar(
+        context, warehouse, settings, "lista_devolucion", sentencia, preparacion=preparacion
+    )
+
+
+ANALISTAS = [intervalos, rellamadas, devolucion]
+DIARIOS = [llamadas_dia, menu_problemas, transferencias, *ANALISTAS]
 report_assets = [*DIARIOS, clientes_unicos, trimestral]

@@ -11,7 +11,8 @@ diario = dg.define_asset_job(
     "diario",
     selection=dg.AssetSelection.key_prefixes("staging") | dg.AssetSelection.assets(*reportes.DIARIOS),
     partitions_def=partitions.diaria,
-    description="Staging of a local day and its daily reports (calls per hour, menus, transfers).",
+    description="Staging of a local day and its daily reports (calls per hour, menus, transfers, "
+    "quarter-hour intervals, repeat calls, callback worklist).",
 )
 reportes_mensuales = dg.define_asset_job(
     "reportes_mensuales",

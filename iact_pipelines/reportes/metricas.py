@@ -277,3 +277,242 @@ SELECT (SELECT count(*) FROM insertado) AS registros_cargados,
     coalesce(sum(llamadas), 0) AS llamadas_identificadas
 FROM filas
 """
+
+
+# --- Analyst reports beyond the seed (DESIGN.md, "Analyst reports beyond the seed (exact)") ----
+#
+# These statements also take the short-abandon threshold S, the repeat window H, the reporting
+# time zone and the allowed centers. They are `psycopg.sql` templates: `analistas(...)` fills
+# those four with `sql.Literal` (values, never text pasted into SQL) and leaves %(desde)s,
+# %(hasta)s and %(umbral)s as bound parameters like every other report. Each row records the
+# T, S and H it was computed with. The rollup views of migration 070 recompute the same ratios
+# from the summed columns with SQL functions of identical definition (a ratio round(100.0 * n /
+# d, 2), an average round(s / n, 2), 0 on a zero denominator); a test holds them equal.
+
+from dataclasses import dataclass as _dataclass  # noqa: E402
+
+from psycopg import sql as _sql  # noqa: E402
+
+# Additive aggregates of a quarter hour of one center (raw, unrounded).
+AGREGADOS_INTERVALOS = {
+    "ofrecidas": "count(*)",
+    "solo_ivr": "count(*) FILTER (WHERE resultado = 'IVR')",
+    "atendidas": AGREGADOS_LLAMADAS["atendidas"],
+    "abandonadas": AGREGADOS_LLAMADAS["abandonadas"],
+    # A short abandon waited S seconds or less (S inclusive, like T).
+    "abandonos_cortos": f"count(*) FILTER (WHERE resultado = 'ABANDONADA' AND {ESPERA} <= {{corto}})",
+    "atendidas_en_umbral": AGREGADOS_LLAMADAS["dentro_umbral"],
+    "suma_espera_atendidas": AGREGADOS_LLAMADAS["suma_espera"],
+    "suma_atencion": AGREGADOS_LLAMADAS["suma_atencion"],
+    # ESPERA is NULL for IVR calls: the max is over answered and abandoned calls.
+    "espera_maxima": f"coalesce(max({ESPERA}), 0)",
+}
+_CRUDOS_INTERVALOS = list(AGREGADOS_INTERVALOS)
+_SUMAS_INTERVALOS = ("suma_espera_atendidas", "suma_atencion")
+
+# Averages and rates from the stored (2-decimal) sums, so the views that roll them up compute
+# exactly what the rows hold.
+METRICAS_INTERVALOS = {
+    "tiempo_promedio_espera": promedio("suma_espera_atendidas", "atendidas"),
+    "tiempo_promedio_atencion": promedio("suma_atencion", "atendidas"),
+    "nivel_servicio": porcentaje("atendidas_en_umbral", "atendidas + abandonadas"),
+    "nivel_servicio_atendidas": porcentaje("atendidas_en_umbral", "atendidas"),
+    "nivel_servicio_sin_cortos": porcentaje("atendidas_en_umbral", "atendidas + abandonadas - abandonos_cortos"),
+    "tasa_abandono": porcentaje("abandonadas", "atendidas + abandonadas"),
+    "tasa_abandono_sin_cortos": porcentaje(
+        "abandonadas - abandonos_cortos", "atendidas + abandonadas - abandonos_cortos"
+    ),
+    "contencion_ivr": porcentaje("solo_ivr", "ofrecidas"),
+}
+
+_AGREGADO_INTERVALOS = _temporal("agregado_intervalos", f"""
+SELECT fecha,
+    -- the local wall-clock quarter hour of the start: staging's local hour, the local minute
+    make_time(hora::int, (extract(minute FROM inicio AT TIME ZONE {{zona}})::int / 15) * 15, 0) AS intervalo,
+    centro_id,
+    {_seleccion(AGREGADOS_INTERVALOS)}
+FROM staging.llamadas
+WHERE fecha >= %(desde)s AND fecha < %(hasta)s
+GROUP BY 1, 2, 3
+""")
+
+_REPORTE_INTERVALOS = f"""
+WITH agregado AS (
+    SELECT * FROM agregado_intervalos
+), centros AS (
+    -- the allowed centers, plus any center staged in the window (a setting changed since)
+    SELECT unnest({{centros}}::varchar[]) AS centro_id
+    UNION
+    SELECT DISTINCT centro_id FROM agregado
+), filas AS (
+    -- all 96 quarter hours of every day of the window for every center, zeros included
+    SELECT d.dia::date AS fecha, q.intervalo, c.centro_id,
+    {_ceros([c for c in _CRUDOS_INTERVALOS if c not in _SUMAS_INTERVALOS], "a")},
+    {",".join(f"round(coalesce(a.{c}, 0), 2) AS {c}" for c in _SUMAS_INTERVALOS)}
+    FROM generate_series(%(desde)s::timestamp, %(hasta)s::timestamp - interval '1 day', interval '1 day') AS d (dia)
+    CROSS JOIN (SELECT make_time(n / 4, (n %% 4) * 15, 0) AS intervalo FROM generate_series(0, 95) AS n) AS q
+    CROSS JOIN centros AS c
+    LEFT JOIN agregado AS a ON a.fecha = d.dia::date AND a.intervalo = q.intervalo AND a.centro_id = c.centro_id
+), insertado AS (
+    INSERT INTO reportes_intervalos (fecha, intervalo, centro_id, {", ".join(_CRUDOS_INTERVALOS)},
+                                     {", ".join(METRICAS_INTERVALOS)}, umbral_servicio_s, abandono_corto_s)
+    SELECT fecha, intervalo, centro_id, {", ".join(_CRUDOS_INTERVALOS)},
+    {_seleccion(METRICAS_INTERVALOS)},
+    %(umbral)s::numeric, {{corto}}
+    FROM filas
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM insertado) AS registros_cargados,
+    ofrecidas, atendidas, abandonadas, abandonos_cortos,
+    {_seleccion({c: METRICAS_INTERVALOS[c] for c in ("nivel_servicio", "nivel_servicio_sin_cortos",
+                                                      "tasa_abandono", "contencion_ivr")})}
+FROM (SELECT {_sumas([c for c in _CRUDOS_INTERVALOS if c != "espera_maxima"])} FROM filas) AS ventana
+"""
+
+# Repeat calls. A call is a repeat when the caller's previous staged call (any center, any
+# result; previous in (inicio, llamada_id) order) started at most H before it: the immediate
+# predecessor is the latest earlier call, so "some earlier call within H" reduces to lag().
+# The look-back reads the staged days before the window, from the local day of
+# (first instant of the window − H).
+_VENTANA = "make_interval(hours => {ventana})"
+_INICIO_VENTANA = "(%(desde)s::timestamp AT TIME ZONE {zona})"
+
+_AGREGADO_RELLAMADAS = _temporal("agregado_rellamadas", f"""
+WITH identificadas AS (
+    SELECT fecha, centro_id, cliente_id, inicio,
+        lag(inicio) OVER (PARTITION BY cliente_id ORDER BY inicio, llamada_id) AS inicio_previa
+    FROM staging.llamadas
+    WHERE cliente_id IS NOT NULL AND fecha < %(hasta)s
+      AND fecha >= (({_INICIO_VENTANA} - {_VENTANA}) AT TIME ZONE {{zona}})::date
+      AND inicio >= {_INICIO_VENTANA} - {_VENTANA}
+)
+SELECT fecha, centro_id,
+    count(*) AS llamadas_identificadas,
+    count(DISTINCT cliente_id) AS clientes,
+    count(*) FILTER (WHERE inicio_previa >= inicio - {_VENTANA}) AS rellamadas,
+    count(DISTINCT cliente_id) FILTER (WHERE inicio_previa >= inicio - {_VENTANA}) AS clientes_con_rellamada
+FROM identificadas
+WHERE fecha >= %(desde)s
+GROUP BY fecha, centro_id
+""")
+_CRUDOS_RELLAMADAS = ["llamadas_identificadas", "clientes", "rellamadas", "clientes_con_rellamada"]
+
+# How far back each day's look-back could see: the hours before the day's first instant, up to
+# H, covered without a gap by staged days (a day is loaded when its staging partition exists).
+_REPORTE_RELLAMADAS = f"""
+WITH agregado AS (
+    SELECT * FROM agregado_rellamadas
+), centros AS (
+    SELECT unnest({{centros}}::varchar[]) AS centro_id
+    UNION
+    SELECT DISTINCT centro_id FROM agregado
+), dias AS (
+    SELECT d.dia::date AS fecha, d.dia AT TIME ZONE {{zona}} AS inicio_dia
+    FROM generate_series(%(desde)s::timestamp, %(hasta)s::timestamp - interval '1 day', interval '1 day') AS d (dia)
+), historia AS (
+    -- the latest missing day before each day within its window; its end bounds the history
+    SELECT dias.fecha,
+        least({{ventana}}::numeric, round((extract(epoch FROM dias.inicio_dia - coalesce(
+            (SELECT (faltante.dia + interval '1 day') AT TIME ZONE {{zona}}
+             FROM generate_series(((dias.inicio_dia - {_VENTANA}) AT TIME ZONE {{zona}})::date::timestamp,
+                                  dias.fecha::timestamp - interval '1 day', interval '1 day') AS faltante (dia)
+             WHERE to_regclass(format('staging.%%I', 'llamadas_' || to_char(faltante.dia, 'YYYYMMDD'))) IS NULL
+             ORDER BY faltante.dia DESC LIMIT 1),
+            dias.inicio_dia - {_VENTANA})) / 3600)::numeric, 2)) AS horas
+    FROM dias
+), filas AS (
+    SELECT dias.fecha, c.centro_id, h.horas,
+    {_ceros(_CRUDOS_RELLAMADAS, "a")}
+    FROM dias
+    JOIN historia AS h ON h.fecha = dias.fecha
+    CROSS JOIN centros AS c
+    LEFT JOIN agregado AS a ON a.fecha = dias.fecha AND a.centro_id = c.centro_id
+), insertado AS (
+    INSERT INTO reportes_rellamadas (fecha, centro_id, {", ".join(_CRUDOS_RELLAMADAS)}, tasa_rellamada,
+                                     ventana_rellamada_h, horas_historia_cargadas, ventana_completa)
+    SELECT fecha, centro_id, {", ".join(_CRUDOS_RELLAMADAS)},
+        {porcentaje("rellamadas", "llamadas_identificadas")},
+        {{ventana}}, horas, horas = {{ventana}}
+    FROM filas
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM insertado) AS registros_cargados,
+    coalesce(sum(llamadas_identificadas), 0) AS llamadas_identificadas,
+    coalesce(sum(rellamadas), 0) AS rellamadas,
+    {porcentaje("sum(rellamadas)", "sum(llamadas_identificadas)")} AS tasa_rellamada,
+    count(*) FILTER (WHERE NOT horas = {{ventana}}) AS filas_con_ventana_incompleta
+FROM filas
+"""
+
+# The callback worklist: per local day, callers whose last abandoned call (last in (inicio,
+# llamada_id) order, any center) is not followed that day by an answered call (any center).
+_AGREGADO_DEVOLUCION = _temporal("agregado_devolucion", f"""
+WITH colas AS (
+    SELECT fecha, cliente_id, llamada_id, inicio, centro_id, resultado, {ESPERA} AS espera
+    FROM staging.llamadas
+    WHERE fecha >= %(desde)s AND fecha < %(hasta)s AND cliente_id IS NOT NULL
+      AND resultado IN ('ATENDIDA', 'ABANDONADA')
+), ultimo AS (
+    SELECT DISTINCT ON (fecha, cliente_id) fecha, cliente_id, llamada_id, inicio, centro_id, espera
+    FROM colas
+    WHERE resultado = 'ABANDONADA'
+    ORDER BY fecha, cliente_id, inicio DESC, llamada_id DESC
+)
+SELECT u.fecha, u.cliente_id, u.centro_id, u.inicio AS ultimo_abandono, u.espera
+FROM ultimo AS u
+WHERE NOT EXISTS (
+    SELECT 1 FROM colas AS a
+    WHERE a.resultado = 'ATENDIDA' AND a.fecha = u.fecha AND a.cliente_id = u.cliente_id
+      AND (a.inicio, a.llamada_id) > (u.inicio, u.llamada_id)
+)
+""")
+
+_REPORTE_DEVOLUCION = """
+WITH cuentas AS (
+    SELECT l.fecha, l.cliente_id, count(*) AS llamadas, count(*) FILTER (WHERE l.resultado = 'ABANDONADA') AS abandonos
+    FROM staging.llamadas AS l
+    JOIN agregado_devolucion AS u ON u.fecha = l.fecha AND u.cliente_id = l.cliente_id
+    WHERE l.fecha >= %(desde)s AND l.fecha < %(hasta)s
+    GROUP BY l.fecha, l.cliente_id
+), insertado AS (
+    INSERT INTO lista_devolucion (fecha, cliente_id, centro_id, ultimo_abandono, espera_ultimo_abandono,
+                                  abandonos, llamadas, zona_horaria)
+    SELECT u.fecha, u.cliente_id, u.centro_id, u.ultimo_abandono, round(u.espera, 2), c.abandonos, c.llamadas, {zona}
+    FROM agregado_devolucion AS u
+    JOIN cuentas AS c ON c.fecha = u.fecha AND c.cliente_id = u.cliente_id
+    RETURNING abandonos
+)
+SELECT count(*) AS registros_cargados, coalesce(sum(abandonos), 0) AS abandonos
+FROM insertado
+"""
+
+
+@_dataclass(frozen=True)
+class Analistas:
+    """The analyst reports' statements with their settings filled in (`preparacion`, `sentencia`)."""
+
+    intervalos: tuple[_sql.Composed, _sql.Composed]
+    rellamadas: tuple[_sql.Composed, _sql.Composed]
+    devolucion: tuple[_sql.Composed, _sql.Composed]
+
+
+def analistas(*, corto: float, ventana: int, zona: str, centros: list[str]) -> Analistas:
+    """The three statements pairs for S = `corto` seconds, H = `ventana` hours, the reporting time
+    zone and the allowed centers, each value a `sql.Literal`."""
+    from decimal import Decimal
+
+    valores = {
+        "corto": _sql.SQL("{}::numeric").format(_sql.Literal(str(Decimal(str(corto))))),
+        "ventana": _sql.Literal(int(ventana)),
+        "zona": _sql.Literal(zona),
+        "centros": _sql.Literal(list(centros)),
+    }
+
+    def par(preparacion: str, sentencia: str) -> tuple[_sql.Composed, _sql.Composed]:
+        return (_sql.SQL(preparacion).format(**valores), _sql.SQL(sentencia).format(**valores))
+
+    return Analistas(
+        intervalos=par(_AGREGADO_INTERVALOS, _REPORTE_INTERVALOS),
+        rellamadas=par(_AGREGADO_RELLAMADAS, _REPORTE_RELLAMADAS),
+        devolucion=par(_AGREGADO_DEVOLUCION, _REPORTE_DEVOLUCION),
+    )

@@ -43,7 +43,8 @@ def test_reports_of_a_range_in_one_run_per_partitioning(warehouse, instance, cli
     assert codigo == 0, salida.err
     assert "3 run(s), 0 failed, 0 skipped" in salida.out
     assert _runs(instance) == [
-        (["reportes/llamadas_dia", "reportes/menu_problemas", "reportes/transferencias"],
+        (["reportes/devolucion", "reportes/intervalos", "reportes/llamadas_dia", "reportes/menu_problemas",
+          "reportes/rellamadas", "reportes/transferencias"],
          "2024-03-30", "2024-04-02", None, "SUCCESS"),
         (["reportes/clientes_unicos"], "2024-03-01", "2024-04-01", None, "SUCCESS"),
         (["reportes/trimestral"], "2024-01-01", "2024-04-01", None, "SUCCESS"),
@@ -60,6 +61,9 @@ def test_reports_of_a_range_in_one_run_per_partitioning(warehouse, instance, cli
         "SELECT trimestre, total_llamadas, llamadas_abandonadas FROM reportes_trimestral ORDER BY fecha_inicio"
     ).fetchall() == [("Q1", 2, 1), ("Q2", 2, 0)]
     assert warehouse.execute("SELECT count(*) FROM reportes_transferencias").fetchone() == (1,)
+    # the analyst reports of the range in the same run: 96 quarter hours x 2 centers x 4 days
+    assert warehouse.execute("SELECT count(*), sum(ofrecidas) FROM reportes_intervalos").fetchone() == (768, 4)
+    assert warehouse.execute("SELECT fecha, cliente_id FROM lista_devolucion").fetchall() == [(date(2024, 3, 31), "C2")]
 
 
 def test_one_partition_is_a_plain_partition_run(warehouse, instance, cli_env, capsys):
@@ -135,7 +139,8 @@ def test_end_to_end_from_the_source_staging_first_then_reports(ivr_writer, wareh
     assert codigo == 0, salida.out + salida.err
     runs = _runs(instance)
     assert [r[0] for r in runs] == [
-        ["reportes/llamadas_dia", "reportes/menu_problemas", "reportes/transferencias",
+        ["reportes/devolucion", "reportes/intervalos", "reportes/llamadas_dia", "reportes/menu_problemas",
+         "reportes/rellamadas", "reportes/transferencias",
          "staging/llamadas", "staging/menu_eventos", "staging/transferencias"],
         ["reportes/clientes_unicos"],
         ["reportes/trimestral"],

@@ -387,7 +387,8 @@ def test_a_failed_run_leaves_the_previous_rows(warehouse, instance):
 def test_report_assets_are_single_run_and_grouped():
     claves = {"/".join(a.key.path) for a in reportes.report_assets}
     assert claves == {"reportes/llamadas_dia", "reportes/menu_problemas", "reportes/transferencias",
-                      "reportes/clientes_unicos", "reportes/trimestral"}
+                      "reportes/clientes_unicos", "reportes/trimestral",
+                      "reportes/intervalos", "reportes/rellamadas", "reportes/devolucion"}
     for asset in reportes.report_assets:
         assert asset.backfill_policy == dg.BackfillPolicy.single_run()
         assert asset.group_names_by_key[asset.key] == "reportes"

@@ -1,0 +1,77 @@
+"""The three analyst reports (intervalos, rellamadas, devolucion) on a seeded demo day: their
+own time (`segundos_reporte` of each materialization, medians) and the day's headline figures.
+
+    python -m benchmarks.analistas --llamadas 100000
+
+Seeds the day and the day before it (the repeat-call look-back reads it), materializes staging
+and the reports of both, then re-materializes the three reports of the day `--repeticiones`
+times. `medir(instance, dia)` is the part `make bench` can call on a day already staged.
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import date, timedelta
+
+import dagster as dg
+
+from benchmarks import entorno
+from iact_pipelines.demo import generador
+from iact_pipelines.plataforma import db
+from iact_pipelines.plataforma.resources import build_resources
+from iact_pipelines.reportes import assets as reportes
+from iact_pipelines.staging.assets import staging_assets
+
+_CIFRAS = """
+SELECT d.ofrecidas, d.atendidas, d.abandonadas, d.tiempo_promedio_espera, d.tiempo_promedio_atencion,
+       d.nivel_servicio, d.nivel_servicio_sin_cortos, d.tasa_abandono, d.tasa_abandono_sin_cortos, d.contencion_ivr,
+       (SELECT tasa_rellamada FROM (SELECT round(100.0 * sum(rellamadas) / nullif(sum(llamadas_identificadas), 0), 2)
+            AS tasa_rellamada FROM reportes_rellamadas WHERE fecha = %(dia)s) AS r),
+       (SELECT count(*) FROM lista_devolucion WHERE fecha = %(dia)s)
+FROM v_intervalos_dia AS d WHERE d.fecha = %(dia)s
+"""
+_NOMBRES = ("ofrecidas", "atendidas", "abandonadas", "asa_s", "atencion_s", "nivel_servicio", "ns_sin_cortos",
+            "tasa_abandono", "abandono_sin_cortos", "contencion_ivr", "tasa_rellamada", "lista_devolucion")
+
+
+def medir(instance: dg.DagsterInstance, dia: date) -> dict[str, float]:
+    """Materialize the three reports of `dia` (staging loaded) once; seconds of each report's own work."""
+    result = dg.materialize(reportes.ANALISTAS, partition_key=dia.isoformat(), instance=instance,
+                            resources=build_resources())
+    return {
+        asset.key.path[-1]: float(
+            result.asset_materializations_for_node(asset.op.name)[0].metadata["segundos_reporte"].value
+        )
+        for asset in reportes.ANALISTAS
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.analistas")
+    parser.add_argument("--llamadas", type=int, default=100_000)
+    parser.add_argument("--repeticiones", type=int, default=3)
+    args = parser.parse_args()
+
+    urls = entorno.preparar()
+    entorno.vaciar(urls)
+    dia = date(2025, 3, 4)
+    generador.seed(urls.ivr, dia - timedelta(days=1), dia, args.llamadas)
+    with dg.DagsterInstance.ephemeral() as instance:
+        for d in (dia - timedelta(days=1), dia):
+            assert dg.materialize([*staging_assets, reportes.llamadas_dia, *reportes.ANALISTAS],
+                                  partition_key=d.isoformat(), instance=instance, resources=build_resources()).success
+        with db.connect(urls.warehouse, autocommit=True) as conn:
+            conn.execute("VACUUM ANALYZE")
+        corridas = [medir(instance, dia) for _ in range(args.repeticiones)]
+    medianas = {k: sorted(c[k] for c in corridas)[len(corridas) // 2] for k in corridas[0]}
+    total = sum(medianas.values())
+    print(f"analyst reports at {args.llamadas:,} calls/day (medians of {args.repeticiones}): "
+          + ", ".join(f"{k} {v:.3f} s" for k, v in medianas.items()) + f"; together {total:.3f} s", flush=True)
+    with db.connect(urls.warehouse) as conn:
+        fila = conn.execute(_CIFRAS, {"dia": dia}).fetchone()
+    print("demo day " + dia.isoformat() + " (all centers): "
+          + ", ".join(f"{n}={v}" for n, v in zip(_NOMBRES, fila, strict=True)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
