@@ -16,6 +16,7 @@ import psycopg
 from psycopg import sql
 
 from iact_pipelines.plataforma import db
+from iact_pipelines.staging import clientes
 
 
 def dias(desde: date, hasta_exclusive: date) -> list[date]:
@@ -40,7 +41,9 @@ def reemplazar_dias_staging(
     (creating missing ones) and yield so the caller loads the new rows; commit on success.
 
     TRUNCATE of a day partition is transactional in PostgreSQL: if the load fails the
-    transaction rolls back and the old rows are still there.
+    transaction rolls back and the old rows are still there. For `llamadas`, the days'
+    first-call rows (staging/clientes.py) are rewritten after the caller's load, before the
+    commit: every writer of a calls day keeps them exact.
     """
     # Partitions are created in their own short transaction: CREATE ... PARTITION OF locks the
     # parent exclusively, which must not last for the whole load (readers would wait).
@@ -61,6 +64,8 @@ def reemplazar_dias_staging(
         for dia in dias(desde, hasta_exclusive):
             conn.execute(sql.SQL("TRUNCATE {}").format(_day_partition("staging", tabla, dia)))
         yield conn
+        if tabla == "llamadas":
+            clientes.actualizar(conn, desde, hasta_exclusive)
 
 
 @contextmanager
