@@ -10,7 +10,8 @@ rows of these tables only: its cost follows the month, not the history.
 
 Only clients the window can move are touched: those seen in the window without an earlier
 first call (their first call becomes their earliest day in the window), and those whose first
-call was in the window and who are no longer there (their next later day, or no row).
+call was in the window and who are no longer there (their next later day, or no row: the one
+step that reads later history, and only for such clients, which only a source deletion makes).
 """
 
 from __future__ import annotations
@@ -37,38 +38,47 @@ WHERE fecha >= %(desde)s AND fecha < %(hasta)s AND cliente_id IS NOT NULL
 GROUP BY fecha, cliente_id
 """
 
-_PRIMERAS = """
-WITH ventana AS (
-    SELECT cliente_id, min(fecha) AS primera
-    FROM staging.clientes_dia
-    WHERE fecha >= %(desde)s AND fecha < %(hasta)s
-    GROUP BY cliente_id
-), movidos AS (
-    -- in the window, nothing earlier: the window's earliest day (no day before it has them)
-    SELECT v.cliente_id, v.primera
-    FROM ventana AS v
-    WHERE NOT EXISTS (
-        SELECT 1 FROM staging.clientes_primera_llamada AS p
-        WHERE p.cliente_id = v.cliente_id AND p.primera_fecha < %(desde)s
-    )
-    UNION ALL
-    -- first call in the window, gone from it: their next day after it, or none
-    SELECT p.cliente_id,
-        (SELECT min(d.fecha) FROM staging.clientes_dia AS d
-         WHERE d.cliente_id = p.cliente_id AND d.fecha >= %(hasta)s)
-    FROM staging.clientes_primera_llamada AS p
-    WHERE p.primera_fecha >= %(desde)s AND p.primera_fecha < %(hasta)s
-      AND NOT EXISTS (SELECT 1 FROM ventana AS v WHERE v.cliente_id = p.cliente_id)
-), borrados AS (
-    DELETE FROM staging.clientes_primera_llamada AS p
-    USING movidos AS m
-    WHERE p.cliente_id = m.cliente_id AND m.primera IS NULL
-)
+# Clients seen in the window with no first call before it: their first call is their earliest
+# day in the window (no day before it has them). Cost: the window's rows plus one primary-key
+# probe per client.
+_ADELANTAR = """
 INSERT INTO staging.clientes_primera_llamada (cliente_id, primera_fecha)
-SELECT cliente_id, primera FROM movidos WHERE primera IS NOT NULL
+SELECT v.cliente_id, min(v.fecha)
+FROM staging.clientes_dia AS v
+WHERE v.fecha >= %(desde)s AND v.fecha < %(hasta)s
+  AND NOT EXISTS (
+    SELECT 1 FROM staging.clientes_primera_llamada AS p
+    WHERE p.cliente_id = v.cliente_id AND p.primera_fecha < %(desde)s
+  )
+GROUP BY v.cliente_id
 ON CONFLICT (cliente_id) DO UPDATE SET primera_fecha = EXCLUDED.primera_fecha
     WHERE staging.clientes_primera_llamada.primera_fecha <> EXCLUDED.primera_fecha
 """
+
+# Clients whose first call was in the window and who are no longer in it (their calls were
+# deleted at the source and the day re-run): usually none.
+_AUSENTES = """
+SELECT cliente_id FROM staging.clientes_primera_llamada
+WHERE primera_fecha >= %(desde)s AND primera_fecha < %(hasta)s
+EXCEPT
+SELECT cliente_id FROM staging.clientes_dia
+WHERE fecha >= %(desde)s AND fecha < %(hasta)s
+"""
+
+# Their next day after the window, or no first call at all. Reads the later days (the only
+# statement whose cost grows with history), and only when some client left.
+_SIGUIENTE = """
+SELECT cliente_id, min(fecha)
+FROM staging.clientes_dia
+WHERE fecha >= %(hasta)s AND cliente_id = ANY(%(ausentes)s)
+GROUP BY cliente_id
+"""
+_MOVER = """
+UPDATE staging.clientes_primera_llamada AS p SET primera_fecha = s.primera
+FROM unnest(%(clientes)s::text[], %(fechas)s::date[]) AS s (cliente_id, primera)
+WHERE p.cliente_id = s.cliente_id
+"""
+_QUITAR = "DELETE FROM staging.clientes_primera_llamada WHERE cliente_id = ANY(%(clientes)s)"
 
 
 def actualizar(conn: psycopg.Connection, desde: date, hasta: date) -> None:
@@ -78,4 +88,13 @@ def actualizar(conn: psycopg.Connection, desde: date, hasta: date) -> None:
     conn.execute("SELECT pg_advisory_xact_lock(%s)", (db.advisory_key(*_CANDADO),))
     conn.execute(_BORRAR_DIAS, parametros)
     conn.execute(_CARGAR_DIAS, parametros)
-    conn.execute(_PRIMERAS, parametros)
+    conn.execute(_ADELANTAR, parametros)
+    ausentes = [c for (c,) in conn.execute(_AUSENTES, parametros).fetchall()]
+    if not ausentes:
+        return
+    siguiente = dict(conn.execute(_SIGUIENTE, {**parametros, "ausentes": ausentes}).fetchall())
+    if siguiente:
+        conn.execute(_MOVER, {"clientes": list(siguiente), "fechas": list(siguiente.values())})
+    sin_llamadas = [c for c in ausentes if c not in siguiente]
+    if sin_llamadas:
+        conn.execute(_QUITAR, {"clientes": sin_llamadas})
