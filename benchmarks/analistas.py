@@ -73,5 +73,12 @@ def main() -> None:
           + ", ".join(f"{n}={v}" for n, v in zip(_NOMBRES, fila, strict=True)), flush=True)
 
 
+
+def medir_reportes_analista(warehouse_url: str, dia: date) -> dict[str, float]:
+    """`make bench`'s hook: the three reports of `dia`, whose staging the day benchmark just
+    loaded, on the bench's Dagster instance; seconds of each report's own work."""
+    with dg.DagsterInstance.get() as instance:
+        return medir(instance, dia)
+
 if __name__ == "__main__":
     main()

@@ -58,6 +58,7 @@ def pg_urls():
 
 _RESET_WAREHOUSE = """
 TRUNCATE staging.llamadas, staging.menu_eventos, staging.transferencias,
+         staging.clientes_dia, staging.clientes_primera_llamada,
          reportes_trimestral, reportes_transferencias, reportes_menu_problemas,
          reportes_llamadas_dia, reportes_clientes_unicos, reportes_intervalos,
          reportes_rellamadas, lista_devolucion, internal_messages,

@@ -295,6 +295,28 @@ TABLAS: dict[str, Tabla] = {
             ),
             ("fecha", "transferencia_id"),
         ),
+        Tabla(
+            "staging.clientes_dia",
+            "Clientes identificados por día local: lo que cada día de staging.llamadas aporta a "
+            "«clientes únicos» y a la primera llamada de cada cliente.",
+            "staging/llamadas (staging/clientes.py, en la misma transacción que el día)",
+            (
+                Columna("fecha", DATE, "día local de las llamadas"),
+                Columna("cliente_id", varchar(32), "cliente identificado que llamó ese día"),
+                Columna("llamadas", INTEGER, "llamadas del cliente ese día (validadas, centros permitidos)"),
+            ),
+            ("fecha", "cliente_id"),
+        ),
+        Tabla(
+            "staging.clientes_primera_llamada",
+            "Primer día con llamadas de cada cliente en la historia cargada: min(fecha) de staging.clientes_dia.",
+            "staging/llamadas (staging/clientes.py, en la misma transacción que el día)",
+            (
+                Columna("cliente_id", varchar(32), "cliente identificado"),
+                Columna("primera_fecha", DATE, "día local de su primera llamada cargada; define «nuevos_clientes»"),
+            ),
+            ("primera_fecha", "cliente_id"),
+        ),
         # --- reports -------------------------------------------------------------------------
         Tabla(
             "reportes_llamadas_dia",

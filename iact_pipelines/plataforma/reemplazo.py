@@ -37,7 +37,9 @@ def reemplazar_dias_staging(
     (creating missing ones) and yield so the caller loads the new rows; commit on success.
 
     TRUNCATE of a day partition is transactional in PostgreSQL: if the load fails the
-    transaction rolls back and the old rows are still there.
+    transaction rolls back and the old rows are still there. Staging writers go through
+    `staging.clientes.reemplazar_dias`, which adds what depends on the day's rows in the same
+    transaction.
     """
     # Partitions are created in their own short transaction: CREATE ... PARTITION OF locks the
     # parent exclusively, which must not last for the whole load (readers would wait).

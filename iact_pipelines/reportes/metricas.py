@@ -239,30 +239,37 @@ FROM (SELECT {_sumas(_CRUDOS_TRANSFERENCIAS)} FROM agregado) AS ventana
 # --- Unique clients ------------------------------------------------------------------------
 
 # Per calendar month of the window (desde is a month's first day, hasta exclusive): distinct
-# identified callers; new = their first call in all loaded history falls in the month (history
-# after the window cannot change that, so only rows before `hasta` are read); recurrent = the rest.
+# identified callers; new = their first call in all loaded history falls in the month;
+# recurrent = the rest. Read from staging.clientes_dia (one row per client and day) and
+# staging.clientes_primera_llamada (each client's earliest such day), kept exact by every
+# staging calls load (staging/clientes.py): both reads are range scans of the window, so the
+# cost follows the month, not the history. A client whose first call falls in the month
+# called in the month, so the new ones are counted from the first-call table alone.
 REPORTE_CLIENTES_UNICOS = f"""
-WITH por_mes AS (
-    SELECT date_trunc('month', fecha::timestamp)::date AS mes, cliente_id, count(*) AS llamadas
-    FROM staging.llamadas
-    WHERE fecha >= %(desde)s AND fecha < %(hasta)s AND cliente_id IS NOT NULL
-    GROUP BY 1, 2
-), primera AS (
-    SELECT cliente_id, min(fecha) AS primera_fecha
-    FROM staging.llamadas
-    WHERE fecha < %(hasta)s AND cliente_id IN (SELECT cliente_id FROM por_mes)
-    GROUP BY cliente_id
+WITH agregado AS (
+    -- per month, and (mes NULL) the whole window's distinct clients, in one scan
+    SELECT date_trunc('month', fecha::timestamp)::date AS mes,
+        count(DISTINCT cliente_id) AS clientes, sum(llamadas) AS llamadas
+    FROM staging.clientes_dia
+    WHERE fecha >= %(desde)s AND fecha < %(hasta)s
+    GROUP BY GROUPING SETS ((date_trunc('month', fecha::timestamp)::date), ())
+), por_mes AS (
+    SELECT * FROM agregado WHERE mes IS NOT NULL
+), nuevos_por_mes AS (
+    SELECT date_trunc('month', primera_fecha::timestamp)::date AS mes, count(*) AS nuevos
+    FROM staging.clientes_primera_llamada
+    WHERE primera_fecha >= %(desde)s AND primera_fecha < %(hasta)s
+    GROUP BY 1
 ), filas AS (
     -- every month of the window, one without identified calls as zeros
     SELECT m.mes::date AS mes,
-        count(c.cliente_id) AS clientes,
-        count(*) FILTER (WHERE p.primera_fecha >= m.mes::date) AS nuevos,
-        count(*) FILTER (WHERE p.primera_fecha < m.mes::date) AS recurrentes,
-        coalesce(sum(c.llamadas), 0) AS llamadas
+        coalesce(c.clientes, 0) AS clientes,
+        coalesce(n.nuevos, 0) AS nuevos,
+        coalesce(c.clientes, 0) - coalesce(n.nuevos, 0) AS recurrentes,
+        coalesce(c.llamadas, 0) AS llamadas
     FROM generate_series(%(desde)s::timestamp, %(hasta)s::timestamp - interval '1 day', interval '1 month') AS m (mes)
     LEFT JOIN por_mes AS c ON c.mes = m.mes::date
-    LEFT JOIN primera AS p ON p.cliente_id = c.cliente_id
-    GROUP BY 1
+    LEFT JOIN nuevos_por_mes AS n ON n.mes = m.mes::date
 ), insertado AS (
     INSERT INTO reportes_clientes_unicos (fecha_inicio, fecha_fin, total_clientes_unicos, nuevos_clientes,
                                           clientes_recurrentes, promedio_llamadas_cliente)
@@ -272,7 +279,7 @@ WITH por_mes AS (
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM insertado) AS registros_cargados,
-    (SELECT count(DISTINCT cliente_id) FROM por_mes) AS total_clientes_unicos,
+    (SELECT clientes FROM agregado WHERE mes IS NULL) AS total_clientes_unicos,
     coalesce(sum(nuevos), 0) AS nuevos_clientes,
     coalesce(sum(llamadas), 0) AS llamadas_identificadas
 FROM filas

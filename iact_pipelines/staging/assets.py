@@ -23,7 +23,7 @@ import pyarrow as pa
 from psycopg import sql
 
 from iact_pipelines.plataforma import catalogo, copia_binaria, markdown
-from iact_pipelines.staging import extraccion
+from iact_pipelines.staging import clientes, extraccion
 from iact_pipelines.plataforma import partitions
 from iact_pipelines.plataforma import reemplazo
 from iact_pipelines.monitoreo import seguimiento
@@ -181,7 +181,7 @@ def _cargar(
     worker thread: the COPY's encoding (Arrow kernels) and sending release the GIL and the
     server does the rest, so the two overlap on two cores instead of adding up."""
     with warehouse.connect() as conn:
-        with reemplazo.reemplazar_dias_staging(conn, fuente.tabla, ventana.desde, ventana.hasta):
+        with clientes.reemplazar_dias(conn, fuente.tabla, ventana.desde, ventana.hasta):
             with ThreadPoolExecutor(max_workers=1) as hilo:
                 copia = hilo.submit(copia_binaria.copiar, conn, sql.Identifier("staging", fuente.tabla), validas)
                 errores = construir_errores()

@@ -1,0 +1,113 @@
+"""Each client's first call, kept exact as staging days are replaced (issue 14).
+
+`staging.clientes_dia` holds what each day contributes (identified client, calls that day);
+`staging.clientes_primera_llamada` the earliest of those days per client. Both are rewritten
+for a window of days in the same transaction as the window's `staging.llamadas` rows
+(every staging writer replaces days through `reemplazar_dias` below), so a rebuilt middle month, a day
+backfilled before later ones, or a client's earliest day emptied at the source and re-run
+leave exactly min(fecha) over the loaded days. The monthly report then reads the month's
+rows of these tables only: its cost follows the month, not the history.
+
+Only clients the window can move are touched: those seen in the window without an earlier
+first call (their first call becomes their earliest day in the window), and those whose first
+call was in the window and who are no longer there (their next later day, or no row: the one
+step that reads later history, and only for such clients, which only a source deletion makes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+
+import psycopg
+
+from iact_pipelines.plataforma import db, reemplazo
+
+# Writers of different days of staging.llamadas run concurrently; the first-call rows they
+# touch overlap (a client of both days). One lock, taken at the end of the day's transaction,
+# makes each update see the other's committed rows (read committed: a fresh snapshot per
+# statement after the wait).
+_CANDADO = ("staging.clientes_primera_llamada",)
+
+_BORRAR_DIAS = "DELETE FROM staging.clientes_dia WHERE fecha >= %(desde)s AND fecha < %(hasta)s"
+
+_CARGAR_DIAS = """
+INSERT INTO staging.clientes_dia (fecha, cliente_id, llamadas)
+SELECT fecha, cliente_id, count(*)
+FROM staging.llamadas
+WHERE fecha >= %(desde)s AND fecha < %(hasta)s AND cliente_id IS NOT NULL
+GROUP BY fecha, cliente_id
+"""
+
+# Clients seen in the window with no first call before it: their first call is their earliest
+# day in the window (no day before it has them). Cost: the window's rows plus one primary-key
+# probe per client.
+_ADELANTAR = """
+INSERT INTO staging.clientes_primera_llamada (cliente_id, primera_fecha)
+SELECT v.cliente_id, min(v.fecha)
+FROM staging.clientes_dia AS v
+WHERE v.fecha >= %(desde)s AND v.fecha < %(hasta)s
+  AND NOT EXISTS (
+    SELECT 1 FROM staging.clientes_primera_llamada AS p
+    WHERE p.cliente_id = v.cliente_id AND p.primera_fecha < %(desde)s
+  )
+GROUP BY v.cliente_id
+ON CONFLICT (cliente_id) DO UPDATE SET primera_fecha = EXCLUDED.primera_fecha
+    WHERE staging.clientes_primera_llamada.primera_fecha <> EXCLUDED.primera_fecha
+"""
+
+# Clients whose first call was in the window and who are no longer in it (their calls were
+# deleted at the source and the day re-run): usually none.
+_AUSENTES = """
+SELECT cliente_id FROM staging.clientes_primera_llamada
+WHERE primera_fecha >= %(desde)s AND primera_fecha < %(hasta)s
+EXCEPT
+SELECT cliente_id FROM staging.clientes_dia
+WHERE fecha >= %(desde)s AND fecha < %(hasta)s
+"""
+
+# Their next day after the window, or no first call at all. Reads the later days (the only
+# statement whose cost grows with history), and only when some client left.
+_SIGUIENTE = """
+SELECT cliente_id, min(fecha)
+FROM staging.clientes_dia
+WHERE fecha >= %(hasta)s AND cliente_id = ANY(%(ausentes)s)
+GROUP BY cliente_id
+"""
+_MOVER = """
+UPDATE staging.clientes_primera_llamada AS p SET primera_fecha = s.primera
+FROM unnest(%(clientes)s::text[], %(fechas)s::date[]) AS s (cliente_id, primera)
+WHERE p.cliente_id = s.cliente_id
+"""
+_QUITAR = "DELETE FROM staging.clientes_primera_llamada WHERE cliente_id = ANY(%(clientes)s)"
+
+
+def actualizar(conn: psycopg.Connection, desde: date, hasta: date) -> None:
+    """Rewrite the days [desde, hasta) of staging.clientes_dia from staging.llamadas and move
+    the first calls they change; in the caller's transaction, after the days' rows are in."""
+    parametros = {"desde": desde, "hasta": hasta}
+    conn.execute("SELECT pg_advisory_xact_lock(%s)", (db.advisory_key(*_CANDADO),))
+    conn.execute(_BORRAR_DIAS, parametros)
+    conn.execute(_CARGAR_DIAS, parametros)
+    conn.execute(_ADELANTAR, parametros)
+    ausentes = [c for (c,) in conn.execute(_AUSENTES, parametros).fetchall()]
+    if not ausentes:
+        return
+    siguiente = dict(conn.execute(_SIGUIENTE, {**parametros, "ausentes": ausentes}).fetchall())
+    if siguiente:
+        conn.execute(_MOVER, {"clientes": list(siguiente), "fechas": list(siguiente.values())})
+    sin_llamadas = [c for c in ausentes if c not in siguiente]
+    if sin_llamadas:
+        conn.execute(_QUITAR, {"clientes": sin_llamadas})
+
+
+@contextmanager
+def reemplazar_dias(conn: psycopg.Connection, tabla: str, desde: date, hasta_excl: date) -> Iterator[psycopg.Connection]:
+    """The staging day replace (`reemplazo.reemplazar_dias_staging`) plus, for calls, the days'
+    first-call rows rewritten after the caller's load, before the commit: every writer of a
+    calls day (the staging asset, the tests, the benchmark) keeps them exact."""
+    with reemplazo.reemplazar_dias_staging(conn, tabla, desde, hasta_excl):
+        yield conn
+        if tabla == "llamadas":
+            actualizar(conn, desde, hasta_excl)
