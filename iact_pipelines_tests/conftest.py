@@ -48,7 +48,9 @@ def pg_urls():
         dagster=db.sqlalchemy_url(_database(base, names[2])),
         embedded=False,
     )
-    migrations.setup(urls, ivr_source=True)
+    migrations.setup(urls)
+    # The source is created the way `iact demo seed` creates it: the pipeline never does.
+    migrations.create_ivr_source(urls.ivr)
     db.export_env(urls)
     yield urls
     if not _external:

@@ -28,7 +28,7 @@ def register(sub) -> None:
 
 def _dev(args) -> int:
     urls = db.resolve_urls()
-    migrations.setup(urls, ivr_source=urls.embedded)
+    migrations.setup(urls)
     home = prepare_dagster_home(urls)
     # Alerts link to runs in this UI unless a public URL was configured.
     os.environ.setdefault("IACT_UI_URL", f"http://{args.host}:{args.port}")

@@ -230,7 +230,7 @@ def _materializar_rango(args) -> int:
     from iact_pipelines.plataforma.instance import prepare_dagster_home
 
     urls = db.resolve_urls()
-    migrations.setup(urls, ivr_source=urls.embedded)
+    migrations.setup(urls)
     prepare_dagster_home(urls)  # before importing the definitions: resources read the environment
 
     import dagster as dg
