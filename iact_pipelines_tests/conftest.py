@@ -21,7 +21,8 @@ _external = os.environ.get("IACT_TEST_PG_URL", "").strip()
 # Configure before any iact_pipelines module reads the environment.
 os.environ["IACT_HOME"] = str(TEST_HOME)
 for _name in ("IACT_IVR_URL", "IACT_WAREHOUSE_URL", "DAGSTER_PG_URL", "IACT_CENTROS", "IACT_ZONA_HORARIA",
-              "IACT_PARTICIONES_DESDE", "IACT_UMBRAL_NIVEL_SERVICIO", "IACT_MAX_TASA_RECHAZO"):
+              "IACT_PARTICIONES_DESDE", "IACT_UMBRAL_NIVEL_SERVICIO", "IACT_MAX_TASA_RECHAZO",
+              "IACT_VOLUMEN_MINIMO"):
     os.environ.pop(_name, None)
 
 from iact_pipelines.plataforma import db
@@ -61,7 +62,7 @@ _RESET_WAREHOUSE = """
 TRUNCATE staging.llamadas, staging.menu_eventos, staging.transferencias,
          reportes_trimestral, reportes_transferencias, reportes_menu_problemas,
          reportes_llamadas_dia, reportes_clientes_unicos, internal_messages,
-         etl_validation_errors, etl_jobs, usuarios RESTART IDENTITY CASCADE
+         etl_validation_errors, etl_jobs, staging_cargas, usuarios RESTART IDENTITY CASCADE
 """
 _RESET_IVR = "TRUNCATE ivr.llamadas, ivr.menu_eventos, ivr.transferencias"
 

@@ -34,20 +34,24 @@ def _day_partition(schema: str, tabla: str, dia: date) -> sql.Identifier:
 
 @contextmanager
 def reemplazar_dias_staging(
-    conn: psycopg.Connection, tabla: str, desde: date, hasta_exclusive: date
+    conn: psycopg.Connection, tabla: str, desde: date, hasta_exclusive: date, solo: Iterable[date] | None = None
 ) -> Iterator[psycopg.Connection]:
-    """Empty the day partitions of `staging.<tabla>` in [desde, hasta) inside one transaction
+    """Empty the day partitions of `staging.<tabla>` in [desde, hasta) (only the days in `solo`
+    when given: a day the `volumen` check blocks keeps its rows) inside one transaction
     (creating missing ones) and yield so the caller loads the new rows; commit on success.
 
     TRUNCATE of a day partition is transactional in PostgreSQL: if the load fails the
-    transaction rolls back and the old rows are still there.
+    transaction rolls back and the old rows are still there. TRUNCATE is not MVCC-safe, though:
+    a reader whose snapshot predates the commit would see the day empty. Readers therefore take
+    the same per-day locks shared (`leer_dias_staging`) before they read.
     """
+    elegidos = dias(desde, hasta_exclusive) if solo is None else sorted(set(solo))
     # Partitions are created in their own short transaction: CREATE ... PARTITION OF locks the
     # parent exclusively, which must not last for the whole load (readers would wait).
-    claves = [d.isoformat() for d in dias(desde, hasta_exclusive)]
+    claves = [d.isoformat() for d in elegidos]
     with conn.transaction():
         bloquear_particiones(conn, f"staging.{tabla}", claves)  # two creators of one partition would collide
-        for dia in dias(desde, hasta_exclusive):
+        for dia in elegidos:
             conn.execute(
                 sql.SQL("CREATE TABLE IF NOT EXISTS {} PARTITION OF {} FOR VALUES FROM ({}) TO ({})").format(
                     _day_partition("staging", tabla, dia),
@@ -58,7 +62,7 @@ def reemplazar_dias_staging(
             )
     with conn.transaction():
         bloquear_particiones(conn, f"staging.{tabla}", claves)
-        for dia in dias(desde, hasta_exclusive):
+        for dia in elegidos:
             conn.execute(sql.SQL("TRUNCATE {}").format(_day_partition("staging", tabla, dia)))
         yield conn
 
@@ -79,3 +83,20 @@ def reemplazar_periodo(
             (desde, hasta_exclusive),
         )
         yield conn
+
+
+def leer_dias_staging(conn: psycopg.Connection, tablas: Iterable[str], desde: date, hasta_exclusive: date) -> None:
+    """Take, until the transaction ends, the shared lock of each day of `staging.<tabla>` in
+    [desde, hasta): a staging load of one of those days (which holds the exclusive lock from
+    its TRUNCATE to its commit) finishes first, and no load starts until this transaction ends.
+
+    Call it in its own statement BEFORE the reading statements: under READ COMMITTED each later
+    statement takes a fresh snapshot, which then includes the load that was waited for (a
+    statement whose snapshot predated the load's commit would see the truncated, empty day).
+    """
+    for tabla in sorted(set(tablas)):
+        claves = [d.isoformat() for d in dias(desde, hasta_exclusive)]
+        conn.execute(
+            "SELECT pg_advisory_xact_lock_shared(k) FROM unnest(%s::bigint[]) AS k",
+            ([db.advisory_key(f"staging.{tabla}", c) for c in sorted(claves)],),
+        )

@@ -64,6 +64,7 @@ class PipelineSettings(dg.ConfigurableResource):
     zona_horaria: str = config.DEFAULTS["IACT_ZONA_HORARIA"]
     umbral_nivel_servicio: str = config.DEFAULTS["IACT_UMBRAL_NIVEL_SERVICIO"]
     max_tasa_rechazo: str = config.DEFAULTS["IACT_MAX_TASA_RECHAZO"]
+    volumen_minimo: str = config.DEFAULTS["IACT_VOLUMEN_MINIMO"]
     menu_umbral_problema: str = config.DEFAULTS["IACT_MENU_UMBRAL_PROBLEMA"]
     ui_url: str = config.DEFAULTS["IACT_UI_URL"]
 
@@ -78,6 +79,9 @@ class PipelineSettings(dg.ConfigurableResource):
 
     def tasa_rechazo_maxima(self) -> float:
         return config.parse_number("IACT_MAX_TASA_RECHAZO", self.max_tasa_rechazo, low=0, high=1)
+
+    def volumen_minimo_fraccion(self) -> float:
+        return config.parse_number("IACT_VOLUMEN_MINIMO", self.volumen_minimo, low=0, high=1)
 
     def umbral_menu_problema(self) -> float:
         return config.parse_number("IACT_MENU_UMBRAL_PROBLEMA", self.menu_umbral_problema, low=0, high=1)
@@ -98,6 +102,7 @@ def build_resources() -> dict[str, dg.ConfigurableResource]:
             zona_horaria=_from_env("IACT_ZONA_HORARIA"),
             umbral_nivel_servicio=_from_env("IACT_UMBRAL_NIVEL_SERVICIO"),
             max_tasa_rechazo=_from_env("IACT_MAX_TASA_RECHAZO"),
+            volumen_minimo=_from_env("IACT_VOLUMEN_MINIMO"),
             menu_umbral_problema=_from_env("IACT_MENU_UMBRAL_PROBLEMA"),
             ui_url=_from_env("IACT_UI_URL"),
         ),
