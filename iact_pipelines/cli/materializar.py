@@ -43,6 +43,13 @@ def register(sub) -> None:
         help='comma-separated asset keys or globs ("staging/*,reportes/llamadas_dia") or a Dagster '
         'selection ("group:reportes"); default: every asset',
     )
+    parser.add_argument(
+        "--aceptar-dias",
+        default="",
+        metavar="FECHA[,FECHA...]",
+        help="accept these days although the staging volumen check would block them (a holiday, a genuinely "
+        "small day); recorded in staging_cargas, the check's metadata and etl_jobs (run tag iact/aceptar_dias)",
+    )
     parser.set_defaults(func=_materializar)
 
 
@@ -165,7 +172,7 @@ def _error_en_una_linea(result) -> str:
     return "run failed"
 
 
-def ejecutar(defs, instance, grupos: list[Grupo]) -> list[Resultado]:
+def ejecutar(defs, instance, grupos: list[Grupo], etiquetas: dict[str, str] | None = None) -> list[Resultado]:
     """One in-process run per group over its key range, in order; dependents of a failure skip."""
     asset_graph = defs.resolve_asset_graph()
     resultados: list[Resultado] = []
@@ -178,12 +185,11 @@ def ejecutar(defs, instance, grupos: list[Grupo]) -> list[Resultado]:
             continue
         job = defs.resolve_implicit_job_def_def_for_assets(grupo.claves)
         claves = grupo.particiones_elegidas
+        opciones: dict = {"tags": dict(etiquetas or {})}
         if len(claves) == 1:
-            opciones = {"partition_key": claves[0]}
+            opciones["partition_key"] = claves[0]
         elif claves:
-            opciones = {"tags": {_RANGO_INICIO: claves[0], _RANGO_FIN: claves[-1]}}
-        else:
-            opciones = {}
+            opciones["tags"].update({_RANGO_INICIO: claves[0], _RANGO_FIN: claves[-1]})
         inicio = time.monotonic()
         try:
             result = job.execute_in_process(
@@ -224,6 +230,16 @@ def _materializar_rango(args) -> int:
     hasta = parse_fecha("--hasta", args.hasta)
     if hasta < desde:
         raise CliError(f"--hasta {hasta} is before --desde {desde}")
+    aceptados = [parse_fecha("--aceptar-dias", d.strip()) for d in args.aceptar_dias.split(",") if d.strip()]
+    fuera = [d for d in aceptados if not desde <= d <= hasta]
+    if fuera:
+        raise CliError(f"--aceptar-dias {fuera[0]} is outside --desde {desde} --hasta {hasta}")
+    etiquetas = {}
+    if aceptados:
+        import getpass
+
+        etiquetas = {"iact/aceptar_dias": ",".join(d.isoformat() for d in sorted(set(aceptados))),
+                     "iact/aceptado_por": getpass.getuser()}
 
     from iact_pipelines.plataforma import db
     from iact_pipelines.plataforma import migrations
@@ -244,7 +260,7 @@ def _materializar_rango(args) -> int:
 
     comienzo = time.monotonic()
     with dg.DagsterInstance.get() as instance:
-        resultados = ejecutar(defs, instance, grupos)
+        resultados = ejecutar(defs, instance, grupos, etiquetas)
     total = time.monotonic() - comienzo
 
     for r in resultados:

@@ -160,9 +160,8 @@ def _aceptado_por(context: dg.AssetExecutionContext) -> str:
 def _reportes_en_el_run(context: dg.AssetExecutionContext) -> bool:
     """Whether assets downstream of this one run in the same run (they then skip the blocked
     days and fail naming them; otherwise this step must fail itself)."""
-    seleccion = context.run.asset_selection or set()
-    hijos = context.assets_def.keys  # this asset
-    return any(clave not in hijos and clave.path[0] != "staging" for clave in seleccion)
+    seleccion = context.run.asset_selection or set(context.job_def.asset_layer.selected_asset_keys)
+    return any(clave.path[0] != "staging" for clave in seleccion)
 
 
 @dataclass
