@@ -9,6 +9,7 @@ from iact_pipelines.staging.assets import staging_assets, staging_checks
 from iact_pipelines.reportes.jobs import jobs
 from iact_pipelines.plataforma.resources import build_resources
 from iact_pipelines.reportes.schedules import schedules
+from iact_pipelines.reportes.sensores import sensors as sensores_reportes
 from iact_pipelines.monitoreo.sensors import sensors
 
 defs = dg.Definitions(
@@ -16,6 +17,6 @@ defs = dg.Definitions(
     asset_checks=staging_checks,
     jobs=[*jobs, *purga.jobs],
     schedules=[*schedules, *purga.schedules],
-    sensors=sensors,
+    sensors=[*sensors, *sensores_reportes],
     resources=build_resources(),
 )
