@@ -303,6 +303,10 @@ TABLAS: dict[str, Tabla] = {
                 Columna("aceptado_por", varchar(150), "quién aceptó el día (iact materializar --aceptar-dias o etiqueta iact/aceptar_dias)"),
                 Columna("run_id", varchar(64), "run de Dagster de la carga"),
                 Columna("updated_at", TIMESTAMPTZ, "cuándo se registró", tecnica=True),
+                Columna(
+                    "tasa_rechazo_excedida", BOOLEAN,
+                    "el día rechazó más filas que IACT_MAX_TASA_RECHAZO: sus reportes no se reconstruyen",
+                ),
             ),
             ("fecha",),
         ),

@@ -79,7 +79,8 @@ def _a_metadato(valor):
 
 _BLOQUEADOS = """
 SELECT DISTINCT fecha FROM staging_cargas
-WHERE asset_key = ANY(%s) AND fecha >= %s AND fecha < %s AND estado = 'bloqueado' ORDER BY fecha
+WHERE asset_key = ANY(%s) AND fecha >= %s AND fecha < %s AND (estado = 'bloqueado' OR tasa_rechazo_excedida)
+ORDER BY fecha
 """
 _DIAS_CARGADOS = """
 SELECT count(*) FROM staging_cargas
@@ -121,7 +122,8 @@ def _materializar(
     (after `preparacion`, if any, in the same transaction); `extra(conn, desde, hasta)` adds
     headline figures read inside that transaction.
 
-    Trust (DESIGN.md): a daily report leaves out the days its staging's `volumen` check blocked
+    Trust (DESIGN.md): a daily report leaves out the days its staging's `volumen` or
+    `tasa_rechazo` check blocked
     (they keep their previous rows; the other days are built, then the step fails naming them),
     and every report reads staging under the shared per-day locks, so it never sees a day a
     concurrent load has truncated but not yet committed. A month or quarter states how many of
@@ -188,7 +190,7 @@ def _materializar(
             ))
         nombres = ", ".join(d.isoformat() for d in bloqueados)
         raise dg.Failure(
-            description=f"{tabla}: {nombres} not rebuilt (previous rows kept): the staging volumen check blocked "
+            description=f"{tabla}: {nombres} not rebuilt (previous rows kept): the staging volumen or tasa_rechazo check blocked "
             f"{'it' if len(bloqueados) == 1 else 'them'}; {len(construidos)} other day(s) built",
             metadata={"dias_bloqueados": dg.MetadataValue.json([d.isoformat() for d in bloqueados]),
                       "dias_construidos": len(construidos)},

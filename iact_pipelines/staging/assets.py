@@ -90,6 +90,7 @@ def _materializar(
     juez = Volumen(
         asset_key=context.asset_key.to_user_string(),
         fraccion=settings.volumen_minimo_fraccion(),
+        tasa_maxima=settings.tasa_rechazo_maxima(),
         aceptados=dias_aceptados(context.run.tags),
         aceptado_por=_aceptado_por(context),
         run_id=context.run_id,
@@ -102,8 +103,8 @@ def _materializar(
         resumenes.append(resumen)
         previa = previa if previa is not None and previa.num_rows else validas.slice(0, 5)
     resumen = Resumen.unir(resumenes)
-    checks = [_tasa_rechazo(resumen, settings.tasa_rechazo_maxima())]
     if context.has_partition_key:
+        checks = [_tasa_rechazo(resumen, settings.tasa_rechazo_maxima())]
         # One day: a real (partitioned, blocking) check result; a failure stops its reports.
         checks.append(juez.resultado(juez.veredictos[0]))
     else:
@@ -111,6 +112,10 @@ def _materializar(
         # failed blocking one would hold back every day's reports. Each day gets its own
         # evaluation event instead (partition set), and the reports skip the blocked days
         # themselves (staging_cargas), so the other days are built.
+        # The same for the reject rate: per-day evaluations, a range summary that never gates.
+        checks = [_tasa_rechazo(resumen, settings.tasa_rechazo_maxima(), dg.AssetCheckSeverity.WARN)]
+        for dia, fila in resumen.por_dia.iterrows():
+            context.log_event(_tasa_rechazo_dia(context.asset_key, dia, fila, settings.tasa_rechazo_maxima()))
         for veredicto in juez.veredictos:
             context.log_event(juez.evaluacion(veredicto))
             context.log_event(
@@ -122,6 +127,7 @@ def _materializar(
                 )
             )
         bloqueados = [v.fecha for v in juez.veredictos if v.estado == BLOQUEADO]
+        retenidos = [v.fecha for v in juez.veredictos if v.estado == BLOQUEADO or v.tasa_excedida]
         # Dagster still requires one result for the range (it has no partition): a summary
         # that never gates (WARN), so it cannot hold back the good days' reports.
         checks.append(dg.AssetCheckResult(
@@ -131,11 +137,11 @@ def _materializar(
             metadata={"dias_bloqueados": dg.MetadataValue.json(bloqueados),
                       "dias_aceptados": dg.MetadataValue.json([v.fecha for v in juez.veredictos if v.estado == ACEPTADO])},
         ))
-        if bloqueados and not _reportes_en_el_run(context):
+        if retenidos and not _reportes_en_el_run(context):
             raise dg.Failure(
-                description=f"{context.asset_key.to_user_string()}: volumen blocked {', '.join(bloqueados)} "
-                "(previous rows kept; the other days were loaded)",
-                metadata={"dias_bloqueados": dg.MetadataValue.json(bloqueados)},
+                description=f"{context.asset_key.to_user_string()}: {', '.join(retenidos)} held back by the "
+                "volumen or tasa_rechazo check (their reports are not rebuilt; the other days were loaded)",
+                metadata={"dias_retenidos": dg.MetadataValue.json(retenidos)},
                 allow_retries=False,
             )
     return dg.MaterializeResult(
@@ -175,6 +181,7 @@ class Veredicto:
     estado: str
     motivo: str | None
     aceptado_por: str | None = None
+    tasa_excedida: bool = False
 
 
 _HISTORIA = """
@@ -183,9 +190,10 @@ WHERE asset_key = %s AND fecha = ANY(%s::date[]) AND estado IN ('cargado', 'acep
 """
 _REGISTRAR_CARGA = """
 INSERT INTO staging_cargas (asset_key, fecha, estado, filas_leidas, filas_cargadas, mediana_referencia, motivo,
-                            aceptado_por, run_id, updated_at)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, now())
+                            aceptado_por, run_id, tasa_rechazo_excedida, updated_at)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now())
 ON CONFLICT (asset_key, fecha) DO UPDATE SET
+    tasa_rechazo_excedida = EXCLUDED.tasa_rechazo_excedida,
     estado = EXCLUDED.estado, filas_leidas = EXCLUDED.filas_leidas, filas_cargadas = EXCLUDED.filas_cargadas,
     mediana_referencia = EXCLUDED.mediana_referencia, motivo = EXCLUDED.motivo,
     aceptado_por = EXCLUDED.aceptado_por, run_id = EXCLUDED.run_id, updated_at = EXCLUDED.updated_at
@@ -201,6 +209,7 @@ class Volumen:
 
     asset_key: str
     fraccion: float
+    tasa_maxima: float
     aceptados: set[str]
     aceptado_por: str
     run_id: str
@@ -253,7 +262,7 @@ class Volumen:
         with conn.cursor() as cur:
             cur.executemany(_REGISTRAR_CARGA, [
                 (self.asset_key, v.fecha, v.estado, v.leidas, v.cargadas, v.mediana, v.motivo, v.aceptado_por,
-                 self.run_id) for v in veredictos
+                 self.run_id, v.tasa_excedida) for v in veredictos
             ])
 
     def _metadata(self, v: Veredicto) -> dict:
@@ -323,6 +332,8 @@ def _lote(
         resumen.por_dia.loc[sorted(bloqueados), "cargados"] = 0
     for v in veredictos:
         v.cargadas = int(resumen.por_dia.loc[v.fecha, "cargados"])
+        leidos, rechazados = (int(resumen.por_dia.loc[v.fecha, c]) for c in ("leidos", "rechazados"))
+        v.tasa_excedida = v.estado != BLOQUEADO and leidos > 0 and rechazados / leidos > juez.tasa_maxima
     validas = extraido.filter(pa.array(mantener)).select(list(fuente.columnas_staging))
     validas = validas.cast(fuente.esquema_staging)
     segundos["validacion"] = time.perf_counter() - reloj
@@ -486,8 +497,23 @@ def _resumir(
     return Resumen(por_dia=por_dia, por_regla=resultado.por_regla(), segundos=segundos)
 
 
-def _tasa_rechazo(resumen: Resumen, maxima: float) -> dg.AssetCheckResult:
-    """Fails (ERROR, blocking) when any day of the window rejected more than the allowed share."""
+def _tasa_rechazo_dia(clave: dg.AssetKey, dia: str, fila, maxima: float) -> dg.AssetCheckEvaluation:
+    """One day's reject-rate verdict, as a per-partition evaluation (range runs)."""
+    tasa = float(fila["rechazados"] / fila["leidos"]) if fila["leidos"] else 0.0
+    return dg.AssetCheckEvaluation(
+        asset_key=clave, check_name=CHECK_TASA_RECHAZO, passed=tasa <= maxima, partition=dia,
+        severity=dg.AssetCheckSeverity.ERROR, blocking=True,
+        description=f"{dia}: rejected share {tasa:.2%} ({'above' if tasa > maxima else 'within'} {maxima:.2%})",
+        metadata={"leidos": int(fila["leidos"]), "rechazados": int(fila["rechazados"]),
+                  "advertidos": int(fila["advertidos"]), "tasa_rechazo": round(tasa, 6), "tasa_rechazo_maxima": maxima},
+    )
+
+
+def _tasa_rechazo(
+    resumen: Resumen, maxima: float, severidad: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR
+) -> dg.AssetCheckResult:
+    """Fails (ERROR, blocking) when any day of the window rejected more than the allowed share;
+    WARN in a range run, where each day has its own evaluation and the reports gate per day."""
     por_dia = resumen.por_dia
     tasa = (por_dia["rechazados"] / por_dia["leidos"].where(por_dia["leidos"] > 0)).fillna(0.0)
     excedidos = tasa[tasa > maxima]
@@ -495,7 +521,7 @@ def _tasa_rechazo(resumen: Resumen, maxima: float) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(
         check_name=CHECK_TASA_RECHAZO,
         passed=excedidos.empty,
-        severity=dg.AssetCheckSeverity.ERROR,
+        severity=severidad,
         description=(
             f"rejected share above {maxima:.2%} on {', '.join(f'{d} ({t:.2%})' for d, t in excedidos.items())}"
             if not excedidos.empty
@@ -576,6 +602,7 @@ def _asset(tabla: str, descripcion: str):
                 CHECK_TASA_RECHAZO,
                 asset=clave,
                 blocking=True,
+                partitions_def=partitions.diaria,
                 description="Rejected rows of each day stay within IACT_MAX_TASA_RECHAZO (default 5%).",
             ),
             dg.AssetCheckSpec(

@@ -171,3 +171,22 @@ def test_an_over_long_value_is_a_rejected_row(ivr_writer, warehouse, instance, m
     finally:
         ivr_writer.execute("TRUNCATE ivr.menu_eventos")
         ivr_writer.execute("ALTER TABLE ivr.menu_eventos ALTER COLUMN menu_nombre TYPE varchar(200)")
+
+
+def test_a_range_with_one_day_over_the_reject_rate_builds_the_others(ivr_writer, warehouse, instance):
+    dias = [_dia(DIA, i) for i in range(3)]
+    insertar(ivr_writer, "llamadas", llamadas_del_dia(dias[0], 2, 10) + llamadas_del_dia(dias[2], 3, 30)
+             + [llamada(20, f"{dias[1]} 10:00:00"), llamada(21, f"{dias[1]} 11:00:00", fin=None)])  # 50% rejected
+
+    result = correr(instance, dias[0], dias[-1])
+
+    assert not result.success
+    assert warehouse.execute(_INFORME).fetchall() == [(dias[0], 2), (dias[2], 3)]
+    assert en_staging(warehouse) == [(dias[0], 2), (dias[1], 1), (dias[2], 3)]  # the valid rows are loaded
+    tasa = {e.event_specific_data.partition: e.event_specific_data.passed for e in result.all_events
+            if e.event_type_value == "ASSET_CHECK_EVALUATION"
+            and e.event_specific_data.check_name == "tasa_rechazo" and e.event_specific_data.partition}
+    assert tasa == {dias[0]: True, dias[1]: False, dias[2]: True}
+    assert warehouse.execute(
+        "SELECT fecha::text, tasa_rechazo_excedida FROM staging_cargas ORDER BY 1").fetchall() == [
+        (dias[0], False), (dias[1], True), (dias[2], False)]
