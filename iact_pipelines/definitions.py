@@ -3,6 +3,7 @@
 import dagster as dg
 
 from iact_pipelines.buzon import purga
+from iact_pipelines.fuentes import assets as fuentes
 from iact_pipelines.fuentes.assets import ivr_sources
 from iact_pipelines.monitoreo.sensors import sensors
 from iact_pipelines.monitoreo.tablas import tablas_externas
@@ -10,6 +11,7 @@ from iact_pipelines.plataforma.resources import build_resources
 from iact_pipelines.reportes.assets import report_assets
 from iact_pipelines.reportes.jobs import jobs
 from iact_pipelines.reportes.schedules import schedules
+from iact_pipelines.reportes.sensors import sensors as sensores_reportes
 from iact_pipelines.staging.assets import staging_assets, staging_checks
 
 # Every asset belongs to the data platform team and is tagged with its area (its group), so the
@@ -24,8 +26,8 @@ def _con_propietario(spec: dg.AssetSpec) -> dg.AssetSpec:
 defs = dg.Definitions(
     assets=dg.map_asset_specs(_con_propietario, [*ivr_sources, *staging_assets, *report_assets, *tablas_externas]),
     asset_checks=staging_checks,
-    jobs=[*jobs, *purga.jobs],
-    schedules=[*schedules, *purga.schedules],
-    sensors=sensors,
+    jobs=[*jobs, *fuentes.jobs, *purga.jobs],
+    schedules=[*schedules, *fuentes.schedules, *purga.schedules],
+    sensors=[*sensors, *sensores_reportes],
     resources=build_resources(),
 )

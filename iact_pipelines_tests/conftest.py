@@ -22,7 +22,7 @@ _external = os.environ.get("IACT_TEST_PG_URL", "").strip()
 os.environ["IACT_HOME"] = str(TEST_HOME)
 for _name in ("IACT_IVR_URL", "IACT_WAREHOUSE_URL", "DAGSTER_PG_URL", "IACT_CENTROS", "IACT_ZONA_HORARIA",
               "IACT_PARTICIONES_DESDE", "IACT_UMBRAL_NIVEL_SERVICIO", "IACT_MAX_TASA_RECHAZO",
-              "IACT_ABANDONO_CORTO", "IACT_VENTANA_RELLAMADA_HORAS"):
+              "IACT_ABANDONO_CORTO", "IACT_VENTANA_RELLAMADA_HORAS", "IACT_VOLUMEN_MINIMO"):
     os.environ.pop(_name, None)
 
 from iact_pipelines.plataforma import db
@@ -49,7 +49,9 @@ def pg_urls():
         dagster=db.sqlalchemy_url(_database(base, names[2])),
         embedded=False,
     )
-    migrations.setup(urls, ivr_source=True)
+    migrations.setup(urls)
+    # The source is created the way `iact demo seed` creates it: the pipeline never does.
+    migrations.create_ivr_source(urls.ivr)
     db.export_env(urls)
     yield urls
     if not _external:
@@ -62,7 +64,7 @@ TRUNCATE staging.llamadas, staging.menu_eventos, staging.transferencias,
          reportes_trimestral, reportes_transferencias, reportes_menu_problemas,
          reportes_llamadas_dia, reportes_clientes_unicos, reportes_intervalos,
          reportes_rellamadas, lista_devolucion, internal_messages,
-         etl_validation_errors, etl_jobs, usuarios RESTART IDENTITY CASCADE
+         etl_validation_errors, etl_jobs, staging_cargas, usuarios RESTART IDENTITY CASCADE
 """
 _RESET_IVR = "TRUNCATE ivr.llamadas, ivr.menu_eventos, ivr.transferencias"
 

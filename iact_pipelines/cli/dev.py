@@ -98,7 +98,7 @@ def _dev(args) -> int:
     # previous session's) embedded server is left as it was found.
     ya_corria = embedded.running_url(home_iact) is not None
     urls = db.resolve_urls()
-    migrations.setup(urls, ivr_source=urls.embedded)
+    migrations.setup(urls)
     home = prepare_dagster_home(urls)
     # Alerts link to runs in this UI unless a public URL was configured.
     os.environ.setdefault("IACT_UI_URL", f"http://{args.host}:{args.port}")

@@ -45,6 +45,13 @@ def register(sub) -> None:
         help='comma-separated asset keys or globs ("staging/*,reportes/llamadas_dia") or a Dagster '
         'selection ("group:reportes"); default: every asset',
     )
+    parser.add_argument(
+        "--aceptar-dias",
+        default="",
+        metavar="FECHA[,FECHA...]",
+        help="accept these days although the staging volumen check would block them (a holiday, a genuinely "
+        "small day); recorded in staging_cargas, the check's metadata and etl_jobs (run tag iact/aceptar_dias)",
+    )
     parser.set_defaults(func=_materializar)
 
 
@@ -210,7 +217,9 @@ def _cerrar_run_huerfano(instance, run_id: str, motivo: str) -> None:
         pass
 
 
-def ejecutar(defs, instance, grupos: list[Grupo], *, verbose: bool = False) -> list[Resultado]:
+def ejecutar(
+    defs, instance, grupos: list[Grupo], etiquetas: dict[str, str] | None = None, *, verbose: bool = False
+) -> list[Resultado]:
     """One in-process run per group over its key range, in order; dependents of a failure skip."""
     from dagster._core.utils import make_new_run_id
 
@@ -227,16 +236,15 @@ def ejecutar(defs, instance, grupos: list[Grupo], *, verbose: bool = False) -> l
             continue
         job = job_del_grupo(defs, grupo)
         claves = grupo.particiones_elegidas
+        opciones: dict = {"tags": dict(etiquetas or {})}
         if len(claves) == 1:
-            opciones = {"partition_key": claves[0]}
+            opciones["partition_key"] = claves[0]
         elif claves:
-            opciones = {"tags": {_RANGO_INICIO: claves[0], _RANGO_FIN: claves[-1]}}
-        else:
-            opciones = {}
+            opciones["tags"].update({_RANGO_INICIO: claves[0], _RANGO_FIN: claves[-1]})
         # Known before the run starts, so even a run that dies early can be named.
         run_id = make_new_run_id()
         # Host and pid of this process: the dead-run sensor fails the run if this process dies.
-        opciones["tags"] = {**opciones.get("tags", {}), **vigilancia.etiquetas_proceso()}
+        opciones["tags"].update(vigilancia.etiquetas_proceso())
         activos = ", ".join("/".join(k.path) for k in grupo.claves)
         print(f"run {run_id}: {_describir_particiones(claves)}  assets {activos}", flush=True)
         inicio = time.monotonic()
@@ -284,13 +292,23 @@ def _materializar_rango(args) -> int:
     hasta = parse_fecha("--hasta", args.hasta)
     if hasta < desde:
         raise CliError(f"--hasta {hasta} is before --desde {desde}")
+    aceptados = [parse_fecha("--aceptar-dias", d.strip()) for d in args.aceptar_dias.split(",") if d.strip()]
+    fuera = [d for d in aceptados if not desde <= d <= hasta]
+    if fuera:
+        raise CliError(f"--aceptar-dias {fuera[0]} is outside --desde {desde} --hasta {hasta}")
+    etiquetas = {}
+    if aceptados:
+        import getpass
+
+        etiquetas = {"iact/aceptar_dias": ",".join(d.isoformat() for d in sorted(set(aceptados))),
+                     "iact/aceptado_por": getpass.getuser()}
 
     from iact_pipelines.plataforma import db
     from iact_pipelines.plataforma import migrations
     from iact_pipelines.plataforma.instance import prepare_dagster_home
 
     urls = db.resolve_urls()
-    migrations.setup(urls, ivr_source=urls.embedded)
+    migrations.setup(urls)
     prepare_dagster_home(urls)  # before importing the definitions: resources read the environment
 
     import dagster as dg
@@ -304,7 +322,7 @@ def _materializar_rango(args) -> int:
 
     comienzo = time.monotonic()
     with dg.DagsterInstance.get() as instance:
-        resultados = ejecutar(defs, instance, grupos, verbose=getattr(args, "verbose", False))
+        resultados = ejecutar(defs, instance, grupos, etiquetas, verbose=getattr(args, "verbose", False))
     total = time.monotonic() - comienzo
 
     for r in resultados:

@@ -1,14 +1,36 @@
-"""The legacy IVR tables as external source assets: Dagster observes them, never writes them."""
+"""The legacy IVR tables as observed source assets: Dagster reads them (read-only), never
+writes them. Every 15 minutes an observation records, per table, the rows of each recent local
+day and the latest start time, so the UI shows when the source last changed and how much
+arrived (a day still growing, a day that shrank)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import dagster as dg
+from psycopg import sql
+
+from iact_pipelines.plataforma import db
+from iact_pipelines.staging.extraccion import FUENTES
 
 _TABLAS = {
     "llamadas": "Calls as the IVR records them: center, caller, entry, queue, answer, end, outcome.",
     "menu_eventos": "Each visit of a call to an IVR menu, with entry, exit and outcome.",
     "transferencias": "Transfers of calls between centers, with start, end and success.",
 }
+DIAS_OBSERVADOS = 7  # today and the 6 days before, local
 
-ivr_sources = [
+# Counted by range on the start column (indexed in the legacy database), grouped by local day.
+_POR_DIA = sql.SQL(
+    "SELECT ({inicio} AT TIME ZONE %(zona)s)::date::text AS dia, count(*) FROM {tabla} "
+    "WHERE {inicio} >= %(desde)s GROUP BY 1 ORDER BY 1"
+)
+_ULTIMO = sql.SQL("SELECT max({inicio}) FROM {tabla}")
+
+ivr_specs = [
     dg.AssetSpec(
         key=dg.AssetKey(["ivr", tabla]),
         description=descripcion,
@@ -18,3 +40,62 @@ ivr_sources = [
     )
     for tabla, descripcion in _TABLAS.items()
 ]
+
+
+def observar(ivr_url: str, zona: str, ahora: datetime | None = None) -> dict[str, dict]:
+    """Per table: rows per local day of the last DIAS_OBSERVADOS days (zeros included) and
+    the latest start, read on a read-only connection."""
+    tz = ZoneInfo(zona)
+    hoy = (ahora or datetime.now(tz)).astimezone(tz).date()
+    dias = [(hoy - timedelta(days=i)).isoformat() for i in reversed(range(DIAS_OBSERVADOS))]
+    desde = datetime.combine(hoy - timedelta(days=DIAS_OBSERVADOS - 1), time(), tz)
+    salida = {}
+    with db.connect(ivr_url, read_only=True) as conn:
+        for tabla in _TABLAS:
+            partes = {"inicio": sql.Identifier(FUENTES[tabla].inicio), "tabla": sql.Identifier("ivr", tabla)}
+            cuentas = dict(conn.execute(_POR_DIA.format(**partes), {"zona": zona, "desde": desde}).fetchall())
+            (ultimo,) = conn.execute(_ULTIMO.format(**partes)).fetchone()
+            salida[tabla] = {"filas_por_dia": {d: int(cuentas.get(d, 0)) for d in dias}, "ultimo_inicio": ultimo}
+    return salida
+
+
+@dg.multi_observable_source_asset(
+    specs=ivr_specs,
+    name="observar_ivr",
+    required_resource_keys={"ivr", "settings"},
+    description="Rows per recent local day and latest start time of each IVR table (read-only).",
+)
+def observar_ivr(context):
+    """Observes the IVR source tables: rows per recent local day and latest start time."""
+    zona = context.resources.settings.zona()
+    for tabla, obs in observar(context.resources.ivr.url_lectura(), zona).items():
+        ultimo = obs["ultimo_inicio"]
+        huella = json.dumps([obs["filas_por_dia"], ultimo.isoformat() if ultimo else None])
+        yield dg.ObserveResult(
+            asset_key=dg.AssetKey(["ivr", tabla]),
+            # A new version whenever a recent day's count or the latest start changes.
+            data_version=dg.DataVersion(hashlib.sha256(huella.encode()).hexdigest()[:16]),
+            metadata={
+                "filas_por_dia": dg.MetadataValue.json(obs["filas_por_dia"]),
+                "filas_hoy": list(obs["filas_por_dia"].values())[-1],
+                "ultimo_inicio": dg.MetadataValue.timestamp(ultimo) if ultimo else dg.MetadataValue.null(),
+            },
+        )
+
+
+observar_fuentes = dg.define_asset_job(
+    "observar_fuentes",
+    selection=dg.AssetSelection.assets(observar_ivr),
+    description="Observe the IVR source tables (rows per recent day, latest start).",
+)
+observar_fuentes_cada_15_min = dg.ScheduleDefinition(
+    name="observar_fuentes_cada_15_min",
+    job=observar_fuentes,
+    cron_schedule="*/15 * * * *",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Observe the IVR source every 15 minutes.",
+)
+
+ivr_sources = [observar_ivr]
+jobs = [observar_fuentes]
+schedules = [observar_fuentes_cada_15_min]

@@ -434,6 +434,37 @@ TABLAS: dict[str, Tabla] = {
             _DEVOLUCION,
             ("fecha", "cliente_id"),
         ),
+        Tabla(
+            "staging_cargas",
+            "Lo que cada carga de staging hizo con cada día local: filas leídas y cargadas, "
+            "veredicto del check volumen y quién aceptó un día que el check habría bloqueado.",
+            "assets de staging (staging/assets.py)",
+            (
+                Columna("asset_key", varchar(100), "asset de staging (staging/llamadas, ...)"),
+                Columna("fecha", DATE, "día local"),
+                Columna(
+                    "estado", varchar(20),
+                    "cargado (pasó volumen), aceptado (cargado por aceptación explícita) o bloqueado "
+                    "(no se cargó: quedan las filas anteriores y sus reportes no se reconstruyen)",
+                ),
+                Columna("filas_leidas", INTEGER, "filas leídas de la fuente para el día"),
+                Columna("filas_cargadas", INTEGER, "filas cargadas en staging (0 si se bloqueó)"),
+                Columna(
+                    "mediana_referencia", "numeric(12,1)",
+                    "mediana de filas leídas del mismo día de la semana 7, 14, 21 y 28 días antes "
+                    "(solo días cargados con filas; NULL si hubo menos de dos)",
+                ),
+                Columna("motivo", TEXT, "por qué el check volumen falló (NULL si pasó)"),
+                Columna("aceptado_por", varchar(150), "quién aceptó el día (iact materializar --aceptar-dias o etiqueta iact/aceptar_dias)"),
+                Columna("run_id", varchar(64), "run de Dagster de la carga"),
+                Columna("updated_at", TIMESTAMPTZ, "cuándo se registró", tecnica=True),
+                Columna(
+                    "tasa_rechazo_excedida", BOOLEAN,
+                    "el día rechazó más filas que IACT_MAX_TASA_RECHAZO: sus reportes no se reconstruyen",
+                ),
+            ),
+            ("fecha",),
+        ),
         # --- written outside the asset graph ------------------------------------------------
         Tabla(
             "etl_jobs",

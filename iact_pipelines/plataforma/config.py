@@ -31,6 +31,7 @@ DEFAULTS: dict[str, str | None] = {
     "IACT_ABANDONO_CORTO": "5",
     "IACT_VENTANA_RELLAMADA_HORAS": "24",
     "IACT_MAX_TASA_RECHAZO": "0.05",
+    "IACT_VOLUMEN_MINIMO": "0.5",
     "IACT_UI_URL": "http://127.0.0.1:3000",
     "IACT_MENU_UMBRAL_PROBLEMA": "0.20",
     "IACT_PURGA_DIAS": "30",

@@ -74,7 +74,9 @@ def migrate(warehouse_url: str) -> list[str]:
 
 
 def create_ivr_source(ivr_url: str) -> None:
-    """Create the IVR source contract (demo and tests only: production's source already exists)."""
+    """Create the IVR database and source contract if missing: `iact demo seed` and the tests
+    only. Nothing else ever writes to the source (DESIGN.md, "Trust")."""
+    db.ensure_database(ivr_url)
     with db.connect(ivr_url) as conn:
         try:
             with conn.transaction():
@@ -90,11 +92,10 @@ def _linea(exc: Exception) -> str:
     return (lineas[0] if lineas else type(exc).__name__) + (f" (SQLSTATE {estado})" if estado else "")
 
 
-def setup(urls: db.Urls, *, ivr_source: bool) -> list[str]:
-    """Create missing databases, the IVR source contract if asked, and apply migrations."""
-    targets = [urls.warehouse, urls.dagster] + ([urls.ivr] if ivr_source else [])
-    for url in targets:
+def setup(urls: db.Urls) -> list[str]:
+    """Create the warehouse and Dagster databases if missing and apply migrations. The IVR
+    source is never touched: a missing source database, table or column must surface as a
+    critical failure of the staging assets, not be papered over by an empty table."""
+    for url in (urls.warehouse, urls.dagster):
         db.ensure_database(url)
-    if ivr_source:
-        create_ivr_source(urls.ivr)
     return migrate(urls.warehouse)

@@ -31,22 +31,26 @@ def _day_partition(schema: str, tabla: str, dia: date) -> sql.Identifier:
 
 @contextmanager
 def reemplazar_dias_staging(
-    conn: psycopg.Connection, tabla: str, desde: date, hasta_exclusive: date
+    conn: psycopg.Connection, tabla: str, desde: date, hasta_exclusive: date, solo: Iterable[date] | None = None
 ) -> Iterator[psycopg.Connection]:
-    """Empty the day partitions of `staging.<tabla>` in [desde, hasta) inside one transaction
+    """Empty the day partitions of `staging.<tabla>` in [desde, hasta) (only the days in `solo`
+    when given: a day the `volumen` check blocks keeps its rows) inside one transaction
     (creating missing ones) and yield so the caller loads the new rows; commit on success.
 
     TRUNCATE of a day partition is transactional in PostgreSQL: if the load fails the
-    transaction rolls back and the old rows are still there. Staging writers go through
-    `staging.clientes.reemplazar_dias`, which adds what depends on the day's rows in the same
-    transaction.
+    transaction rolls back and the old rows are still there. TRUNCATE is not MVCC-safe, though:
+    a reader whose snapshot predates the commit would see the day empty. Readers therefore take
+    the same per-day locks shared (`leer_dias_staging`) before they read. Staging writers go
+    through `staging.clientes.reemplazar_dias`, which adds what depends on the day's rows in the
+    same transaction.
     """
+    elegidos = fechas.dias_semiabiertos(desde, hasta_exclusive) if solo is None else sorted(set(solo))
     # Partitions are created in their own short transaction: CREATE ... PARTITION OF locks the
     # parent exclusively, which must not last for the whole load (readers would wait).
-    claves = [d.isoformat() for d in fechas.dias_semiabiertos(desde, hasta_exclusive)]
+    claves = [d.isoformat() for d in elegidos]
     with conn.transaction():
         bloquear_particiones(conn, f"staging.{tabla}", claves)  # two creators of one partition would collide
-        for dia in fechas.dias_semiabiertos(desde, hasta_exclusive):
+        for dia in elegidos:
             conn.execute(
                 sql.SQL("CREATE TABLE IF NOT EXISTS {} PARTITION OF {} FOR VALUES FROM ({}) TO ({})").format(
                     _day_partition("staging", tabla, dia),
@@ -57,14 +61,14 @@ def reemplazar_dias_staging(
             )
     with conn.transaction():
         bloquear_particiones(conn, f"staging.{tabla}", claves)
-        for dia in fechas.dias_semiabiertos(desde, hasta_exclusive):
+        for dia in elegidos:
             conn.execute(sql.SQL("TRUNCATE {}").format(_day_partition("staging", tabla, dia)))
         yield conn
         # Fresh planner statistics for the new rows, committed with them: autovacuum would get
         # there minutes later, and a report planned on an empty partition's statistics picks a
         # nested loop over 100k rows (a first run 400x slower than its re-run). ANALYZE in the
         # loading transaction counts its own rows; it samples, so a 1M-row day costs ~0.2 s.
-        for dia in fechas.dias_semiabiertos(desde, hasta_exclusive):
+        for dia in elegidos:
             conn.execute(sql.SQL("ANALYZE {}").format(_day_partition("staging", tabla, dia)))
 
 
@@ -104,3 +108,20 @@ def reemplazar_periodo(
             (desde, hasta_exclusive),
         )
         yield conn
+
+
+def leer_dias_staging(conn: psycopg.Connection, tablas: Iterable[str], desde: date, hasta_exclusive: date) -> None:
+    """Take, until the transaction ends, the shared lock of each day of `staging.<tabla>` in
+    [desde, hasta): a staging load of one of those days (which holds the exclusive lock from
+    its TRUNCATE to its commit) finishes first, and no load starts until this transaction ends.
+
+    Call it in its own statement BEFORE the reading statements: under READ COMMITTED each later
+    statement takes a fresh snapshot, which then includes the load that was waited for (a
+    statement whose snapshot predated the load's commit would see the truncated, empty day).
+    """
+    for tabla in sorted(set(tablas)):
+        claves = [d.isoformat() for d in fechas.dias_semiabiertos(desde, hasta_exclusive)]
+        conn.execute(
+            "SELECT pg_advisory_xact_lock_shared(k) FROM unnest(%s::bigint[]) AS k",
+            ([db.advisory_key(f"staging.{tabla}", c) for c in sorted(claves)],),
+        )

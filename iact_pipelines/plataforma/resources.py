@@ -110,6 +110,7 @@ class PipelineSettings(dg.ConfigurableResource):
     abandono_corto: str = config.DEFAULTS["IACT_ABANDONO_CORTO"]
     ventana_rellamada_horas: str = config.DEFAULTS["IACT_VENTANA_RELLAMADA_HORAS"]
     max_tasa_rechazo: str = config.DEFAULTS["IACT_MAX_TASA_RECHAZO"]
+    volumen_minimo: str = config.DEFAULTS["IACT_VOLUMEN_MINIMO"]
     menu_umbral_problema: str = config.DEFAULTS["IACT_MENU_UMBRAL_PROBLEMA"]
     ui_url: str = config.DEFAULTS["IACT_UI_URL"]
 
@@ -130,6 +131,9 @@ class PipelineSettings(dg.ConfigurableResource):
 
     def tasa_rechazo_maxima(self) -> float:
         return config.parse_number("IACT_MAX_TASA_RECHAZO", self.max_tasa_rechazo)
+
+    def volumen_minimo_fraccion(self) -> float:
+        return config.parse_number("IACT_VOLUMEN_MINIMO", self.volumen_minimo, low=0, high=1)
 
     def umbral_menu_problema(self) -> float:
         return config.parse_number("IACT_MENU_UMBRAL_PROBLEMA", self.menu_umbral_problema)
@@ -152,6 +156,7 @@ def build_resources() -> dict[str, dg.ConfigurableResource]:
             abandono_corto=_from_env("IACT_ABANDONO_CORTO"),
             ventana_rellamada_horas=_from_env("IACT_VENTANA_RELLAMADA_HORAS"),
             max_tasa_rechazo=_from_env("IACT_MAX_TASA_RECHAZO"),
+            volumen_minimo=_from_env("IACT_VOLUMEN_MINIMO"),
             menu_umbral_problema=_from_env("IACT_MENU_UMBRAL_PROBLEMA"),
             ui_url=_from_env("IACT_UI_URL"),
         ),

@@ -1,6 +1,7 @@
 """Schedules (reporting time zone, running as soon as the daemon starts).
 
-- 02:00 daily: staging and daily reports of yesterday.
+- 02:00 daily: staging and daily reports of yesterday, and again of the day before yesterday
+  (late data: rows that reached the source after its first load).
 - 05:00 daily: unique clients of the month containing yesterday: month to date, and on the 1st
   the month that just closed, rebuilt final with its last day. Three hours after the daily job,
   which takes seconds for a day of a million calls.
@@ -42,11 +43,14 @@ def _pedido(programa: str, clave: str, ayer: date) -> dg.RunRequest:
     cron_schedule="0 2 * * *",
     execution_timezone=partitions.ZONA_HORARIA,
     default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Staging and daily reports of yesterday (local day), 02:00.",
+    description="Staging and daily reports of yesterday and the day before (late data), 02:00.",
 )
 def diario_ayer(context: dg.ScheduleEvaluationContext):
     ayer = ayer_local(context)
-    return _pedido("diario_ayer", ayer.isoformat(), ayer)
+    anteayer = ayer - timedelta(days=1)
+    # The day before yesterday once more: the source may have received rows after its first
+    # load (late data). Its month and quarter follow (sensor periodos_tras_dias).
+    return [_pedido("diario_ayer", ayer.isoformat(), ayer), _pedido("diario_ayer", anteayer.isoformat(), ayer)]
 
 
 @dg.schedule(

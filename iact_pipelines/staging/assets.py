@@ -10,8 +10,8 @@ included) replacing those days' partitions, and record every rejected or warned 
 
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import date, timedelta
 from typing import NoReturn
 from zoneinfo import ZoneInfo
 
@@ -33,6 +33,13 @@ from iact_pipelines.plataforma.resources import IvrResource, PipelineSettings, W
 from iact_pipelines.monitoreo.seguimiento import CLAVE_SEVERIDAD
 
 CHECK_TASA_RECHAZO = "tasa_rechazo"
+CHECK_VOLUMEN = "volumen"
+# Run tag naming the local days (comma-separated) a person accepts although the `volumen`
+# check would block them (a holiday); `iact materializar --aceptar-dias` sets it, and
+# `iact/aceptado_por` names who.
+ETIQUETA_ACEPTAR_DIAS = "iact/aceptar_dias"
+ETIQUETA_ACEPTADO_POR = "iact/aceptado_por"
+SEMANAS_REFERENCIA = (7, 14, 21, 28)
 
 _COLUMNAS_ERROR = (
     "job_id", "run_id", "asset_key", "partition_key", "record_id", "field_name",
@@ -80,18 +87,214 @@ def _materializar(
     settings: PipelineSettings,
 ) -> dg.MaterializeResult:
     fuente = extraccion.FUENTES[tabla]
+    juez = Volumen(
+        asset_key=context.asset_key.to_user_string(),
+        fraccion=settings.volumen_minimo_fraccion(),
+        tasa_maxima=settings.tasa_rechazo_maxima(),
+        aceptados=dias_aceptados(context.run.tags),
+        aceptado_por=_aceptado_por(context),
+        run_id=context.run_id,
+    )
     resumenes, previa = [], None
     for lote in _lotes(_ventana(context, settings), resumenes):
-        resumen, validas = _lote(context, fuente, lote, ivr.url_lectura(), warehouse, settings.centros_permitidos())
+        resumen, validas = _lote(
+            context, fuente, lote, ivr.url_lectura(), warehouse, settings.centros_permitidos(), juez
+        )
         resumenes.append(resumen)
         previa = previa if previa is not None and previa.num_rows else validas.slice(0, 5)
     with warehouse.connect() as conn:
         reemplazo.analizar_tabla_staging(conn, tabla)
     resumen = Resumen.unir(resumenes)
+    if context.has_partition_key:
+        checks = [_tasa_rechazo(resumen, settings.tasa_rechazo_maxima())]
+        # One day: a real (partitioned, blocking) check result; a failure stops its reports.
+        checks.append(juez.resultado(juez.veredictos[0]))
+    else:
+        # A range: Dagster 1.13 attaches an AssetCheckResult to the run's whole range, and a
+        # failed blocking one would hold back every day's reports. Each day gets its own
+        # evaluation event instead (partition set), and the reports skip the blocked days
+        # themselves (staging_cargas), so the other days are built.
+        # The same for the reject rate: per-day evaluations, a range summary that never gates.
+        checks = [_tasa_rechazo(resumen, settings.tasa_rechazo_maxima(), dg.AssetCheckSeverity.WARN)]
+        for dia, fila in resumen.por_dia.iterrows():
+            context.log_event(_tasa_rechazo_dia(context.asset_key, dia, fila, settings.tasa_rechazo_maxima()))
+        for veredicto in juez.veredictos:
+            context.log_event(juez.evaluacion(veredicto))
+            context.log_event(
+                dg.AssetObservation(
+                    asset_key=context.asset_key,
+                    partition=veredicto.fecha,
+                    metadata={"dagster/row_count": veredicto.cargadas, "filas_leidas": veredicto.leidas,
+                              "estado": veredicto.estado},
+                )
+            )
+        bloqueados = [v.fecha for v in juez.veredictos if v.estado == BLOQUEADO]
+        retenidos = [v.fecha for v in juez.veredictos if v.estado == BLOQUEADO or v.tasa_excedida]
+        # Dagster still requires one result for the range (it has no partition): a summary
+        # that never gates (WARN), so it cannot hold back the good days' reports.
+        checks.append(dg.AssetCheckResult(
+            check_name=CHECK_VOLUMEN, passed=not bloqueados, severity=dg.AssetCheckSeverity.WARN,
+            description=(f"blocked: {', '.join(bloqueados)} (see each day's evaluation)" if bloqueados
+                         else f"every day of the range passed ({len(juez.veredictos)} days)"),
+            metadata={"dias_bloqueados": dg.MetadataValue.json(bloqueados),
+                      "dias_aceptados": dg.MetadataValue.json([v.fecha for v in juez.veredictos if v.estado == ACEPTADO])},
+        ))
+        if retenidos and not _reportes_en_el_run(context):
+            raise dg.Failure(
+                description=f"{context.asset_key.to_user_string()}: {', '.join(retenidos)} held back by the "
+                "volumen or tasa_rechazo check (their reports are not rebuilt; the other days were loaded)",
+                metadata={"dias_retenidos": dg.MetadataValue.json(retenidos)},
+                allow_retries=False,
+            )
     return dg.MaterializeResult(
-        metadata=_metadata(fuente, previa, resumen),
-        check_results=[_tasa_rechazo(resumen, settings.tasa_rechazo_maxima())],
+        metadata=_metadata(fuente, previa, resumen, por_dia=context.has_partition_key),
+        check_results=checks,
     )
+
+
+BLOQUEADO, CARGADO, ACEPTADO = "bloqueado", "cargado", "aceptado"
+
+
+def dias_aceptados(tags) -> set[str]:
+    """The days of the run tag `iact/aceptar_dias` (ISO dates, comma-separated)."""
+    return {d.strip() for d in (tags.get(ETIQUETA_ACEPTAR_DIAS) or "").split(",") if d.strip()}
+
+
+def _aceptado_por(context: dg.AssetExecutionContext) -> str:
+    tags = context.run.tags
+    return (tags.get(ETIQUETA_ACEPTADO_POR) or tags.get("dagster/user") or f"run {context.run_id}")[:150]
+
+
+def _reportes_en_el_run(context: dg.AssetExecutionContext) -> bool:
+    """Whether assets downstream of this one run in the same run (they then skip the blocked
+    days and fail naming them; otherwise this step must fail itself)."""
+    seleccion = context.run.asset_selection or set(context.job_def.asset_layer.selected_asset_keys)
+    return any(clave.path[0] != "staging" for clave in seleccion)
+
+
+@dataclass
+class Veredicto:
+    """The `volumen` check's verdict on one local day."""
+
+    fecha: str
+    leidas: int
+    cargadas: int
+    mediana: float | None
+    estado: str
+    motivo: str | None
+    aceptado_por: str | None = None
+    tasa_excedida: bool = False
+
+
+_HISTORIA = """
+SELECT fecha::text, filas_leidas FROM staging_cargas
+WHERE asset_key = %s AND fecha = ANY(%s::date[]) AND estado IN ('cargado', 'aceptado') AND filas_leidas > 0
+"""
+_REGISTRAR_CARGA = """
+INSERT INTO staging_cargas (asset_key, fecha, estado, filas_leidas, filas_cargadas, mediana_referencia, motivo,
+                            aceptado_por, run_id, tasa_rechazo_excedida, updated_at)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now())
+ON CONFLICT (asset_key, fecha) DO UPDATE SET
+    tasa_rechazo_excedida = EXCLUDED.tasa_rechazo_excedida,
+    estado = EXCLUDED.estado, filas_leidas = EXCLUDED.filas_leidas, filas_cargadas = EXCLUDED.filas_cargadas,
+    mediana_referencia = EXCLUDED.mediana_referencia, motivo = EXCLUDED.motivo,
+    aceptado_por = EXCLUDED.aceptado_por, run_id = EXCLUDED.run_id, updated_at = EXCLUDED.updated_at
+"""
+
+
+@dataclass
+class Volumen:
+    """The blocking `volumen` check (DESIGN.md, "Trust"): a day fails when it read 0 rows, or
+    fewer than `fraccion` x the median rows of the same weekday 7, 14, 21 and 28 days earlier,
+    counting only days loaded with rows, when at least two were. A day in `aceptados` is
+    loaded anyway and recorded as accepted."""
+
+    asset_key: str
+    fraccion: float
+    tasa_maxima: float
+    aceptados: set[str]
+    aceptado_por: str
+    run_id: str
+    veredictos: list[Veredicto] = field(default_factory=list)
+
+    def juzgar(self, conn: psycopg.Connection, leidas_por_dia: dict[str, int]) -> list[Veredicto]:
+        """Verdicts for a batch's days, in day order; earlier days of this run count as history."""
+        from datetime import date as _date
+
+        dias = sorted(leidas_por_dia)
+        referencias = sorted({(_date.fromisoformat(d) - timedelta(days=k)).isoformat()
+                              for d in dias for k in SEMANAS_REFERENCIA})
+        historia = dict(conn.execute(_HISTORIA, (self.asset_key, referencias)).fetchall())
+        for v in self.veredictos:  # this run's earlier batches and days
+            if v.estado in (CARGADO, ACEPTADO) and v.leidas > 0:
+                historia[v.fecha] = v.leidas
+            else:
+                historia.pop(v.fecha, None)
+        nuevos = []
+        for dia in dias:
+            leidas = leidas_por_dia[dia]
+            previas = [historia[r] for r in (
+                (_date.fromisoformat(dia) - timedelta(days=k)).isoformat() for k in SEMANAS_REFERENCIA
+            ) if r in historia]
+            mediana = float(np.median(previas)) if len(previas) >= 2 else None
+            motivo = None
+            if leidas == 0:
+                motivo = "read 0 rows"
+            elif mediana is not None and leidas < self.fraccion * mediana:
+                motivo = (f"read {leidas} rows, under {self.fraccion:g} x {mediana:g} (median of the same "
+                          "weekday 7, 14, 21 and 28 days earlier)")
+            if motivo is None:
+                estado = CARGADO
+            elif dia in self.aceptados:
+                estado = ACEPTADO
+            else:
+                estado = BLOQUEADO
+            v = Veredicto(dia, leidas, 0, mediana, estado, motivo,
+                          self.aceptado_por if estado == ACEPTADO else None)
+            if estado != BLOQUEADO and leidas > 0:
+                historia[dia] = leidas
+            else:
+                historia.pop(dia, None)
+            nuevos.append(v)
+        self.veredictos.extend(nuevos)
+        return nuevos
+
+    def registrar(self, conn: psycopg.Connection, veredictos: list[Veredicto]) -> None:
+        """Record the batch's verdicts (same transaction as its load)."""
+        with conn.cursor() as cur:
+            cur.executemany(_REGISTRAR_CARGA, [
+                (self.asset_key, v.fecha, v.estado, v.leidas, v.cargadas, v.mediana, v.motivo, v.aceptado_por,
+                 self.run_id, v.tasa_excedida) for v in veredictos
+            ])
+
+    def _metadata(self, v: Veredicto) -> dict:
+        return {
+            "fecha": v.fecha, "estado": v.estado, "filas_leidas": v.leidas, "filas_cargadas": v.cargadas,
+            "mediana_referencia": v.mediana if v.mediana is not None else dg.MetadataValue.null(),
+            "volumen_minimo": self.fraccion,
+            "aceptado": v.estado == ACEPTADO,
+            "aceptado_por": v.aceptado_por or "",
+        }
+
+    def _descripcion(self, v: Veredicto) -> str:
+        if v.estado == BLOQUEADO:
+            return f"{v.fecha} {v.motivo}: not published (accept it with --aceptar-dias {v.fecha})"
+        if v.estado == ACEPTADO:
+            return f"{v.fecha} {v.motivo}: accepted by {v.aceptado_por}"
+        return f"{v.fecha}: {v.leidas} rows read" + (f" (median {v.mediana:g})" if v.mediana is not None else "")
+
+    def resultado(self, v: Veredicto) -> dg.AssetCheckResult:
+        return dg.AssetCheckResult(
+            check_name=CHECK_VOLUMEN, passed=v.estado != BLOQUEADO, severity=dg.AssetCheckSeverity.ERROR,
+            description=self._descripcion(v), metadata=self._metadata(v),
+        )
+
+    def evaluacion(self, v: Veredicto) -> dg.AssetCheckEvaluation:
+        return dg.AssetCheckEvaluation(
+            asset_key=dg.AssetKey(self.asset_key.split("/")), check_name=CHECK_VOLUMEN,
+            passed=v.estado != BLOQUEADO, severity=dg.AssetCheckSeverity.ERROR, blocking=True,
+            description=self._descripcion(v), metadata=self._metadata(v), partition=v.fecha,
+        )
 
 
 def _lote(
@@ -101,8 +304,10 @@ def _lote(
     ivr_url: str,
     warehouse: WarehouseResource,
     centros: list[str],
+    juez: "Volumen",
 ) -> tuple[Resumen, pa.Table]:
-    """Extract, validate, load and record one batch of whole days."""
+    """Extract, validate, load and record one batch of whole days (the days the `volumen`
+    check blocks are not loaded: they keep their previous rows)."""
     reloj = time.perf_counter()
     try:
         extraido = extraccion.extraer(ivr_url, fuente, lote, centros)
@@ -118,18 +323,31 @@ def _lote(
     if not resultado.criticos.empty:
         _fallar_critico(context, warehouse, fuente, lote, frame, resultado.criticos)
 
-    validas = extraido.filter(pa.array(~resultado.rechazadas)).select(list(fuente.columnas_staging))
+    resumen = _resumir(frame, lote, resultado, segundos)
+    with warehouse.connect() as conn:
+        veredictos = juez.juzgar(conn, {d: int(n) for d, n in resumen.por_dia["leidos"].items()})
+    bloqueados = {v.fecha for v in veredictos if v.estado == BLOQUEADO}
+    mantener = ~resultado.rechazadas
+    if bloqueados:
+        dia = pd.Series(frame["fecha"].to_numpy(), dtype="datetime64[s]").dt.strftime("%Y-%m-%d")
+        mantener &= ~dia.isin(bloqueados).to_numpy()
+        resumen.por_dia.loc[sorted(bloqueados), "cargados"] = 0
+    for v in veredictos:
+        v.cargadas = int(resumen.por_dia.loc[v.fecha, "cargados"])
+        leidos, rechazados = (int(resumen.por_dia.loc[v.fecha, c]) for c in ("leidos", "rechazados"))
+        v.tasa_excedida = v.estado != BLOQUEADO and leidos > 0 and rechazados / leidos > juez.tasa_maxima
+    validas = extraido.filter(pa.array(mantener)).select(list(fuente.columnas_staging))
     validas = validas.cast(fuente.esquema_staging)
     segundos["validacion"] = time.perf_counter() - reloj
 
+    def errores() -> pd.DataFrame:
+        filas = validacion.filas_de_error(frame, resultado, id_col=fuente.id, columnas=list(fuente.columnas))
+        return filas[~filas["partition_key"].isin(bloqueados)] if bloqueados and not filas.empty else filas
+
     reloj = time.perf_counter()
-    _cargar(
-        context, warehouse, fuente, lote, validas,
-        lambda: validacion.filas_de_error(frame, resultado, id_col=fuente.id, columnas=list(fuente.columnas)),
-    )
+    _cargar(context, warehouse, fuente, lote, validas, errores, juez, veredictos)
     segundos["carga"] = time.perf_counter() - reloj
 
-    resumen = _resumir(frame, lote, resultado, segundos)
     context.log.info(
         f"{context.asset_key.to_user_string()} {_rango(lote)}: {resumen.total('leidos')} read, "
         f"{resumen.total('cargados')} loaded, {resumen.total('rechazados')} rejected, "
@@ -173,6 +391,8 @@ def _cargar(
     ventana: Ventana,
     validas: pa.Table,
     construir_errores,
+    juez: "Volumen",
+    veredictos: list["Veredicto"],
 ) -> None:
     """Replace the window's staging rows and its error rows in one transaction: a failure
     leaves both as they were; two runs of one window serialize on the partition locks.
@@ -180,15 +400,17 @@ def _cargar(
     The error rows are built (pandas, `construir_errores`) while the staging COPY runs in a
     worker thread: the COPY's encoding (Arrow kernels) and sending release the GIL and the
     server does the rest, so the two overlap on two cores instead of adding up."""
+    cargados = [date.fromisoformat(v.fecha) for v in veredictos if v.estado != BLOQUEADO]
     with warehouse.connect() as conn:
-        with clientes.reemplazar_dias(conn, fuente.tabla, ventana.desde, ventana.hasta):
+        with clientes.reemplazar_dias(conn, fuente.tabla, ventana.desde, ventana.hasta, solo=cargados):
             with ThreadPoolExecutor(max_workers=1) as hilo:
                 copia = hilo.submit(copia_binaria.copiar, conn, sql.Identifier("staging", fuente.tabla), validas)
                 errores = construir_errores()
                 copia.result()
             job_id = _job(conn, context)
-            conn.execute(_BORRAR_ERRORES, (context.asset_key.to_user_string(), ventana.claves()))
+            conn.execute(_BORRAR_ERRORES, (context.asset_key.to_user_string(), [d.isoformat() for d in cargados]))
             _copiar_errores(conn, context, job_id, errores)
+            juez.registrar(conn, veredictos)
 
 
 def _job(conn: psycopg.Connection, context: dg.AssetExecutionContext) -> int:
@@ -277,8 +499,23 @@ def _resumir(
     return Resumen(por_dia=por_dia, por_regla=resultado.por_regla(), segundos=segundos)
 
 
-def _tasa_rechazo(resumen: Resumen, maxima: float) -> dg.AssetCheckResult:
-    """Fails (ERROR, blocking) when any day of the window rejected more than the allowed share."""
+def _tasa_rechazo_dia(clave: dg.AssetKey, dia: str, fila, maxima: float) -> dg.AssetCheckEvaluation:
+    """One day's reject-rate verdict, as a per-partition evaluation (range runs)."""
+    tasa = float(fila["rechazados"] / fila["leidos"]) if fila["leidos"] else 0.0
+    return dg.AssetCheckEvaluation(
+        asset_key=clave, check_name=CHECK_TASA_RECHAZO, passed=tasa <= maxima, partition=dia,
+        severity=dg.AssetCheckSeverity.ERROR, blocking=True,
+        description=f"{dia}: rejected share {tasa:.2%} ({'above' if tasa > maxima else 'within'} {maxima:.2%})",
+        metadata={"leidos": int(fila["leidos"]), "rechazados": int(fila["rechazados"]),
+                  "advertidos": int(fila["advertidos"]), "tasa_rechazo": round(tasa, 6), "tasa_rechazo_maxima": maxima},
+    )
+
+
+def _tasa_rechazo(
+    resumen: Resumen, maxima: float, severidad: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR
+) -> dg.AssetCheckResult:
+    """Fails (ERROR, blocking) when any day of the window rejected more than the allowed share;
+    WARN in a range run, where each day has its own evaluation and the reports gate per day."""
     por_dia = resumen.por_dia
     tasa = (por_dia["rechazados"] / por_dia["leidos"].where(por_dia["leidos"] > 0)).fillna(0.0)
     excedidos = tasa[tasa > maxima]
@@ -286,7 +523,7 @@ def _tasa_rechazo(resumen: Resumen, maxima: float) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(
         check_name=CHECK_TASA_RECHAZO,
         passed=excedidos.empty,
-        severity=dg.AssetCheckSeverity.ERROR,
+        severity=severidad,
         description=(
             f"rejected share above {maxima:.2%} on {', '.join(f'{d} ({t:.2%})' for d, t in excedidos.items())}"
             if not excedidos.empty
@@ -305,10 +542,13 @@ def _tasa_rechazo(resumen: Resumen, maxima: float) -> dg.AssetCheckResult:
     )
 
 
-def _metadata(fuente: Fuente, previa: pa.Table, resumen: Resumen) -> dict:
+def _metadata(fuente: Fuente, previa: pa.Table, resumen: Resumen, *, por_dia: bool) -> dict:
+    """`por_dia`: the run is one day. A range run's materialization is recorded on every day
+    of the range with this same metadata, so it carries no `dagster/row_count` (that would be
+    the range's total on each day); each day's count is an observation of its own."""
     cargados = resumen.total("cargados")
     return {
-        "dagster/row_count": cargados,
+        **({"dagster/row_count": cargados} if por_dia else {}),
         **catalogo.tabla(f"staging.{fuente.tabla}").metadata_dagster(),
         "previa": dg.MetadataValue.md(_vista_previa(previa)),
         "errores_por_regla": dg.MetadataValue.json(resumen.por_regla),
@@ -356,8 +596,17 @@ def _asset(tabla: str, descripcion: str):
                 CHECK_TASA_RECHAZO,
                 asset=clave,
                 blocking=True,
+                partitions_def=partitions.diaria,
                 description="Rejected rows of each day stay within IACT_MAX_TASA_RECHAZO (default 5%).",
-            )
+            ),
+            dg.AssetCheckSpec(
+                CHECK_VOLUMEN,
+                asset=clave,
+                blocking=True,
+                partitions_def=partitions.diaria,
+                description="Each day read rows, and at least IACT_VOLUMEN_MINIMO (default 0.5) x the median of "
+                "the same weekday 7, 14, 21 and 28 days earlier; a blocked day keeps its previous rows.",
+            ),
         ],
     )
     def _staging(
@@ -365,9 +614,12 @@ def _asset(tabla: str, descripcion: str):
         ivr: IvrResource,
         warehouse: WarehouseResource,
         settings: PipelineSettings,
-    ) -> dg.MaterializeResult:
+    ):
+        # Yielded, not returned: in a range run the per-partition `volumen` check is not one of
+        # the step's outputs, and Dagster reads a returned MaterializeResult (a NamedTuple)
+        # against the output count.
         with errores_clasificados():
-            return _materializar(context, tabla, ivr, warehouse, settings)
+            yield _materializar(context, tabla, ivr, warehouse, settings)
 
     return _staging
 

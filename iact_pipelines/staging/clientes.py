@@ -16,7 +16,7 @@ step that reads later history, and only for such clients, which only a source de
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date
 
@@ -103,11 +103,14 @@ def actualizar(conn: psycopg.Connection, desde: date, hasta: date) -> None:
 
 
 @contextmanager
-def reemplazar_dias(conn: psycopg.Connection, tabla: str, desde: date, hasta_excl: date) -> Iterator[psycopg.Connection]:
-    """The staging day replace (`reemplazo.reemplazar_dias_staging`) plus, for calls, the days'
-    first-call rows rewritten after the caller's load, before the commit: every writer of a
-    calls day (the staging asset, the tests, the benchmark) keeps them exact."""
-    with reemplazo.reemplazar_dias_staging(conn, tabla, desde, hasta_excl):
+def reemplazar_dias(
+    conn: psycopg.Connection, tabla: str, desde: date, hasta_excl: date, solo: Iterable[date] | None = None
+) -> Iterator[psycopg.Connection]:
+    """The staging day replace (`reemplazo.reemplazar_dias_staging`, `solo` its subset of days)
+    plus, for calls, the days' first-call rows rewritten after the caller's load, before the
+    commit: every writer of a calls day (the staging asset, the tests, the benchmark) keeps them
+    exact. Days left out of `solo` keep their rows, so recomputing them is a no-op."""
+    with reemplazo.reemplazar_dias_staging(conn, tabla, desde, hasta_excl, solo=solo):
         yield conn
         if tabla == "llamadas":
             actualizar(conn, desde, hasta_excl)

@@ -125,6 +125,9 @@ WHERE btrim(t.{centro}) = ANY({centros}::text[])
 # table or function, datatype mismatch...): the contract broke, retrying will not help.
 _CONTRATO_ROTO = ("42",)
 _COLUMNA_INEXISTENTE = re.compile(r'column (?:\w+\.)?"?(\w+)"? does not exist')
+# libpq reports a missing database at connect time without a SQLSTATE, only the server's
+# FATAL text: a wrong database name is a broken contract (critical), not an outage to retry.
+_BASE_INEXISTENTE = re.compile(r'database "([^"]+)" does not exist')
 
 
 def consulta_extraccion(fuente: Fuente, ventana: Ventana, centros: Sequence[str]) -> str:
@@ -158,6 +161,14 @@ def extraer(ivr_url: str, fuente: Fuente, ventana: Ventana, centros: Sequence[st
         conn = db.connect_adbc(ivr_url, read_only=True)
     except db.ServidorNoDisponible as exc:
         raise fuente_no_disponible() from exc
+    except config.ConfigError as exc:
+        base = _BASE_INEXISTENTE.search(str(exc))
+        if base:
+            raise FuenteInutilizable(
+                f"the IVR database {base.group(1)!r} does not exist (check IACT_IVR_URL); "
+                "the pipeline never creates it"
+            ) from None
+        raise
     with conn:
         with conn.cursor() as cur:
             try:

@@ -10,6 +10,7 @@ its type, a check that could not even run) makes the frame unusable: `critical`.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -19,6 +20,8 @@ import pandera.pandas as pa
 import pyarrow as pa_arrow
 import pyarrow.compute as pc
 from pandera.typing import Series
+
+from iact_pipelines.plataforma import catalogo
 
 ERROR = "error"
 WARNING = "warning"
@@ -33,6 +36,7 @@ SEVERIDAD = {
     "resultado_inconsistente": ERROR,
     "id_duplicado": ERROR,
     "duracion_excesiva": ERROR,
+    "valor_demasiado_largo": ERROR,
     "cliente_no_identificado": WARNING,
     "espera_excesiva": WARNING,
 }
@@ -65,6 +69,7 @@ _MENSAJES = {
     "(only ATENDIDA calls were answered by an agent)",
     ("resultado_inconsistente", "fin"): "exitosa is true but fin is NULL (a successful transfer connected)",
     "duracion_excesiva": "the call lasts more than 24 h (fin - inicio)",
+    "valor_demasiado_largo": "{campo} is longer than its staging column allows",
     "cliente_no_identificado": "cliente_id is NULL: unidentified caller",
     ("espera_excesiva", "atencion"): "waited more than 1 h in queue before an agent answered (atencion - ingreso_cola)",
     ("espera_excesiva", "fin"): "waited more than 1 h in queue before hanging up (fin - ingreso_cola)",
@@ -104,6 +109,26 @@ def _copias_posteriores(df: pd.DataFrame, claves: list[str], id_col: str) -> pd.
     return ok
 
 
+def _largos(tabla: str) -> dict[str, int]:
+    """Max length of each free-text varchar(n) column of `staging.<tabla>`, from the catalog.
+    Centers and results are left out: their own rules already reject any longer value."""
+    largos = {}
+    for columna in catalogo.tabla(f"staging.{tabla}").de_negocio():
+        largo = re.fullmatch(r"character varying\((\d+)\)", columna.tipo)
+        if largo and not columna.nombre.startswith(("centro", "resultado")):
+            largos[columna.nombre] = int(largo.group(1))
+    return largos
+
+
+_LARGOS = {tabla: _largos(tabla) for tabla in ("llamadas", "menu_eventos")}
+
+
+def _cabe(tabla: str, s: pd.Series) -> pd.Series:
+    # A legacy source may widen a column: an over-long value is one rejected row, never a
+    # failed day (the COPY into varchar(n) would raise StringDataRightTruncation).
+    return (s.str.len() <= _LARGOS[tabla][s.name]).fillna(True).astype(bool)
+
+
 def _despues(tarde: pd.Series, temprano: pd.Series) -> pd.Series:
     """`tarde >= temprano`, True where either side is NULL (NULLs are skipped in a chain)."""
     return ~(tarde < temprano).fillna(False).astype(bool)
@@ -128,6 +153,10 @@ class Llamadas(pa.DataFrameModel):
     @pa.check("llamada_id", name="id_duplicado")
     def _id_unico(cls, s: pd.Series) -> pd.Series:
         return _sin_repetir(s)
+
+    @pa.check(*_LARGOS["llamadas"], name="valor_demasiado_largo")
+    def _largo(cls, s: pd.Series) -> pd.Series:
+        return _cabe("llamadas", s)
 
     @pa.check("centro_id", name="centro_malformado")
     def _centro(cls, s: pd.Series) -> pd.Series:
@@ -202,6 +231,10 @@ class MenuEventos(pa.DataFrameModel):
     @pa.check("evento_id", name="id_duplicado")
     def _id_unico(cls, s: pd.Series) -> pd.Series:
         return _sin_repetir(s)
+
+    @pa.check(*_LARGOS["menu_eventos"], name="valor_demasiado_largo")
+    def _largo(cls, s: pd.Series) -> pd.Series:
+        return _cabe("menu_eventos", s)
 
     @pa.check("centro_id", name="centro_malformado")
     def _centro(cls, s: pd.Series) -> pd.Series:

@@ -36,16 +36,17 @@ def test_all_schedules_run_by_default_in_the_reporting_zone():
 @pytest.mark.parametrize(
     "momento, esperado",
     [
-        (datetime(2024, 3, 10, 2, 0, tzinfo=ZONA), "2024-03-09"),
-        (datetime(2024, 3, 1, 2, 0, tzinfo=ZONA), "2024-02-29"),  # leap day
-        (datetime(2025, 1, 1, 2, 0, tzinfo=ZONA), "2024-12-31"),
+        (datetime(2024, 3, 10, 2, 0, tzinfo=ZONA), ["2024-03-09", "2024-03-08"]),
+        (datetime(2024, 3, 1, 2, 0, tzinfo=ZONA), ["2024-02-29", "2024-02-28"]),  # leap day
+        (datetime(2025, 1, 1, 2, 0, tzinfo=ZONA), ["2024-12-31", "2024-12-30"]),
         # a tick given in UTC still means the local day: 07:00 UTC on the 10th is 01:00 local
-        (datetime(2024, 3, 10, 7, 0, tzinfo=ZoneInfo("UTC")), "2024-03-09"),
-        (datetime(2024, 3, 10, 5, 0, tzinfo=ZoneInfo("UTC")), "2024-03-08"),  # 23:00 local on the 9th
+        (datetime(2024, 3, 10, 7, 0, tzinfo=ZoneInfo("UTC")), ["2024-03-09", "2024-03-08"]),
+        (datetime(2024, 3, 10, 5, 0, tzinfo=ZoneInfo("UTC")), ["2024-03-08", "2024-03-07"]),  # 23:00 local on the 9th
     ],
 )
-def test_daily_job_is_yesterday(momento, esperado):
-    assert _claves(diario_ayer, momento) == [esperado]
+def test_daily_job_is_yesterday_and_the_day_before(momento, esperado):
+    """Yesterday, and the day before once more for late data."""
+    assert _claves(diario_ayer, momento) == esperado
 
 
 @pytest.mark.parametrize(
@@ -96,8 +97,8 @@ def test_todays_ticks_request_partitions_that_exist():
     ahora = datetime.now(tz=ZONA)
     for schedule, job in ((diario_ayer, jobs.diario), (clientes_mes_en_curso, jobs.reportes_mensuales),
                           (trimestre_en_curso, jobs.reportes_trimestrales)):
-        (clave,) = _claves(schedule, ahora)
-        assert clave in job.partitions_def.get_partition_keys(), (schedule.name, clave)
+        for clave in _claves(schedule, ahora):
+            assert clave in job.partitions_def.get_partition_keys(), (schedule.name, clave)
     assert jobs.diario.partitions_def == partitions.diaria
 
 

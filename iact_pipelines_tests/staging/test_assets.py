@@ -112,8 +112,8 @@ def metadatos(result, asset) -> dict:
     return {k: v.value for k, v in mats[0].metadata.items()}
 
 
-def chequeo(result):
-    (evaluacion,) = result.get_asset_check_evaluations()
+def chequeo(result, nombre: str = staging.CHECK_TASA_RECHAZO):
+    (evaluacion,) = [e for e in result.get_asset_check_evaluations() if e.check_name == nombre]
     return evaluacion
 
 

@@ -1,0 +1,58 @@
+"""Closed periods follow their days: when a staging day of calls is (re)loaded, its month and
+quarter reports are rebuilt (late data, a re-run, an accepted day), so a month never keeps
+numbers its days no longer have.
+
+A sensor rather than declarative automation: `AutomationCondition.eager()` only follows the
+latest time partition, and a late day belongs to an older month. The sensor reads the
+materializations of `staging/llamadas` after its cursor (storage id) and asks for one run per
+month and quarter touched; the run key names the month/quarter and the last event seen, so a
+tick retried after a crash launches nothing twice.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import dagster as dg
+
+from iact_pipelines.plataforma import partitions
+from iact_pipelines.reportes import jobs
+from iact_pipelines.reportes.assets import STAGING_LLAMADAS
+from iact_pipelines.reportes.schedules import inicio_trimestre
+
+LOTE = 500  # materializations read per tick; the rest is read by the next tick
+
+
+@dg.sensor(
+    name="periodos_tras_dias",
+    jobs=[jobs.reportes_mensuales, jobs.reportes_trimestrales],
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Rebuilds the month and quarter of every staging day of calls that was (re)loaded.",
+)
+def periodos_tras_dias(context: dg.SensorEvaluationContext):
+    cursor = int(context.cursor) if context.cursor else None
+    filtro = dg.AssetRecordsFilter(asset_key=STAGING_LLAMADAS, after_storage_id=cursor)
+    registros = context.instance.fetch_materializations(filtro, limit=LOTE, ascending=True).records
+    if not registros:
+        return dg.SensorResult(skip_reason="no staging day loaded since the last tick")
+    meses, trimestres = set(), set()
+    for registro in registros:
+        if registro.partition_key:
+            dia = date.fromisoformat(registro.partition_key)
+            meses.add(dia.replace(day=1).isoformat())
+            trimestres.add(inicio_trimestre(dia).isoformat())
+    ultimo = registros[-1].storage_id
+    existentes_mes = set(partitions.mensual_en_curso.get_partition_keys())
+    existentes_trim = set(partitions.trimestral_en_curso.get_partition_keys())
+    pedidos = [
+        dg.RunRequest(run_key=f"periodo:{job.name}:{clave}:{ultimo}", job_name=job.name, partition_key=clave,
+                      tags={"iact/programa": "periodos_tras_dias"})
+        for job, claves, existentes in ((jobs.reportes_mensuales, meses, existentes_mes),
+                                        (jobs.reportes_trimestrales, trimestres, existentes_trim))
+        for clave in sorted(claves) if clave in existentes
+    ]
+    return dg.SensorResult(run_requests=pedidos, cursor=str(ultimo))
+
+
+sensors = [periodos_tras_dias]

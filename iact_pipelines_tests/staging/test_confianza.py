@@ -1,0 +1,192 @@
+"""Never publish a wrong day (DESIGN.md, "Trust"): the `volumen` check, accepting a day, per-day
+results in a range, over-long values, on the real assets and databases."""
+
+from datetime import date, timedelta
+
+import dagster as dg
+import pytest
+
+from iact_pipelines.cli import main
+from iact_pipelines.monitoreo import seguimiento
+from iact_pipelines.plataforma.resources import build_resources
+from iact_pipelines.reportes import assets as reportes
+from iact_pipelines.staging import assets as staging
+from iact_pipelines_tests.staging.test_assets import DIA, evento, insertar, llamada
+
+_RANGO = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
+_INFORME = "SELECT fecha::text, sum(total_llamadas)::int FROM reportes_llamadas_dia GROUP BY 1 ORDER BY 1"
+
+
+def _dia(d: str, n: int) -> str:
+    return (date.fromisoformat(d) + timedelta(days=n)).isoformat()
+
+
+def llamadas_del_dia(dia: str, n: int, primero: int) -> list[dict]:
+    return [llamada(primero + i, f"{dia} {10 + i % 10:02d}:{i % 60:02d}:00") for i in range(n)]
+
+
+def correr(instance, desde: str, hasta: str | None = None, tags: dict | None = None):
+    """staging/llamadas and its daily report in one run, as the `diario` job runs them."""
+    tags = dict(tags or {})
+    opciones = {"partition_key": desde} if hasta is None else {}
+    if hasta is not None:
+        tags.update({_RANGO[0]: desde, _RANGO[1]: hasta})
+    return dg.materialize([staging.llamadas, reportes.llamadas_dia], instance=instance, tags=tags,
+                          resources=build_resources(), raise_on_error=False, **opciones)
+
+
+def cargas(conn) -> list[tuple]:
+    return conn.execute(
+        "SELECT fecha::text, estado, filas_leidas, filas_cargadas, mediana_referencia::float, aceptado_por "
+        "FROM staging_cargas WHERE asset_key = 'staging/llamadas' ORDER BY fecha"
+    ).fetchall()
+
+
+def en_staging(conn) -> list[tuple]:
+    return conn.execute("SELECT fecha::text, count(*)::int FROM staging.llamadas GROUP BY 1 ORDER BY 1").fetchall()
+
+
+def volumen(result) -> list:
+    """Every `volumen` evaluation of the run: results and per-day events alike."""
+    return [e.event_specific_data for e in result.all_events
+            if e.event_type_value == "ASSET_CHECK_EVALUATION" and e.event_specific_data.check_name == "volumen"]
+
+
+def test_an_empty_day_is_blocked_and_keeps_its_previous_rows(ivr_writer, warehouse, instance):
+    insertar(ivr_writer, "llamadas", llamadas_del_dia(DIA, 3, 1))
+    assert correr(instance, DIA).success
+    assert _filas(warehouse) == ([(DIA, 3)], [(DIA, 3)])
+
+    ivr_writer.execute("DELETE FROM ivr.llamadas")  # the source lags: the day reads 0 rows
+    result = correr(instance, DIA)
+
+    assert not result.success
+    assert _filas(warehouse) == ([(DIA, 3)], [(DIA, 3)])  # staging and reports as they were
+    assert cargas(warehouse) == [(DIA, "bloqueado", 0, 0, None, None)]
+    (evaluacion,) = volumen(result)
+    assert (evaluacion.passed, evaluacion.partition, evaluacion.blocking) == (False, DIA, True)
+    assert evaluacion.description.startswith(f"{DIA} read 0 rows: not published")
+    # what the alert sensor and the etl_jobs mirror read: the run failed on the blocking check
+    (record,) = instance.get_run_records(limit=1)
+    resumen = seguimiento.resumir_run(instance, record)
+    assert [(c.check, c.bloqueante) for c in resumen.checks_fallidos] == [("volumen", True)]
+    assert resumen.estado == "failed"
+
+
+def _filas(conn):
+    return en_staging(conn), conn.execute(_INFORME).fetchall()
+
+
+def test_a_half_full_day_against_the_same_weekdays_is_blocked(ivr_writer, warehouse, instance):
+    hace_14, hace_7 = _dia(DIA, -14), _dia(DIA, -7)
+    insertar(ivr_writer, "llamadas", llamadas_del_dia(hace_14, 4, 100) + llamadas_del_dia(hace_7, 6, 200)
+             + llamadas_del_dia(DIA, 5, 1))
+    for dia in (hace_14, hace_7, DIA):
+        assert correr(instance, dia).success
+    # median of 4 and 6 = 5; 5 rows pass
+    assert cargas(warehouse)[-1] == (DIA, "cargado", 5, 5, 5.0, None)
+
+    ivr_writer.execute("DELETE FROM ivr.llamadas WHERE llamada_id BETWEEN 1 AND 3")  # 2 left, under 0.5 x 5
+    result = correr(instance, DIA)
+
+    assert not result.success
+    assert _filas(warehouse) == ([(hace_14, 4), (hace_7, 6), (DIA, 5)], [(hace_14, 4), (hace_7, 6), (DIA, 5)])
+    assert cargas(warehouse)[-1] == (DIA, "bloqueado", 2, 0, 5.0, None)
+    (evaluacion,) = volumen(result)
+    assert not evaluacion.passed and evaluacion.metadata["mediana_referencia"].value == 5.0
+
+
+def test_an_accepted_empty_day_is_published_and_recorded(ivr_writer, warehouse, instance, pg_urls, monkeypatch, capsys):
+    monkeypatch.setenv("DAGSTER_HOME", "/nonexistent")  # `iact materializar` sets it for its process
+    insertar(ivr_writer, "llamadas", llamadas_del_dia(DIA, 3, 1))
+    assert correr(instance, DIA).success
+    ivr_writer.execute("DELETE FROM ivr.llamadas")  # a holiday: genuinely no calls
+
+    codigo = main(["materializar", "--desde", DIA, "--hasta", DIA, "--activos", "staging/llamadas,reportes/llamadas_dia",
+                   "--aceptar-dias", DIA])
+
+    assert codigo == 0, capsys.readouterr().err
+    assert _filas(warehouse) == ([], [(DIA, 0)])  # the empty day is published: 24 hours of zeros
+    ((fecha, estado, leidas, cargadas, mediana, por),) = cargas(warehouse)
+    assert (fecha, estado, leidas, cargadas, mediana) == (DIA, "aceptado", 0, 0, None) and por
+    (record,) = instance.get_run_records(limit=1)
+    (evaluacion,) = [e for e in instance.event_log_storage.get_logs_for_run(record.dagster_run.run_id)
+                     if e.dagster_event and e.dagster_event.event_type_value == "ASSET_CHECK_EVALUATION"
+                     and e.dagster_event.event_specific_data.check_name == "volumen"]
+    datos = evaluacion.dagster_event.event_specific_data
+    assert datos.passed and datos.metadata["aceptado"].value is True and datos.metadata["aceptado_por"].value == por
+    fila = seguimiento.fila_etl(seguimiento.resumir_run(instance, record))
+    import json
+
+    assert json.loads(fila["metadata"])["tags"]["iact/aceptar_dias"] == DIA
+
+
+def test_a_range_with_one_bad_day_builds_the_other_nine(ivr_writer, warehouse, instance):
+    dias = [_dia(DIA, i) for i in range(10)]
+    malo = dias[4]
+    insertar(ivr_writer, "llamadas", llamadas_del_dia(malo, 3, 1))
+    assert correr(instance, malo).success  # the bad day's previous, good load
+    ivr_writer.execute("DELETE FROM ivr.llamadas")
+    insertar(ivr_writer, "llamadas", [f for i, d in enumerate(dias) if d != malo
+                                      for f in llamadas_del_dia(d, 2 + i % 2, 100 * (i + 1))])
+
+    result = correr(instance, dias[0], dias[-1])
+
+    assert not result.success
+    esperado = [(d, 3 if d == malo else 2 + i % 2) for i, d in enumerate(dias)]
+    assert _filas(warehouse) == (esperado, esperado)  # 9 days rebuilt, the bad one kept its rows
+    (fallo,) = [e for e in result.get_step_failure_events()]
+    assert fallo.step_key == "reportes__llamadas_dia"
+    assert fallo.step_failure_data.user_failure_data.description.startswith(
+        f"reportes_llamadas_dia: {malo} not rebuilt (previous rows kept)")
+    # per-day check results and row counts
+    por_dia = {e.partition: e.passed for e in volumen(result) if e.partition}
+    assert por_dia == {d: d != malo for d in dias}
+    filas = {o.partition: o.metadata["dagster/row_count"].value
+             for o in (e.event_specific_data.asset_observation for e in result.all_events
+                       if e.event_type_value == "ASSET_OBSERVATION")}
+    assert filas == {d: 0 if d == malo else 2 + i % 2 for i, d in enumerate(dias)}
+    mats = result.asset_materializations_for_node("staging__llamadas")
+    assert len(mats) == 10 and all("dagster/row_count" not in m.metadata for m in mats)
+    informe = {r.partition_key for r in instance.fetch_materializations(reportes.llamadas_dia.key, limit=100).records
+               if r.asset_materialization.metadata.get("run_id") and
+               r.asset_materialization.metadata["run_id"].value == result.run_id}
+    assert informe == set(dias) - {malo}
+    assert [c[:2] for c in cargas(warehouse)] == [(d, "bloqueado" if d == malo else "cargado") for d in dias]
+
+
+def test_an_over_long_value_is_a_rejected_row(ivr_writer, warehouse, instance, monkeypatch):
+    monkeypatch.setenv("IACT_MAX_TASA_RECHAZO", "1")
+    ivr_writer.execute("ALTER TABLE ivr.menu_eventos ALTER COLUMN menu_nombre TYPE varchar(1000)")
+    try:
+        insertar(ivr_writer, "menu_eventos", [evento(1), evento(2, menu_nombre="x" * 500)])
+        result = dg.materialize([staging.menu_eventos], partition_key=DIA, instance=instance,
+                                resources=build_resources(), raise_on_error=False)
+        assert result.success
+        assert warehouse.execute("SELECT evento_id FROM staging.menu_eventos").fetchall() == [(1,)]
+        assert warehouse.execute(
+            "SELECT record_id, field_name, error_type, severity, error_message FROM etl_validation_errors"
+        ).fetchall() == [("2", "menu_nombre", "valor_demasiado_largo", "error",
+                          "menu_nombre is longer than its staging column allows")]
+    finally:
+        ivr_writer.execute("TRUNCATE ivr.menu_eventos")
+        ivr_writer.execute("ALTER TABLE ivr.menu_eventos ALTER COLUMN menu_nombre TYPE varchar(200)")
+
+
+def test_a_range_with_one_day_over_the_reject_rate_builds_the_others(ivr_writer, warehouse, instance):
+    dias = [_dia(DIA, i) for i in range(3)]
+    insertar(ivr_writer, "llamadas", llamadas_del_dia(dias[0], 2, 10) + llamadas_del_dia(dias[2], 3, 30)
+             + [llamada(20, f"{dias[1]} 10:00:00"), llamada(21, f"{dias[1]} 11:00:00", fin=None)])  # 50% rejected
+
+    result = correr(instance, dias[0], dias[-1])
+
+    assert not result.success
+    assert warehouse.execute(_INFORME).fetchall() == [(dias[0], 2), (dias[2], 3)]
+    assert en_staging(warehouse) == [(dias[0], 2), (dias[1], 1), (dias[2], 3)]  # the valid rows are loaded
+    tasa = {e.event_specific_data.partition: e.event_specific_data.passed for e in result.all_events
+            if e.event_type_value == "ASSET_CHECK_EVALUATION"
+            and e.event_specific_data.check_name == "tasa_rechazo" and e.event_specific_data.partition}
+    assert tasa == {dias[0]: True, dias[1]: False, dias[2]: True}
+    assert warehouse.execute(
+        "SELECT fecha::text, tasa_rechazo_excedida FROM staging_cargas ORDER BY 1").fetchall() == [
+        (dias[0], False), (dias[1], True), (dias[2], False)]
