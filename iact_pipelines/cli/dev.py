@@ -11,6 +11,7 @@ After a `kill -9` the lock is free but the group may still run: the next start s
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import fcntl
 import json
@@ -66,34 +67,43 @@ def _escribir_candado(fd: int, datos: dict) -> None:
     os.pwrite(fd, json.dumps(datos).encode(), 0)
 
 
-def _limpiar_restos(anterior: dict) -> None:
-    """Stop the `dagster dev` process group a killed `iact dev` left running (its webserver,
-    daemon and code servers would hold the port and run a second daemon)."""
-    pgid = anterior.get("pgid")
-    if not pgid:
-        return
-    restos = [p for p in psutil.process_iter(["cmdline"]) if _en_grupo(p, pgid)]
-    if not any("dagster" in " ".join(p.info["cmdline"] or []) for p in restos):
-        return  # the group is gone, or the id was reused by something else
-    print(f"stopping the leftovers of a previous `iact dev` (process group {pgid})", flush=True)
-    try:
-        os.killpg(pgid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    _kill_group_after_grace(pgid, grace_seconds=10.0)
+def _restos(home_dagster: str) -> list[psutil.Process]:
+    """Dagster processes serving this IACT_HOME (their DAGSTER_HOME says so), whatever their
+    process group: `dagster dev` starts code servers in sessions of their own, and once it is
+    gone they are orphans that no process group reaches."""
+    restos = []
+    for proceso in psutil.process_iter(["cmdline"]):
+        if proceso.pid == os.getpid() or "dagster" not in " ".join(proceso.info["cmdline"] or []):
+            continue
+        try:
+            if proceso.environ().get("DAGSTER_HOME") == home_dagster:
+                restos.append(proceso)
+        except (psutil.AccessDenied, psutil.NoSuchProcess, psutil.ZombieProcess):
+            pass
+    return restos
 
 
-def _en_grupo(proceso, pgid: int) -> bool:
-    try:
-        return os.getpgid(proceso.pid) == pgid
-    except OSError:
-        return False
+def _limpiar_restos(home_iact) -> None:
+    """Stop what a killed `iact dev` left running on this IACT_HOME (its webserver, daemon and
+    code servers would hold the port and run a second daemon): SIGTERM, then SIGKILL after 10 s."""
+    restos = _restos(str(home_iact / "dagster"))
+    if not restos:
+        return
+    print(f"stopping {len(restos)} leftover process(es) of a previous `iact dev`", flush=True)
+    for proceso in restos:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proceso.terminate()
+    _, vivos = psutil.wait_procs(restos, timeout=10)
+    for proceso in vivos:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proceso.kill()
+    psutil.wait_procs(vivos, timeout=5)
 
 
 def _dev(args) -> int:
     home_iact = load_settings().home
-    fd, _ruta, anterior = _tomar_candado(home_iact)
-    _limpiar_restos(anterior)
+    fd, _ruta, _anterior = _tomar_candado(home_iact)
+    _limpiar_restos(home_iact)
     # Only a server this command starts is stopped at the end: another command's (or a
     # previous session's) embedded server is left as it was found.
     ya_corria = embedded.running_url(home_iact) is not None

@@ -51,6 +51,7 @@ LIMITES: dict[str, tuple[float, float]] = {
     "IACT_MENU_UMBRAL_PROBLEMA": (0, 1),
     "IACT_PURGA_DIAS": (0, 3650),
     "IACT_ABANDONO_CORTO": (0, 3600),
+    "IACT_VOLUMEN_MINIMO": (0, 1),
     "IACT_VENTANA_RELLAMADA_HORAS": (1, 720),
     # Session timeouts in seconds (0 = off): a week at most.
     "IACT_PG_STATEMENT_TIMEOUT_S": (0, 7 * 86400),

@@ -133,7 +133,7 @@ class PipelineSettings(dg.ConfigurableResource):
         return config.parse_number("IACT_MAX_TASA_RECHAZO", self.max_tasa_rechazo)
 
     def volumen_minimo_fraccion(self) -> float:
-        return config.parse_number("IACT_VOLUMEN_MINIMO", self.volumen_minimo, low=0, high=1)
+        return config.parse_number("IACT_VOLUMEN_MINIMO", self.volumen_minimo)
 
     def umbral_menu_problema(self) -> float:
         return config.parse_number("IACT_MENU_UMBRAL_PROBLEMA", self.menu_umbral_problema)
