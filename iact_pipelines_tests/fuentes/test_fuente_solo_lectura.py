@@ -40,8 +40,9 @@ def _fallo_critico(instance, capsys) -> str:
     """Materialize the day again: it must fail in one line, as a critical failure."""
     codigo = main(["materializar", "--desde", DIA, "--hasta", DIA, "--activos", "staging/llamadas"])
     salida = capsys.readouterr()
-    assert codigo == 1
-    (linea,) = [l.strip() for l in salida.err.splitlines() if l.strip().startswith("error:")]
+    assert codigo == 2
+    (linea,) = salida.err.strip().splitlines()  # one line, naming the run
+    assert linea.startswith("iact: error: run ")
     (record,) = instance.get_run_records(limit=1)
     (paso,) = seguimiento.resumir_run(instance, record).pasos_fallidos
     assert paso.severidad == "critical"  # the alert sensor turns this into a critical alert
