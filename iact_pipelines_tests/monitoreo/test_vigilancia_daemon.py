@@ -15,8 +15,9 @@ import dagster as dg
 import psutil
 import pytest
 from dagster._core.definitions.selector import JobSubsetSelector
+from dagster._core.events import DagsterEventType
 from dagster._core.remote_origin import InProcessCodeLocationOrigin
-from dagster._core.storage.tags import PARTITION_NAME_TAG, WILL_RETRY_TAG
+from dagster._core.storage.tags import AUTO_RETRY_RUN_ID_TAG, PARTITION_NAME_TAG, WILL_RETRY_TAG
 from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 from dagster._core.workspace.context import WorkspaceProcessContext
 from dagster._core.workspace.load_target import InProcessWorkspaceLoadTarget
@@ -268,6 +269,72 @@ def test_a_killed_daemon_launched_run_is_failed_alerted_mirrored_and_the_queue_m
             sensors.alertas_fallos(dg.build_sensor_context(instance=instance, resources=build_resources()))
             assert warehouse.execute("SELECT count(*) FROM internal_messages").fetchone() == (len(admins),)
             assert instance.get_runs_count() == 3
+        finally:
+            _matar_todo(home, daemon)
+            titular.rollback()
+
+
+def test_a_killed_worker_whose_code_server_lives_is_failed_by_dagster_once_and_retried(
+    urls, warehouse, instance, admins, ubicacion, tmp_path
+):
+    # Only the worker dies (its code server notices within a second): Dagster fails the run
+    # itself, runs_muertos must not fail it a second time, and the failure is retried once
+    # (dagster.yaml run_retries) instead of alerted: the alert waits for the retry's outcome.
+    contexto, location, repo = ubicacion
+    home = instance.root_directory
+    log = tmp_path / "daemon.log"
+    clave = db.advisory_key("reportes_llamadas_dia", DIA)
+    daemon = None
+    with db.connect(urls.warehouse) as titular:
+        titular.execute("SELECT pg_advisory_xact_lock(%s)", (clave,))
+        primero, segundo, tercero = (_encolar(instance, contexto, location, repo) for _ in range(3))
+        try:
+            daemon = _lanzar_daemon(home, log)
+
+            def llenos():
+                estados = [_estado(instance, r) for r in (primero, segundo, tercero)]
+                return estados[:2] == [dg.DagsterRunStatus.STARTED] * 2 and estados[2] == dg.DagsterRunStatus.QUEUED
+
+            _esperar(llenos, 75, "two runs STARTED and one QUEUED", daemon, log)
+            run = instance.get_run_by_id(primero)
+            pid = _esperar(lambda: vigilancia.proceso_de(instance, run), 30, "the worker's pid", daemon, log)[1]
+            _matar([psutil.Process(pid)])
+
+            _esperar(
+                lambda: _estado(instance, primero) == dg.DagsterRunStatus.FAILURE,
+                30,
+                "the code server to fail the run",
+                daemon,
+                log,
+            )
+            resultado = vigilancia.runs_muertos(dg.build_sensor_context(instance=instance, resources=build_resources()))
+            assert resultado.skip_message == "0 dead run(s) failed"
+            fallos = instance.all_logs(primero, of_type=DagsterEventType.RUN_FAILURE)
+            assert len(fallos) == 1
+            motores = instance.all_logs(primero, of_type=DagsterEventType.ENGINE_EVENT)
+            assert any(f"{primero} was terminated by signal 9" in e.message for e in motores)
+            _esperar(
+                lambda: _estado(instance, tercero) in (dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED),
+                60,
+                "the queued run to be launched",
+                daemon,
+                log,
+            )
+            reintento = _esperar(
+                lambda: instance.get_run_by_id(primero).tags.get(AUTO_RETRY_RUN_ID_TAG),
+                60,
+                "the automatic retry",
+                daemon,
+                log,
+            )
+            assert _estado(instance, reintento) == dg.DagsterRunStatus.QUEUED  # both slots are taken
+
+            for sensor in (sensors.alertas_fallos, sensors.espejo_etl_jobs):
+                sensor(dg.build_sensor_context(instance=instance, resources=build_resources()))
+            assert warehouse.execute("SELECT count(*) FROM internal_messages").fetchone() == (0,)
+            assert warehouse.execute("SELECT status FROM etl_jobs WHERE run_id = %s", (primero,)).fetchone() == (
+                "failed",
+            )
         finally:
             _matar_todo(home, daemon)
             titular.rollback()
