@@ -1,8 +1,10 @@
 """Dead runs: a STARTED run whose process is gone (kill -9, OOM, a crash, a reboot) is failed.
 
-Dagster's run monitoring cannot see this with the default run launcher (it has no worker
-health check), and runs executed in process by `iact materializar` have no launcher at all:
-such runs stayed STARTED forever, counted against `max_concurrent_runs` and were never
+A daemon-launched worker that dies alone is failed by its code server, which watches its
+child processes. When the code server dies with it (kill -9 of `iact dev`'s process group, OOM,
+a reboot) nothing else notices: Dagster's run monitoring has no worker health check with the
+default run launcher, and runs executed in process by `iact materializar` have no launcher at
+all. Such runs stayed STARTED forever, counted against `max_concurrent_runs` and were never
 alerted nor mirrored. Every run knows its process:
 
 - `iact materializar` tags its runs with host, pid and the process's start time (the start
