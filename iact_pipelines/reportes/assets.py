@@ -7,6 +7,7 @@ backfill of a range is one run (`BackfillPolicy.single_run`) and that run one st
 whole window rather than a loop over days.
 """
 
+import math
 import time
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -106,6 +107,12 @@ def _segmentos(desde: date, hasta: date, fuera: list[date]) -> list[tuple[date, 
     return segmentos
 
 
+def _pasos(preparacion) -> tuple:
+    if preparacion is None:
+        return ()
+    return tuple(preparacion) if isinstance(preparacion, (tuple, list)) else (preparacion,)
+
+
 def _materializar(
     context: dg.AssetExecutionContext,
     warehouse: WarehouseResource,
@@ -113,11 +120,13 @@ def _materializar(
     tabla: str,
     sentencia: str,
     extra=None,
-    preparacion: str | None = None,
+    preparacion=None,
+    dias_previos: int = 0,
 ) -> dg.MaterializeResult:
     """Replace the rows of `tabla` for the run's window with `sentencia` in one transaction
-    (after `preparacion`, if any, in the same transaction); `extra(conn, desde, hasta)` adds
-    headline figures read inside that transaction.
+    (after `preparacion`, one statement or a sequence of them, in the same transaction);
+    `extra(conn, desde, hasta)` adds headline figures read inside that transaction. A report that
+    also reads the `dias_previos` staging days before its window locks them too.
 
     Trust (DESIGN.md): a daily report leaves out the days its staging's `volumen` or
     `tasa_rechazo` check blocked
@@ -144,10 +153,11 @@ def _materializar(
         for inicio, fin in segmentos:
             claves = [d.isoformat() for d in fechas.dias_semiabiertos(inicio, fin)] if diario else context.partition_keys
             with reemplazo.reemplazar_periodo(conn, tabla, columna, inicio, fin, claves):
-                reemplazo.leer_dias_staging(conn, [k.path[-1] for k in staging], inicio, fin)
+                reemplazo.leer_dias_staging(conn, [k.path[-1] for k in staging],
+                                            inicio - timedelta(days=dias_previos), fin)
                 parametros.update(desde=inicio, hasta=fin)
-                if preparacion is not None:
-                    conn.execute(preparacion, parametros)
+                for paso in _pasos(preparacion):
+                    conn.execute(paso, parametros)
                 cur = conn.execute(sentencia, parametros)
                 cifras = dict(zip([d.name for d in cur.description], cur.fetchone(), strict=True))
                 if extra is not None:
@@ -344,8 +354,11 @@ def rellamadas(
 ) -> dg.MaterializeResult:
     """Repeat calls per local day and center: identified callers who called again within H hours."""
     preparacion, sentencia = _analistas(settings).rellamadas
+    # The look-back reads staging back to the local day of (the window's first instant − H):
+    # ceil(H / 24) days, one more when a 23-hour day lies in between.
     return _materializar(
-        context, warehouse, settings, "reportes_rellamadas", sentencia, preparacion=preparacion
+        context, warehouse, settings, "reportes_rellamadas", sentencia, preparacion=preparacion,
+        dias_previos=math.ceil(settings.ventana_rellamada() / 24) + 1,
     )
 
 

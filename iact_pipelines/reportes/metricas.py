@@ -300,19 +300,32 @@ from dataclasses import dataclass as _dataclass  # noqa: E402
 
 from psycopg import sql as _sql  # noqa: E402
 
-# Additive aggregates of a quarter hour of one center (raw, unrounded).
+# Additive aggregates of a quarter hour of one center (raw, unrounded). A short abandon waited
+# S seconds or less (S inclusive, like T); the max wait is over answered and abandoned calls
+# (the wait of an IVR call is NULL).
+#
+# The scan groups by staging's local hour and the local quarter of the minute, read under the
+# transaction's TimeZone set to the reporting zone (`_ZONA_LOCAL`): date_part on a timestamptz
+# in the session zone costs about a third of `inicio AT TIME ZONE zona` per row. Waits are
+# compared and summed as intervals (exact to the microsecond, like the timestamps) and turned
+# into seconds once per group, not per row. Grouping by plain columns lets the planner see ~100
+# groups and hash them instead of sorting the day.
+_ESPERA_INTERVALO = """CASE resultado
+        WHEN 'ATENDIDA' THEN atencion - ingreso_cola
+        WHEN 'ABANDONADA' THEN fin - ingreso_cola END"""
+_SEGUNDOS_INTERVALO = "make_interval(secs => {})"
 AGREGADOS_INTERVALOS = {
     "ofrecidas": "count(*)",
     "solo_ivr": "count(*) FILTER (WHERE resultado = 'IVR')",
-    "atendidas": AGREGADOS_LLAMADAS["atendidas"],
-    "abandonadas": AGREGADOS_LLAMADAS["abandonadas"],
-    # A short abandon waited S seconds or less (S inclusive, like T).
-    "abandonos_cortos": f"count(*) FILTER (WHERE resultado = 'ABANDONADA' AND {ESPERA} <= {{corto}})",
-    "atendidas_en_umbral": AGREGADOS_LLAMADAS["dentro_umbral"],
-    "suma_espera_atendidas": AGREGADOS_LLAMADAS["suma_espera"],
-    "suma_atencion": AGREGADOS_LLAMADAS["suma_atencion"],
-    # ESPERA is NULL for IVR calls: the max is over answered and abandoned calls.
-    "espera_maxima": f"coalesce(max({ESPERA}), 0)",
+    "atendidas": "count(*) FILTER (WHERE resultado = 'ATENDIDA')",
+    "abandonadas": "count(*) FILTER (WHERE resultado = 'ABANDONADA')",
+    "abandonos_cortos": "count(*) FILTER (WHERE resultado = 'ABANDONADA' AND fin - ingreso_cola <= "
+    + _SEGUNDOS_INTERVALO.format("{corto}") + ")",
+    "atendidas_en_umbral": "count(*) FILTER (WHERE resultado = 'ATENDIDA' AND atencion - ingreso_cola <= "
+    + _SEGUNDOS_INTERVALO.format("%(umbral)s::numeric") + ")",
+    "suma_espera_atendidas": "coalesce(extract(epoch FROM sum(atencion - ingreso_cola) FILTER (WHERE resultado = 'ATENDIDA')), 0)",
+    "suma_atencion": "coalesce(extract(epoch FROM sum(fin - atencion) FILTER (WHERE resultado = 'ATENDIDA')), 0)",
+    "espera_maxima": f"coalesce(extract(epoch FROM max({_ESPERA_INTERVALO})), 0)",
 }
 _CRUDOS_INTERVALOS = list(AGREGADOS_INTERVALOS)
 _SUMAS_INTERVALOS = ("suma_espera_atendidas", "suma_atencion")
@@ -332,15 +345,20 @@ METRICAS_INTERVALOS = {
     "contencion_ivr": porcentaje("solo_ivr", "ofrecidas"),
 }
 
+
+_ZONA_LOCAL = "SELECT set_config('TimeZone', {zona}, true)"
+_ZONA_SESION = "SET LOCAL TimeZone TO DEFAULT"  # the session's own zone (UTC, db.opciones_sesion)
+
 _AGREGADO_INTERVALOS = _temporal("agregado_intervalos", f"""
-SELECT fecha,
-    -- the local wall-clock quarter hour of the start: staging's local hour, the local minute
-    make_time(hora::int, (extract(minute FROM inicio AT TIME ZONE {{zona}})::int / 15) * 15, 0) AS intervalo,
-    centro_id,
+SELECT fecha, make_time(hora::int, cuarto * 15, 0) AS intervalo, centro_id,
+    {", ".join(_CRUDOS_INTERVALOS)}
+FROM (
+    SELECT fecha, hora, date_part('minute', inicio)::int / 15 AS cuarto, centro_id,
     {_seleccion(AGREGADOS_INTERVALOS)}
-FROM staging.llamadas
-WHERE fecha >= %(desde)s AND fecha < %(hasta)s
-GROUP BY 1, 2, 3
+    FROM staging.llamadas
+    WHERE fecha >= %(desde)s AND fecha < %(hasta)s
+    GROUP BY fecha, hora, cuarto, centro_id
+) AS escaneo
 """)
 
 _REPORTE_INTERVALOS = f"""
@@ -378,28 +396,47 @@ FROM (SELECT {_sumas([c for c in _CRUDOS_INTERVALOS if c != "espera_maxima"])} F
 
 # Repeat calls. A call is a repeat when the caller's previous staged call (any center, any
 # result; previous in (inicio, llamada_id) order) started at most H before it: the immediate
-# predecessor is the latest earlier call, so "some earlier call within H" reduces to lag().
-# The look-back reads the staged days before the window, from the local day of
-# (first instant of the window − H).
+# predecessor is the latest earlier call, so "some earlier call within H" reduces to it. Inside
+# the window that is lag() over the window's identified calls only (one sort of the window, not
+# of the look-back days too). Before the window only a client's first call of the window looks
+# back, and only to their latest call since (first instant of the window − H): clients on the
+# look-back days are found in staging.clientes_dia (one row per client and day, kept exact by
+# every calls load), so the look-back days' calls are read once, filtered to those clients, and
+# reduced to one max(inicio) per client, never sorted.
 _VENTANA = "make_interval(hours => {ventana})"
 _INICIO_VENTANA = "(%(desde)s::timestamp AT TIME ZONE {zona})"
+_DIA_PREVIO = f"(({_INICIO_VENTANA} - {_VENTANA}) AT TIME ZONE {{zona}})::date"
 
 _AGREGADO_RELLAMADAS = _temporal("agregado_rellamadas", f"""
 WITH identificadas AS (
     SELECT fecha, centro_id, cliente_id, inicio,
         lag(inicio) OVER (PARTITION BY cliente_id ORDER BY inicio, llamada_id) AS inicio_previa
     FROM staging.llamadas
-    WHERE cliente_id IS NOT NULL AND fecha < %(hasta)s
-      AND fecha >= (({_INICIO_VENTANA} - {_VENTANA}) AT TIME ZONE {{zona}})::date
-      AND inicio >= {_INICIO_VENTANA} - {_VENTANA}
+    WHERE cliente_id IS NOT NULL AND fecha >= %(desde)s AND fecha < %(hasta)s
+), previas AS (
+    SELECT l.cliente_id, max(l.inicio) AS inicio
+    FROM staging.llamadas AS l
+    WHERE l.cliente_id IS NOT NULL AND l.fecha >= {_DIA_PREVIO} AND l.fecha < %(desde)s
+      AND l.inicio >= {_INICIO_VENTANA} - {_VENTANA}
+      AND l.cliente_id IN (
+        SELECT v.cliente_id FROM staging.clientes_dia AS v
+        WHERE v.fecha >= %(desde)s AND v.fecha < %(hasta)s
+          AND EXISTS (SELECT 1 FROM staging.clientes_dia AS a
+                      WHERE a.cliente_id = v.cliente_id AND a.fecha >= {_DIA_PREVIO} AND a.fecha < %(desde)s))
+    GROUP BY l.cliente_id
+), por_cliente AS (
+    SELECT i.fecha, i.centro_id, i.cliente_id, count(*) AS llamadas,
+        count(*) FILTER (WHERE coalesce(i.inicio_previa, p.inicio) >= i.inicio - {_VENTANA}) AS rellamadas
+    FROM identificadas AS i
+    LEFT JOIN previas AS p ON p.cliente_id = i.cliente_id AND i.inicio_previa IS NULL
+    GROUP BY i.fecha, i.centro_id, i.cliente_id
 )
 SELECT fecha, centro_id,
-    count(*) AS llamadas_identificadas,
-    count(DISTINCT cliente_id) AS clientes,
-    count(*) FILTER (WHERE inicio_previa >= inicio - {_VENTANA}) AS rellamadas,
-    count(DISTINCT cliente_id) FILTER (WHERE inicio_previa >= inicio - {_VENTANA}) AS clientes_con_rellamada
-FROM identificadas
-WHERE fecha >= %(desde)s
+    sum(llamadas) AS llamadas_identificadas,
+    count(*) AS clientes,
+    sum(rellamadas) AS rellamadas,
+    count(*) FILTER (WHERE rellamadas > 0) AS clientes_con_rellamada
+FROM por_cliente
 GROUP BY fecha, centro_id
 """)
 _CRUDOS_RELLAMADAS = ["llamadas_identificadas", "clientes", "rellamadas", "clientes_con_rellamada"]
@@ -453,40 +490,30 @@ FROM filas
 
 # The callback worklist: per local day, callers whose last abandoned call (last in (inicio,
 # llamada_id) order, any center) is not followed that day by an answered call (any center).
+# The day's abandoned identified calls are few: their last one per client first, then one pass
+# over the day's calls of just those clients counts them and looks for a later answered call.
 _AGREGADO_DEVOLUCION = _temporal("agregado_devolucion", f"""
-WITH colas AS (
-    SELECT fecha, cliente_id, llamada_id, inicio, centro_id, resultado, {ESPERA} AS espera
+WITH ultimo AS (
+    SELECT DISTINCT ON (fecha, cliente_id) fecha, cliente_id, llamada_id, inicio, centro_id, {ESPERA} AS espera
     FROM staging.llamadas
-    WHERE fecha >= %(desde)s AND fecha < %(hasta)s AND cliente_id IS NOT NULL
-      AND resultado IN ('ATENDIDA', 'ABANDONADA')
-), ultimo AS (
-    SELECT DISTINCT ON (fecha, cliente_id) fecha, cliente_id, llamada_id, inicio, centro_id, espera
-    FROM colas
-    WHERE resultado = 'ABANDONADA'
+    WHERE fecha >= %(desde)s AND fecha < %(hasta)s AND cliente_id IS NOT NULL AND resultado = 'ABANDONADA'
     ORDER BY fecha, cliente_id, inicio DESC, llamada_id DESC
 )
-SELECT u.fecha, u.cliente_id, u.centro_id, u.inicio AS ultimo_abandono, u.espera
+SELECT u.fecha, u.cliente_id, u.centro_id, u.inicio AS ultimo_abandono, u.espera,
+    count(*) FILTER (WHERE l.resultado = 'ABANDONADA') AS abandonos, count(*) AS llamadas
 FROM ultimo AS u
-WHERE NOT EXISTS (
-    SELECT 1 FROM colas AS a
-    WHERE a.resultado = 'ATENDIDA' AND a.fecha = u.fecha AND a.cliente_id = u.cliente_id
-      AND (a.inicio, a.llamada_id) > (u.inicio, u.llamada_id)
-)
+JOIN staging.llamadas AS l ON l.fecha = u.fecha AND l.cliente_id = u.cliente_id
+WHERE l.fecha >= %(desde)s AND l.fecha < %(hasta)s
+GROUP BY u.fecha, u.cliente_id, u.llamada_id, u.inicio, u.centro_id, u.espera
+HAVING NOT coalesce(bool_or(l.resultado = 'ATENDIDA' AND (l.inicio, l.llamada_id) > (u.inicio, u.llamada_id)), false)
 """)
 
 _REPORTE_DEVOLUCION = """
-WITH cuentas AS (
-    SELECT l.fecha, l.cliente_id, count(*) AS llamadas, count(*) FILTER (WHERE l.resultado = 'ABANDONADA') AS abandonos
-    FROM staging.llamadas AS l
-    JOIN agregado_devolucion AS u ON u.fecha = l.fecha AND u.cliente_id = l.cliente_id
-    WHERE l.fecha >= %(desde)s AND l.fecha < %(hasta)s
-    GROUP BY l.fecha, l.cliente_id
-), insertado AS (
+WITH insertado AS (
     INSERT INTO lista_devolucion (fecha, cliente_id, centro_id, ultimo_abandono, espera_ultimo_abandono,
                                   abandonos, llamadas, zona_horaria)
-    SELECT u.fecha, u.cliente_id, u.centro_id, u.ultimo_abandono, round(u.espera, 2), c.abandonos, c.llamadas, {zona}
-    FROM agregado_devolucion AS u
-    JOIN cuentas AS c ON c.fecha = u.fecha AND c.cliente_id = u.cliente_id
+    SELECT fecha, cliente_id, centro_id, ultimo_abandono, round(espera, 2), abandonos, llamadas, {zona}
+    FROM agregado_devolucion
     RETURNING abandonos
 )
 SELECT count(*) AS registros_cargados, coalesce(sum(abandonos), 0) AS abandonos
@@ -498,14 +525,14 @@ FROM insertado
 class Analistas:
     """The analyst reports' statements with their settings filled in (`preparacion`, `sentencia`)."""
 
-    intervalos: tuple[_sql.Composed, _sql.Composed]
-    rellamadas: tuple[_sql.Composed, _sql.Composed]
-    devolucion: tuple[_sql.Composed, _sql.Composed]
+    intervalos: tuple[tuple[_sql.Composed, ...], _sql.Composed]
+    rellamadas: tuple[tuple[_sql.Composed, ...], _sql.Composed]
+    devolucion: tuple[tuple[_sql.Composed, ...], _sql.Composed]
 
 
 def analistas(*, corto: float, ventana: int, zona: str, centros: list[str]) -> Analistas:
-    """The three statements pairs for S = `corto` seconds, H = `ventana` hours, the reporting time
-    zone and the allowed centers, each value a `sql.Literal`."""
+    """Each report's (preparation statements, report statement) for S = `corto` seconds, H =
+    `ventana` hours, the reporting time zone and the allowed centers, each a `sql.Literal`."""
     from decimal import Decimal
 
     valores = {
@@ -515,11 +542,12 @@ def analistas(*, corto: float, ventana: int, zona: str, centros: list[str]) -> A
         "centros": _sql.Literal(list(centros)),
     }
 
-    def par(preparacion: str, sentencia: str) -> tuple[_sql.Composed, _sql.Composed]:
-        return (_sql.SQL(preparacion).format(**valores), _sql.SQL(sentencia).format(**valores))
+    def par(preparacion: tuple[str, ...], sentencia: str) -> tuple[tuple[_sql.Composed, ...], _sql.Composed]:
+        return (tuple(_sql.SQL(p).format(**valores) for p in preparacion), _sql.SQL(sentencia).format(**valores))
 
     return Analistas(
-        intervalos=par(_AGREGADO_INTERVALOS, _REPORTE_INTERVALOS),
-        rellamadas=par(_AGREGADO_RELLAMADAS, _REPORTE_RELLAMADAS),
-        devolucion=par(_AGREGADO_DEVOLUCION, _REPORTE_DEVOLUCION),
+        # the quarter hour read in the reporting zone, the session's zone back before the report
+        intervalos=par((_ZONA_LOCAL, _AGREGADO_INTERVALOS, _ZONA_SESION), _REPORTE_INTERVALOS),
+        rellamadas=par((_AGREGADO_RELLAMADAS,), _REPORTE_RELLAMADAS),
+        devolucion=par((_AGREGADO_DEVOLUCION,), _REPORTE_DEVOLUCION),
     )
