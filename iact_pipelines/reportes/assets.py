@@ -43,6 +43,22 @@ _CONTAR_MENUS_PROBLEMATICOS = (
     "SELECT count(*) FROM menus_problematicos(%(desde)s, %(hasta)s::date - 1, %(umbral)s::numeric)"
 )
 
+def _reporte(
+    nombre: str, tabla: str, particiones: dg.PartitionsDefinition, staging: dg.AssetKey, *, por_periodo: bool = False
+) -> dict:
+    """The declaration every report asset shares: `reportes/<nombre>` writing `tabla`, on its
+    staging input (a month or quarter reads all of its days), one run per backfill range."""
+    return {
+        "key": ["reportes", nombre],
+        "group_name": GRUPO,
+        "kinds": {"postgres"},
+        "partitions_def": particiones,
+        "backfill_policy": dg.BackfillPolicy.single_run(),
+        "deps": [dg.AssetDep(staging, partition_mapping=_DIAS_DEL_PERIODO if por_periodo else None)],
+        "metadata": _definicion(tabla),
+    }
+
+
 def _definicion(tabla: str) -> dict:
     """Static metadata shown in the UI before any materialization: table and column schema."""
     return catalogo.tabla(tabla).metadata_dagster()
@@ -206,38 +222,22 @@ def _materializar(
     return dg.MaterializeResult(metadata=metadata)
 
 
-@dg.asset(
-    key=["reportes", "llamadas_dia"],
-    group_name=GRUPO,
-    kinds={"postgres"},
-    partitions_def=partitions.diaria,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    deps=[dg.AssetDep(STAGING_LLAMADAS)],
-    metadata=_definicion("reportes_llamadas_dia"),
-)
+@dg.asset(**_reporte("llamadas_dia", "reportes_llamadas_dia", partitions.diaria, STAGING_LLAMADAS))
 def llamadas_dia(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, settings: PipelineSettings
 ) -> dg.MaterializeResult:
-    """Calls per local day and hour (all 24 hours): volume, answered, abandoned, ASA, handle time, service level."""
+    """Llamadas por día y hora local (las 24 horas): volumen, atendidas, abandonadas, ASA, atención y nivel de servicio."""
     return _materializar(
         context, warehouse, settings, "reportes_llamadas_dia", metricas.REPORTE_LLAMADAS_DIA,
         preparacion=metricas.AGREGADO_LLAMADAS_DIA,
     )
 
 
-@dg.asset(
-    key=["reportes", "menu_problemas"],
-    group_name=GRUPO,
-    kinds={"postgres"},
-    partitions_def=partitions.diaria,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    deps=[dg.AssetDep(STAGING_MENU_EVENTOS)],
-    metadata=_definicion("reportes_menu_problemas"),
-)
+@dg.asset(**_reporte("menu_problemas", "reportes_menu_problemas", partitions.diaria, STAGING_MENU_EVENTOS))
 def menu_problemas(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, settings: PipelineSettings
 ) -> dg.MaterializeResult:
-    """IVR menus per local day: visits, abandons, timeouts, errors, abandon rate and mean stay."""
+    """Menús del IVR por día local: visitas, abandonos, timeouts, errores, tasa de abandono y permanencia media."""
     umbral = settings.umbral_menu_problema()
 
     def problematicos(conn, desde: date, hasta: date) -> dict:
@@ -253,56 +253,32 @@ def menu_problemas(
     )
 
 
-@dg.asset(
-    key=["reportes", "transferencias"],
-    group_name=GRUPO,
-    kinds={"postgres"},
-    partitions_def=partitions.diaria,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    deps=[dg.AssetDep(STAGING_TRANSFERENCIAS)],
-    metadata=_definicion("reportes_transferencias"),
-)
+@dg.asset(**_reporte("transferencias", "reportes_transferencias", partitions.diaria, STAGING_TRANSFERENCIAS))
 def transferencias(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, settings: PipelineSettings
 ) -> dg.MaterializeResult:
-    """Transfers per local day, origin and destination center: totals, success rate, mean duration."""
+    """Transferencias por día local, centro de origen y de destino: totales, tasa de éxito y duración media."""
     return _materializar(
         context, warehouse, settings, "reportes_transferencias", metricas.REPORTE_TRANSFERENCIAS,
         preparacion=metricas.AGREGADO_TRANSFERENCIAS,
     )
 
 
-@dg.asset(
-    key=["reportes", "clientes_unicos"],
-    group_name=GRUPO,
-    kinds={"postgres"},
-    partitions_def=partitions.mensual_en_curso,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    deps=[dg.AssetDep(STAGING_LLAMADAS, partition_mapping=_DIAS_DEL_PERIODO)],
-    metadata=_definicion("reportes_clientes_unicos"),
-)
+@dg.asset(**_reporte("clientes_unicos", "reportes_clientes_unicos", partitions.mensual_en_curso, STAGING_LLAMADAS, por_periodo=True))
 def clientes_unicos(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, settings: PipelineSettings
 ) -> dg.MaterializeResult:
-    """Identified callers per calendar month: unique, new (first call ever), recurrent, calls per client."""
+    """Clientes identificados por mes calendario: únicos, nuevos (primera llamada), recurrentes y llamadas por cliente."""
     return _materializar(
         context, warehouse, settings, "reportes_clientes_unicos", metricas.REPORTE_CLIENTES_UNICOS
     )
 
 
-@dg.asset(
-    key=["reportes", "trimestral"],
-    group_name=GRUPO,
-    kinds={"postgres"},
-    partitions_def=partitions.trimestral_en_curso,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    deps=[dg.AssetDep(STAGING_LLAMADAS, partition_mapping=_DIAS_DEL_PERIODO)],
-    metadata=_definicion("reportes_trimestral"),
-)
+@dg.asset(**_reporte("trimestral", "reportes_trimestral", partitions.trimestral_en_curso, STAGING_LLAMADAS, por_periodo=True))
 def trimestral(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, settings: PipelineSettings
 ) -> dg.MaterializeResult:
-    """Calls per calendar quarter: volume, answered, abandoned, ASA, handle time, service level, abandon rate."""
+    """Llamadas por trimestre: volumen, atendidas, abandonadas, ASA, atención, nivel de servicio y tasa de abandono."""
     return _materializar(
         context, warehouse, settings, "reportes_trimestral", metricas.REPORTE_TRIMESTRAL,
         preparacion=metricas.AGREGADO_TRIMESTRAL,
@@ -321,38 +297,22 @@ def _analistas(settings: PipelineSettings) -> metricas.Analistas:
     )
 
 
-@dg.asset(
-    key=["reportes", "intervalos"],
-    group_name=GRUPO,
-    kinds={"postgres"},
-    partitions_def=partitions.diaria,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    deps=[dg.AssetDep(STAGING_LLAMADAS)],
-    metadata=_definicion("reportes_intervalos"),
-)
+@dg.asset(**_reporte("intervalos", "reportes_intervalos", partitions.diaria, STAGING_LLAMADAS))
 def intervalos(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, settings: PipelineSettings
 ) -> dg.MaterializeResult:
-    """Calls per local day, quarter hour and center (all 96 slots): volume, IVR containment, ASA, service levels, abandons."""
+    """Llamadas por día local, cuarto de hora y centro (los 96): volumen, contención IVR, ASA, niveles de servicio y abandonos."""
     preparacion, sentencia = _analistas(settings).intervalos
     return _materializar(
         context, warehouse, settings, "reportes_intervalos", sentencia, preparacion=preparacion
     )
 
 
-@dg.asset(
-    key=["reportes", "rellamadas"],
-    group_name=GRUPO,
-    kinds={"postgres"},
-    partitions_def=partitions.diaria,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    deps=[dg.AssetDep(STAGING_LLAMADAS)],
-    metadata=_definicion("reportes_rellamadas"),
-)
+@dg.asset(**_reporte("rellamadas", "reportes_rellamadas", partitions.diaria, STAGING_LLAMADAS))
 def rellamadas(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, settings: PipelineSettings
 ) -> dg.MaterializeResult:
-    """Repeat calls per local day and center: identified callers who called again within H hours."""
+    """Rellamadas por día local y centro: clientes identificados que volvieron a llamar dentro de H horas."""
     preparacion, sentencia = _analistas(settings).rellamadas
     # The look-back reads staging back to the local day of (the window's first instant − H):
     # ceil(H / 24) days, one more when a 23-hour day lies in between.
@@ -362,19 +322,11 @@ def rellamadas(
     )
 
 
-@dg.asset(
-    key=["reportes", "devolucion"],
-    group_name=GRUPO,
-    kinds={"postgres"},
-    partitions_def=partitions.diaria,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    deps=[dg.AssetDep(STAGING_LLAMADAS)],
-    metadata=_definicion("lista_devolucion"),
-)
+@dg.asset(**_reporte("devolucion", "lista_devolucion", partitions.diaria, STAGING_LLAMADAS))
 def devolucion(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, settings: PipelineSettings
 ) -> dg.MaterializeResult:
-    """Callback worklist per local day: callers whose last abandon was not followed by an answered call."""
+    """Lista de devolución por día local: clientes cuyo último abandono no fue seguido de una llamada atendida."""
     preparacion, sentencia = _analistas(settings).devolucion
     return _materializar(
         context, warehouse, settings, "lista_devolucion", sentencia, preparacion=preparacion
