@@ -187,10 +187,16 @@ def leer_trozos(
                 enviados = False
                 for lote in lector:
                     pendientes.append(lote)
-                    if sum(b.num_rows for b in pendientes) >= filas:
-                        yield con_dia_local(pa.Table.from_batches(pendientes), fuente.inicio, ventana.zona)
-                        pendientes, enviados = [], True
-                if pendientes or not enviados:
+                    if sum(b.num_rows for b in pendientes) < filas:
+                        continue
+                    junto = pa.Table.from_batches(pendientes)
+                    # Zero-copy slices of `filas` rows; the remainder waits for the next batch.
+                    completos = junto.num_rows - junto.num_rows % filas
+                    for inicio in range(0, completos, filas):
+                        yield con_dia_local(junto.slice(inicio, filas), fuente.inicio, ventana.zona)
+                    enviados = True
+                    pendientes = junto.slice(completos).to_batches()
+                if any(b.num_rows for b in pendientes) or not enviados:
                     # An empty window still yields one (empty) table with the source's types.
                     yield con_dia_local(pa.Table.from_batches(pendientes, lector.schema), fuente.inicio, ventana.zona)
             except adbc.Error as exc:
