@@ -8,6 +8,8 @@ included) replacing those days' partitions, and record every rejected or warned 
 `tasa_rechazo` check that keeps reports off days with too many rejected rows.
 """
 
+import queue
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -20,6 +22,7 @@ import numpy as np
 import pandas as pd
 import psycopg
 import pyarrow as pa
+import pyarrow.compute as pc
 from psycopg import sql
 
 from iact_pipelines.plataforma import catalogo, copia_binaria, markdown
@@ -297,6 +300,30 @@ class Volumen:
         )
 
 
+# Rows per chunk of a streamed batch: big enough that pandera's fixed cost per call is noise,
+# small enough that extraction, validation and the COPY of neighbouring chunks overlap.
+FILAS_POR_TROZO = 250_000
+# A day found blocked after its rows were streamed in is rolled back and the batch redone
+# without it; the source changing under the run between attempts is retried this many times.
+INTENTOS_BLOQUEO = 3
+
+
+class _Critico(Exception):
+    """A chunk is unusable: the batch's transaction is rolled back, then recorded as critical."""
+
+    def __init__(self, frame: pd.DataFrame, criticos: pd.DataFrame):
+        super().__init__("critical validation failure")
+        self.frame, self.criticos = frame, criticos
+
+
+class _Bloqueados(Exception):
+    """Days the `volumen` check blocks were streamed in: roll back, redo without them."""
+
+    def __init__(self, dias: set[str]):
+        super().__init__(", ".join(sorted(dias)))
+        self.dias = dias
+
+
 def _lote(
     context: dg.AssetExecutionContext,
     fuente: Fuente,
@@ -308,52 +335,221 @@ def _lote(
 ) -> tuple[Resumen, pa.Table]:
     """Extract, validate, load and record one batch of whole days (the days the `volumen`
     check blocks are not loaded: they keep their previous rows)."""
-    reloj = time.perf_counter()
-    try:
-        extraido = extraccion.extraer(ivr_url, fuente, lote, centros)
-    except FuenteInutilizable as exc:
-        critico = {"regla": validacion.COLUMNA_FALTANTE, "campo": exc.campo, "mensaje": str(exc),
-                   "fila": -1, "casos": 1}
-        _fallar_critico(context, warehouse, fuente, lote, None, pd.DataFrame([critico]))
-    frame = extraccion.a_pandas(extraido)
-    segundos = {"extraccion": time.perf_counter() - reloj}
-
-    reloj = time.perf_counter()
-    resultado = validacion.validar(fuente.tabla, frame)
-    if not resultado.criticos.empty:
-        _fallar_critico(context, warehouse, fuente, lote, frame, resultado.criticos)
-
-    resumen = _resumir(frame, lote, resultado, segundos)
-    with warehouse.connect() as conn:
-        veredictos = juez.juzgar(conn, {d: int(n) for d, n in resumen.por_dia["leidos"].items()})
-    bloqueados = {v.fecha for v in veredictos if v.estado == BLOQUEADO}
-    mantener = ~resultado.rechazadas
-    if bloqueados:
-        dia = pd.Series(frame["fecha"].to_numpy(), dtype="datetime64[s]").dt.strftime("%Y-%m-%d")
-        mantener &= ~dia.isin(bloqueados).to_numpy()
-        resumen.por_dia.loc[sorted(bloqueados), "cargados"] = 0
-    for v in veredictos:
-        v.cargadas = int(resumen.por_dia.loc[v.fecha, "cargados"])
-        leidos, rechazados = (int(resumen.por_dia.loc[v.fecha, c]) for c in ("leidos", "rechazados"))
-        v.tasa_excedida = v.estado != BLOQUEADO and leidos > 0 and rechazados / leidos > juez.tasa_maxima
-    validas = extraido.filter(pa.array(mantener)).select(list(fuente.columnas_staging))
-    validas = validas.cast(fuente.esquema_staging)
-    segundos["validacion"] = time.perf_counter() - reloj
-
-    def errores() -> pd.DataFrame:
-        filas = validacion.filas_de_error(frame, resultado, id_col=fuente.id, columnas=list(fuente.columnas))
-        return filas[~filas["partition_key"].isin(bloqueados)] if bloqueados and not filas.empty else filas
-
-    reloj = time.perf_counter()
-    _cargar(context, warehouse, fuente, lote, validas, errores, juez, veredictos)
-    segundos["carga"] = time.perf_counter() - reloj
-
-    context.log.info(
-        f"{context.asset_key.to_user_string()} {_rango(lote)}: {resumen.total('leidos')} read, "
-        f"{resumen.total('cargados')} loaded, {resumen.total('rechazados')} rejected, "
-        f"{resumen.total('advertidos')} warned"
+    excluidos: set[str] = set()
+    for _ in range(INTENTOS_BLOQUEO):
+        try:
+            resumen, validas = _lote_en_trozos(context, fuente, lote, ivr_url, warehouse, centros, juez, excluidos)
+        except FuenteInutilizable as exc:
+            critico = {"regla": validacion.COLUMNA_FALTANTE, "campo": exc.campo, "mensaje": str(exc),
+                       "fila": -1, "casos": 1}
+            _fallar_critico(context, warehouse, fuente, lote, None, pd.DataFrame([critico]))
+        except _Critico as exc:
+            _fallar_critico(context, warehouse, fuente, lote, exc.frame, exc.criticos)
+        except _Bloqueados as exc:
+            excluidos = exc.dias
+            continue
+        context.log.info(
+            f"{context.asset_key.to_user_string()} {_rango(lote)}: {resumen.total('leidos')} read, "
+            f"{resumen.total('cargados')} loaded, {resumen.total('rechazados')} rejected, "
+            f"{resumen.total('advertidos')} warned"
+        )
+        return resumen, validas
+    raise dg.Failure(
+        description=f"{context.asset_key.to_user_string()} {_rango(lote)}: the days the volumen check blocks "
+        f"kept changing while the source was read ({INTENTOS_BLOQUEO} attempts); nothing was loaded, run it again",
+        allow_retries=True,
     )
-    return resumen, validas
+
+
+def _en_segundo_plano(generador, profundidad: int = 1):
+    """Iterate `generador` in a worker thread, `profundidad` items ahead: the ADBC reader
+    decodes the next chunk (GIL released) while this thread validates the current one."""
+    cola: queue.Queue = queue.Queue(maxsize=profundidad)
+    parar = threading.Event()
+    fin = object()
+
+    def producir() -> None:
+        try:
+            for item in generador:
+                while not parar.is_set():
+                    try:
+                        cola.put((item, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if parar.is_set():
+                    return
+            cola.put((fin, None))
+        except BaseException as exc:  # handed to the consumer, raised there
+            cola.put((fin, exc))
+        finally:
+            generador.close()
+
+    hilo = threading.Thread(target=producir, name="extraccion", daemon=True)
+    hilo.start()
+    try:
+        while True:
+            item, error = cola.get()
+            if item is fin:
+                if error is not None:
+                    raise error
+                return
+            yield item
+    finally:
+        parar.set()
+        hilo.join()
+
+
+def _lote_en_trozos(
+    context: dg.AssetExecutionContext,
+    fuente: Fuente,
+    lote: Ventana,
+    ivr_url: str,
+    warehouse: WarehouseResource,
+    centros: list[str],
+    juez: "Volumen",
+    excluidos: set[str],
+) -> tuple[Resumen, pa.Table]:
+    """The batch in overlapping chunks, inside the one transaction that replaces its days:
+    while chunk k is validated here, chunk k+1 is read from the source (worker thread) and
+    chunk k-1 is COPYed into staging (another). What needs the whole batch comes after the last
+    chunk: the duplicate rules over every row's keys (rows they reject that were already
+    loaded are deleted again), the per-day counts and the `volumen` verdicts. A day they block
+    that was loaded raises _Bloqueados: the transaction rolls back (its previous rows stay) and
+    the caller redoes the batch with that day in `excluidos` (streamed, validated, not loaded)."""
+    claves = lote.claves()
+    desde_dia = (lote.desde - date(1970, 1, 1)).days
+    excluir = np.array([c in excluidos for c in claves] + [False], dtype=bool)
+    segundos = {"extraccion": 0.0, "validacion": 0.0, "carga": 0.0}
+    destino = sql.Identifier("staging", fuente.tabla)
+    trozos: list[pa.Table] = []
+    dias, rechazos, avisos, errores, previa = [], [], [], [], None
+    por_regla: dict[str, int] = {}
+    conocidas: list[pd.DataFrame] = []  # id_duplicado failures found inside a chunk (global rows)
+    cargar = [date.fromisoformat(c) for c in claves if c not in excluidos]
+    reloj = time.perf_counter()
+    with warehouse.connect() as conn:
+        with clientes.reemplazar_dias(conn, fuente.tabla, lote.desde, lote.hasta, solo=cargar):
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="copia") as hilo:
+                copia = None
+                base = 0
+                lector = _en_segundo_plano(
+                    extraccion.leer_trozos(ivr_url, fuente, lote, centros, FILAS_POR_TROZO)
+                )
+                for trozo in lector:
+                    ahora = time.perf_counter()
+                    segundos["extraccion"] += ahora - reloj
+                    reloj = ahora
+                    frame = extraccion.a_pandas(trozo)
+                    resultado = validacion.validar(fuente.tabla, frame)
+                    if not resultado.criticos.empty:
+                        raise _Critico(frame, resultado.criticos)
+                    dia = pc.cast(trozo["fecha"], pa.int32()).to_numpy(zero_copy_only=False) - desde_dia
+                    advertencia = np.zeros(len(frame), dtype=bool)
+                    advertencia[resultado.fallas.loc[resultado.fallas["severidad"] == validacion.WARNING, "fila"]] = True
+                    mantener = ~resultado.rechazadas & ~excluir[dia]
+                    validas = trozo.filter(pa.array(mantener)).select(list(fuente.columnas_staging))
+                    validas = validas.cast(fuente.esquema_staging)
+                    ahora = time.perf_counter()
+                    segundos["validacion"] += ahora - reloj
+                    reloj = ahora
+                    if copia is not None:
+                        copia.result()  # the previous chunk's COPY (raises its error)
+                    copia = hilo.submit(copia_binaria.copiar, conn, destino, validas)
+                    ahora = time.perf_counter()
+                    segundos["carga"] += ahora - reloj
+                    reloj = ahora
+                    # The chunk's error rows, built while its COPY runs.
+                    filas = validacion.filas_de_error(frame, resultado, id_col=fuente.id, columnas=list(fuente.columnas))
+                    errores.append(filas[~filas["partition_key"].isin(excluidos)] if excluidos else filas)
+                    for regla, n in resultado.por_regla().items():
+                        por_regla[regla] = por_regla.get(regla, 0) + n
+                    dup = resultado.fallas.loc[resultado.fallas["regla"] == "id_duplicado", ["fila", "campo"]]
+                    conocidas.append(dup.assign(fila=dup["fila"] + base))
+                    trozos.append(trozo)
+                    dias.append(dia)
+                    rechazos.append(resultado.rechazadas)
+                    avisos.append(advertencia)
+                    previa = previa if previa is not None and previa.num_rows else validas.slice(0, 5)
+                    base += len(frame)
+                    segundos["validacion"] += time.perf_counter() - reloj
+                    reloj = time.perf_counter()
+                if copia is not None:
+                    copia.result()
+            ahora = time.perf_counter()
+            segundos["carga"] += ahora - reloj
+            reloj = ahora
+
+            # The rules over the whole batch's keys: a copy in another chunk is a copy too.
+            todo = pa.concat_tables(trozos)
+            dia = np.concatenate(dias)
+            rechazada = np.concatenate(rechazos)
+            advertida = np.concatenate(avisos)
+            nuevas = _duplicados_nuevos(fuente, todo, conocidas)
+            if not nuevas.empty:
+                filas_nuevas = nuevas["fila"].to_numpy()
+                cargadas = np.unique(filas_nuevas[~rechazada[filas_nuevas] & ~excluir[dia[filas_nuevas]]])
+                rechazada[filas_nuevas] = True
+                por_regla["id_duplicado"] = por_regla.get("id_duplicado", 0) + len(nuevas)
+                errores.append(_errores_de(fuente, todo, nuevas, excluidos))
+                if len(cargadas):
+                    ids = pc.unique(todo[fuente.id].take(pa.array(cargadas))).to_pylist()
+                    conn.execute(
+                        sql.SQL("DELETE FROM {} WHERE fecha >= %s AND fecha < %s AND {} = ANY(%s)").format(
+                            destino, sql.Identifier(fuente.id)),
+                        (lote.desde, lote.hasta, ids),
+                    )
+            n = len(claves)
+            por_dia = pd.DataFrame(
+                {"leidos": np.bincount(dia, minlength=n)[:n],
+                 "rechazados": np.bincount(dia[rechazada], minlength=n)[:n],
+                 "advertidos": np.bincount(dia[advertida & ~rechazada], minlength=n)[:n]},
+                index=pd.Index(claves, name="dia"), dtype="int64",
+            )
+            por_dia["cargados"] = por_dia["leidos"] - por_dia["rechazados"]
+            resumen = Resumen(por_dia, dict(sorted(por_regla.items())), segundos)
+
+            veredictos = juez.juzgar(conn, {d: int(k) for d, k in por_dia["leidos"].items()})
+            bloqueados = {v.fecha for v in veredictos if v.estado == BLOQUEADO}
+            if bloqueados != excluidos:
+                del juez.veredictos[-len(veredictos):]
+                raise _Bloqueados(bloqueados)
+            if bloqueados:
+                por_dia.loc[sorted(bloqueados), "cargados"] = 0
+            for v in veredictos:
+                v.cargadas = int(por_dia.loc[v.fecha, "cargados"])
+                leidos, rechazados = (int(por_dia.loc[v.fecha, c]) for c in ("leidos", "rechazados"))
+                v.tasa_excedida = v.estado != BLOQUEADO and leidos > 0 and rechazados / leidos > juez.tasa_maxima
+            job_id = _job(conn, context)
+            conn.execute(_BORRAR_ERRORES, (context.asset_key.to_user_string(), [d.isoformat() for d in cargar]))
+            _copiar_errores(conn, context, job_id, validacion.ordenar_errores(pd.concat(errores, ignore_index=True)))
+            juez.registrar(conn, veredictos)
+        # (leaving the block: the days' first-call rows, ANALYZE and the commit)
+    segundos["carga"] += time.perf_counter() - reloj
+    if previa is None:
+        previa = fuente.esquema_staging.empty_table()
+    return resumen, previa
+
+
+def _duplicados_nuevos(fuente: Fuente, todo: pa.Table, conocidas: list[pd.DataFrame]) -> pd.DataFrame:
+    """id_duplicado failures over the whole batch that no single chunk saw."""
+    claves = extraccion.a_pandas(todo.select(validacion.columnas_duplicados(fuente.tabla)))
+    fallas = validacion.duplicados(fuente.tabla, claves)
+    if fallas.empty:
+        return fallas
+    vistas = pd.concat(conocidas, ignore_index=True) if conocidas else pd.DataFrame({"fila": [], "campo": []})
+    marcadas = fallas.merge(vistas.astype({"fila": "int64"}), on=["fila", "campo"], how="left", indicator=True)
+    return fallas[(marcadas["_merge"] == "left_only").to_numpy()].reset_index(drop=True)
+
+
+def _errores_de(fuente: Fuente, todo: pa.Table, fallas: pd.DataFrame, excluidos: set[str]) -> pd.DataFrame:
+    """The error rows of failures found over the whole batch (rows by position in `todo`)."""
+    unicas = np.unique(fallas["fila"].to_numpy())
+    frame = extraccion.a_pandas(todo.take(pa.array(unicas)))
+    locales = fallas.assign(fila=np.searchsorted(unicas, fallas["fila"].to_numpy()))
+    resultado = validacion.Resultado(fallas=locales, criticos=validacion._CRITICOS_VACIOS.copy(), filas=len(frame))
+    filas = validacion.filas_de_error(frame, resultado, id_col=fuente.id, columnas=list(fuente.columnas))
+    return filas[~filas["partition_key"].isin(excluidos)] if excluidos else filas
 
 
 def _lotes(ventana: Ventana, hechos: list[Resumen]):
@@ -382,35 +578,6 @@ def _clave_run(context: dg.AssetExecutionContext) -> str:
     """The run's partition as etl_jobs shows it: one key, or `first...last` for a range."""
     rango = context.partition_key_range
     return rango.start if rango.start == rango.end else f"{rango.start}...{rango.end}"
-
-
-def _cargar(
-    context: dg.AssetExecutionContext,
-    warehouse: WarehouseResource,
-    fuente: Fuente,
-    ventana: Ventana,
-    validas: pa.Table,
-    construir_errores,
-    juez: "Volumen",
-    veredictos: list["Veredicto"],
-) -> None:
-    """Replace the window's staging rows and its error rows in one transaction: a failure
-    leaves both as they were; two runs of one window serialize on the partition locks.
-
-    The error rows are built (pandas, `construir_errores`) while the staging COPY runs in a
-    worker thread: the COPY's encoding (Arrow kernels) and sending release the GIL and the
-    server does the rest, so the two overlap on two cores instead of adding up."""
-    cargados = [date.fromisoformat(v.fecha) for v in veredictos if v.estado != BLOQUEADO]
-    with warehouse.connect() as conn:
-        with clientes.reemplazar_dias(conn, fuente.tabla, ventana.desde, ventana.hasta, solo=cargados):
-            with ThreadPoolExecutor(max_workers=1) as hilo:
-                copia = hilo.submit(copia_binaria.copiar, conn, sql.Identifier("staging", fuente.tabla), validas)
-                errores = construir_errores()
-                copia.result()
-            job_id = _job(conn, context)
-            conn.execute(_BORRAR_ERRORES, (context.asset_key.to_user_string(), [d.isoformat() for d in cargados]))
-            _copiar_errores(conn, context, job_id, errores)
-            juez.registrar(conn, veredictos)
 
 
 def _job(conn: psycopg.Connection, context: dg.AssetExecutionContext) -> int:

@@ -9,7 +9,7 @@ and the window are filtered in the SQL, so rows of other centers never reach Pyt
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -155,6 +155,15 @@ def extraer(ivr_url: str, fuente: Fuente, ventana: Ventana, centros: Sequence[st
     ConfigError on a configuration or permission mistake (not retried) and FuenteInutilizable
     when the query no longer fits the source's schema.
     """
+    return pa.concat_tables(leer_trozos(ivr_url, fuente, ventana, centros))
+
+
+def leer_trozos(
+    ivr_url: str, fuente: Fuente, ventana: Ventana, centros: Sequence[str], filas: int = 250_000
+) -> Iterator[pa.Table]:
+    """The same rows as `extraer`, streamed: Arrow tables of about `filas` rows each (whole
+    record batches of the ADBC reader), with `fecha` and `hora`, as the server sends them.
+    Same errors as `extraer`, raised when they happen (at the query or mid-stream)."""
     import adbc_driver_postgresql.dbapi as adbc
 
     try:
@@ -173,7 +182,23 @@ def extraer(ivr_url: str, fuente: Fuente, ventana: Ventana, centros: Sequence[st
         with conn.cursor() as cur:
             try:
                 cur.execute(consulta_extraccion(fuente, ventana, centros))
-                return con_dia_local(cur.fetch_arrow_table(), fuente.inicio, ventana.zona)
+                lector = cur.fetch_record_batch()
+                pendientes: list[pa.RecordBatch] = []
+                enviados = False
+                for lote in lector:
+                    pendientes.append(lote)
+                    if sum(b.num_rows for b in pendientes) < filas:
+                        continue
+                    junto = pa.Table.from_batches(pendientes)
+                    # Zero-copy slices of `filas` rows; the remainder waits for the next batch.
+                    completos = junto.num_rows - junto.num_rows % filas
+                    for inicio in range(0, completos, filas):
+                        yield con_dia_local(junto.slice(inicio, filas), fuente.inicio, ventana.zona)
+                    enviados = True
+                    pendientes = junto.slice(completos).to_batches()
+                if any(b.num_rows for b in pendientes) or not enviados:
+                    # An empty window still yields one (empty) table with the source's types.
+                    yield con_dia_local(pa.Table.from_batches(pendientes, lector.schema), fuente.inicio, ventana.zona)
             except adbc.Error as exc:
                 estado = getattr(exc, "sqlstate", None) or ""
                 if db.es_de_configuracion(estado):

@@ -335,6 +335,44 @@ class Resultado:
         return {regla: int(n) for regla, n in sorted(cuenta.items())}
 
 
+# The rules that compare rows with each other (id_duplicado), as the models declare them:
+# (field as reported, key columns, id column for "later copies" or None for "every copy").
+# A day validated in chunks applies them again over the whole day's keys (`duplicados`).
+DUPLICADOS: dict[str, list[tuple[str, list[str], str | None]]] = {
+    "llamadas": [("llamada_id", ["llamada_id"], None)],
+    "menu_eventos": [("evento_id", ["evento_id"], None),
+                     ("llamada_id,menu_id,entrada", ["llamada_id", "menu_id", "entrada"], "evento_id")],
+    "transferencias": [("transferencia_id", ["transferencia_id"], None),
+                       ("llamada_id,inicio", ["llamada_id", "inicio"], "transferencia_id")],
+}
+
+
+def columnas_duplicados(tabla: str) -> list[str]:
+    """The columns the duplicate rules of `tabla` read."""
+    return list(dict.fromkeys(c for _, claves, id_col in DUPLICADOS[tabla] for c in [*claves, *([id_col] if id_col else [])]))
+
+
+def duplicados(tabla: str, claves: pd.DataFrame) -> pd.DataFrame:
+    """The id_duplicado failures over `claves` (the key columns of a whole day or window, in
+    row order), as `Resultado.fallas` rows: the same functions the models' checks run."""
+    partes = []
+    for campo, columnas, id_col in DUPLICADOS[tabla]:
+        if id_col is None:
+            serie = claves[columnas[0]].dropna()  # pandera skips NULLs for column checks
+            malas = serie.index[~_sin_repetir(serie).to_numpy()]
+            valores = serie.loc[malas].to_numpy(dtype=object)
+        else:
+            ok = _copias_posteriores(claves, columnas, id_col)
+            malas = claves.index[~ok.to_numpy()]
+            valores = claves.loc[malas, columnas[0]].to_numpy(dtype=object)
+        partes.append(pd.DataFrame({
+            "fila": np.asarray(malas, dtype="int64"), "regla": "id_duplicado", "campo": campo,
+            "severidad": SEVERIDAD["id_duplicado"], "valor": valores,
+        }))
+    fallas = pd.concat([_FALLAS_VACIAS, *partes], ignore_index=True) if partes else _FALLAS_VACIAS.copy()
+    return fallas.astype({"fila": "int64"})
+
+
 _FALLAS_VACIAS = pd.DataFrame(
     {
         "fila": pd.Series(dtype="int64"),
@@ -449,6 +487,13 @@ def filas_de_error(
             "record_data": documentos.loc[filas].to_numpy(),
         }
     )
+    return ordenar_errores(salida)
+
+
+def ordenar_errores(salida: pd.DataFrame) -> pd.DataFrame:
+    """Error rows most severe first, then by day, record id, rule and field."""
+    if salida.empty:
+        return salida.reset_index(drop=True)
     orden = salida["severity"].map(_ORDEN_SEVERIDAD)
     return (
         salida.assign(_orden=orden, _id=pd.to_numeric(salida["record_id"], errors="coerce"))
