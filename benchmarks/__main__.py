@@ -43,7 +43,9 @@ def _iact(*args: str) -> tuple[float, float, list[str]]:
     with dg.DagsterInstance.get() as instance:
         antes = {r.run_id for r in instance.get_runs()}
     inicio = time.perf_counter()
-    proc = subprocess.Popen([*IACT, *args], cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [*IACT, *args], cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     pico = 0
     padre = psutil.Process(proc.pid)
     while proc.poll() is None:
@@ -79,39 +81,54 @@ def dia(urls: db.Urls, llamadas: int, repeticiones: int) -> dict:
     ajustes = load_settings()
     d = date(2025, 3, 4)
     entorno.vaciar(urls)
-    segundos, _, _ = _iact("demo", "seed", "--desde", d.isoformat(), "--hasta", d.isoformat(),
-                           "--llamadas-por-dia", str(llamadas))
+    segundos, _, _ = _iact(
+        "demo", "seed", "--desde", d.isoformat(), "--hasta", d.isoformat(), "--llamadas-por-dia", str(llamadas)
+    )
     print(f"seed: {llamadas:,} calls on {d} in {segundos:.1f} s", flush=True)
 
     pisos, corridas = [], []
     for i in range(repeticiones):
         p = piso.medir(urls, d, ajustes.zona_horaria, list(ajustes.centros))
         pisos.append(p)
-        print(f"floor #{i + 1}: {p['total']:.2f} s  (copy calls {p['copy_llamadas']:.2f}, events "
-              f"{p['copy_menu_eventos']:.2f}, transfers {p['copy_transferencias']:.2f}, reports {p['reportes_sql']:.2f}; "
-              f"rows {p['filas_llamadas']:,} / {p['filas_menu_eventos']:,} / {p['filas_transferencias']:,})", flush=True)
-        segundos, rss, runs = _iact("materializar", "--desde", d.isoformat(), "--hasta", d.isoformat(), "--activos", DIARIOS)
+        print(
+            f"floor #{i + 1}: {p['total']:.2f} s  (copy calls {p['copy_llamadas']:.2f}, events "
+            f"{p['copy_menu_eventos']:.2f}, transfers {p['copy_transferencias']:.2f}, reports {p['reportes_sql']:.2f}; "
+            f"rows {p['filas_llamadas']:,} / {p['filas_menu_eventos']:,} / {p['filas_transferencias']:,})",
+            flush=True,
+        )
+        segundos, rss, runs = _iact(
+            "materializar", "--desde", d.isoformat(), "--hasta", d.isoformat(), "--activos", DIARIOS
+        )
         f = _fases(runs)
         f.update(proceso=segundos, rss_mb=rss, runs=len(runs))
         f["propio"] = sum(f.get(k, 0.0) for k in FASES)
         extra = analistas.medir_reportes_analista(urls.warehouse, d)
         if extra:
             # Not in the ratio: the floor computes the seed's five reports only.
-            print("analyst reports (intervalos, rellamadas, devolucion) on the same day: "
-                  + ", ".join(f"{k} {v:.2f} s" for k, v in extra.items())
-                  + f"; together {sum(extra.values()):.2f} s (goal at 1M calls: at most 1 s)", flush=True)
+            print(
+                "analyst reports (intervalos, rellamadas, devolucion) on the same day: "
+                + ", ".join(f"{k} {v:.2f} s" for k, v in extra.items())
+                + f"; together {sum(extra.values()):.2f} s (goal at 1M calls: at most 1 s)",
+                flush=True,
+            )
             f["analistas"] = sum(extra.values())
         corridas.append(f)
-        print(f"pipeline #{i + 1}: assets' own work {f['propio']:.2f} s = extract {f.get('extraccion', 0):.2f} + validate "
-              f"{f.get('validacion', 0):.2f} + load {f.get('carga', 0):.2f} + reports {f.get('reporte', 0):.2f}; "
-              f"Dagster overhead: in steps {f['pasos'] - f['propio']:.2f} s, per run {f['run'] - f['pasos']:.2f} s "
-              f"({f['runs']} run); whole run {f['run']:.2f} s; process {segundos:.2f} s incl. start-up; "
-              f"peak RSS {rss:.0f} MB", flush=True)
+        print(
+            f"pipeline #{i + 1}: assets' own work {f['propio']:.2f} s = extract {f.get('extraccion', 0):.2f} + validate "
+            f"{f.get('validacion', 0):.2f} + load {f.get('carga', 0):.2f} + reports {f.get('reporte', 0):.2f}; "
+            f"Dagster overhead: in steps {f['pasos'] - f['propio']:.2f} s, per run {f['run'] - f['pasos']:.2f} s "
+            f"({f['runs']} run); whole run {f['run']:.2f} s; process {segundos:.2f} s incl. start-up; "
+            f"peak RSS {rss:.0f} MB",
+            flush=True,
+        )
     piso_s = _mediana([p["total"] for p in pisos])
     propio = _mediana([c["propio"] for c in corridas])
     run_s = _mediana([c["run"] for c in corridas])
-    print(f"day at {llamadas:,} calls, medians of {repeticiones}: floor {piso_s:.2f} s, assets' own work "
-          f"{propio:.2f} s ({propio / piso_s:.2f}x), whole run {run_s:.2f} s ({run_s / piso_s:.2f}x)", flush=True)
+    print(
+        f"day at {llamadas:,} calls, medians of {repeticiones}: floor {piso_s:.2f} s, assets' own work "
+        f"{propio:.2f} s ({propio / piso_s:.2f}x), whole run {run_s:.2f} s ({run_s / piso_s:.2f}x)",
+        flush=True,
+    )
     return {
         "piso": piso_s,
         "propio": propio,
@@ -144,31 +161,46 @@ def backfill(urls: db.Urls, dias: int, llamadas: int) -> None:
     desde = date(2025, 1, 1)
     hasta = desde + timedelta(days=dias - 1)
     entorno.vaciar(urls)
-    segundos, _, _ = _iact("demo", "seed", "--desde", desde.isoformat(), "--hasta", hasta.isoformat(),
-                           "--llamadas-por-dia", str(llamadas))
+    segundos, _, _ = _iact(
+        "demo", "seed", "--desde", desde.isoformat(), "--hasta", hasta.isoformat(), "--llamadas-por-dia", str(llamadas)
+    )
     print(f"seed: {dias} days x {llamadas:,} calls in {segundos:.1f} s", flush=True)
 
-    segundos, rss, runs = _iact("materializar", "--desde", desde.isoformat(), "--hasta", hasta.isoformat(), "--activos", DIARIOS)
+    segundos, rss, runs = _iact(
+        "materializar", "--desde", desde.isoformat(), "--hasta", hasta.isoformat(), "--activos", DIARIOS
+    )
     f = _fases(runs)
     primera_vs_repeticion(urls, desde, min(hasta, desde + timedelta(days=30)))
     por_dia_rango = sum(f.get(k, 0.0) for k in FASES) / dias
-    print(f"backfill {dias} days as {len(runs)} run(s): own work {por_dia_rango * dias:.1f} s ({por_dia_rango:.2f} s/day), "
-          f"run {f['run']:.1f} s, process {segundos:.1f} s, peak RSS {rss:.0f} MB", flush=True)
+    print(
+        f"backfill {dias} days as {len(runs)} run(s): own work {por_dia_rango * dias:.1f} s ({por_dia_rango:.2f} s/day), "
+        f"run {f['run']:.1f} s, process {segundos:.1f} s, peak RSS {rss:.0f} MB",
+        flush=True,
+    )
 
     unico = desde + timedelta(days=dias // 2)
-    segundos, rss, runs = _iact("materializar", "--desde", unico.isoformat(), "--hasta", unico.isoformat(), "--activos", DIARIOS)
+    segundos, rss, runs = _iact(
+        "materializar", "--desde", unico.isoformat(), "--hasta", unico.isoformat(), "--activos", DIARIOS
+    )
     f1 = _fases(runs)
     un_dia = sum(f1.get(k, 0.0) for k in FASES)
-    print(f"single day {unico}: own work {un_dia:.2f} s, run {f1['run']:.2f} s, process {segundos:.1f} s "
-          f"-> the backfill costs {por_dia_rango / un_dia:.2f}x a single day, per day", flush=True)
+    print(
+        f"single day {unico}: own work {un_dia:.2f} s, run {f1['run']:.2f} s, process {segundos:.1f} s "
+        f"-> the backfill costs {por_dia_rango / un_dia:.2f}x a single day, per day",
+        flush=True,
+    )
 
     bare = _agregado_trimestral(urls, desde, hasta)  # also warms the cache for the asset
-    segundos, rss, runs = _iact("materializar", "--desde", desde.isoformat(), "--hasta", hasta.isoformat(),
-                                "--activos", "reportes/trimestral")
+    segundos, rss, runs = _iact(
+        "materializar", "--desde", desde.isoformat(), "--hasta", hasta.isoformat(), "--activos", "reportes/trimestral"
+    )
     ft = _fases(runs)
     bare = min(bare, _agregado_trimestral(urls, desde, hasta))
-    print(f"quarterly report over {dias} days: asset {ft.get('reporte', 0):.2f} s (step {ft['pasos']:.2f} s) "
-          f"vs bare SQL aggregate {bare:.2f} s -> {ft.get('reporte', 0) / bare:.2f}x", flush=True)
+    print(
+        f"quarterly report over {dias} days: asset {ft.get('reporte', 0):.2f} s (step {ft['pasos']:.2f} s) "
+        f"vs bare SQL aggregate {bare:.2f} s -> {ft.get('reporte', 0) / bare:.2f}x",
+        flush=True,
+    )
 
 
 def primera_vs_repeticion(urls: db.Urls, desde: date, hasta: date) -> None:
@@ -179,8 +211,11 @@ def primera_vs_repeticion(urls: db.Urls, desde: date, hasta: date) -> None:
     primera = _fases(runs).get("reporte", 0.0)
     _, _, runs = _iact("materializar", "--desde", desde.isoformat(), "--hasta", hasta.isoformat(), "--activos", mes)
     repeticion = _fases(runs).get("reporte", 0.0)
-    print(f"monthly report on freshly loaded partitions: first run {primera:.2f} s, re-run {repeticion:.2f} s "
-          f"-> {primera / max(repeticion, 1e-6):.2f}x (goal: at most 3x)", flush=True)
+    print(
+        f"monthly report on freshly loaded partitions: first run {primera:.2f} s, re-run {repeticion:.2f} s "
+        f"-> {primera / max(repeticion, 1e-6):.2f}x (goal: at most 3x)",
+        flush=True,
+    )
 
 
 def main() -> None:
@@ -206,8 +241,10 @@ def main() -> None:
             print(f"history_ratio={h:.2f}")
             return
         r = dia(urls, args.llamadas, args.repeticiones)
-        print(f"ratio_to_floor={r['ratio']:.2f} run_ratio={r['run_ratio']:.2f} peak_rss_mb={r['rss']:.0f} "
-              f"history_ratio={h:.2f}")
+        print(
+            f"ratio_to_floor={r['ratio']:.2f} run_ratio={r['run_ratio']:.2f} peak_rss_mb={r['rss']:.0f} "
+            f"history_ratio={h:.2f}"
+        )
     finally:
         if not ya_corria:  # stop what the bench started, leave a server it found running
             entorno.detener()

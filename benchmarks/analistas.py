@@ -30,14 +30,27 @@ SELECT d.ofrecidas, d.atendidas, d.abandonadas, d.tiempo_promedio_espera, d.tiem
        (SELECT count(*) FROM lista_devolucion WHERE fecha = %(dia)s)
 FROM v_intervalos_dia AS d WHERE d.fecha = %(dia)s
 """
-_NOMBRES = ("ofrecidas", "atendidas", "abandonadas", "asa_s", "atencion_s", "nivel_servicio", "ns_sin_cortos",
-            "tasa_abandono", "abandono_sin_cortos", "contencion_ivr", "tasa_rellamada", "lista_devolucion")
+_NOMBRES = (
+    "ofrecidas",
+    "atendidas",
+    "abandonadas",
+    "asa_s",
+    "atencion_s",
+    "nivel_servicio",
+    "ns_sin_cortos",
+    "tasa_abandono",
+    "abandono_sin_cortos",
+    "contencion_ivr",
+    "tasa_rellamada",
+    "lista_devolucion",
+)
 
 
 def medir(instance: dg.DagsterInstance, dia: date) -> dict[str, float]:
     """Materialize the three reports of `dia` (staging loaded) once; seconds of each report's own work."""
-    result = dg.materialize(reportes.ANALISTAS, partition_key=dia.isoformat(), instance=instance,
-                            resources=build_resources())
+    result = dg.materialize(
+        reportes.ANALISTAS, partition_key=dia.isoformat(), instance=instance, resources=build_resources()
+    )
     return {
         asset.key.path[-1]: float(
             result.asset_materializations_for_node(asset.op.name)[0].metadata["segundos_reporte"].value
@@ -58,20 +71,32 @@ def main() -> None:
     generador.seed(urls.ivr, dia - timedelta(days=1), dia, args.llamadas)
     with dg.DagsterInstance.ephemeral() as instance:
         for d in (dia - timedelta(days=1), dia):
-            assert dg.materialize([*staging_assets, reportes.llamadas_dia, *reportes.ANALISTAS],
-                                  partition_key=d.isoformat(), instance=instance, resources=build_resources()).success
+            assert dg.materialize(
+                [*staging_assets, reportes.llamadas_dia, *reportes.ANALISTAS],
+                partition_key=d.isoformat(),
+                instance=instance,
+                resources=build_resources(),
+            ).success
         with db.connect(urls.warehouse, autocommit=True) as conn:
             conn.execute("VACUUM ANALYZE")
         corridas = [medir(instance, dia) for _ in range(args.repeticiones)]
     medianas = {k: sorted(c[k] for c in corridas)[len(corridas) // 2] for k in corridas[0]}
     total = sum(medianas.values())
-    print(f"analyst reports at {args.llamadas:,} calls/day (medians of {args.repeticiones}): "
-          + ", ".join(f"{k} {v:.3f} s" for k, v in medianas.items()) + f"; together {total:.3f} s", flush=True)
+    print(
+        f"analyst reports at {args.llamadas:,} calls/day (medians of {args.repeticiones}): "
+        + ", ".join(f"{k} {v:.3f} s" for k, v in medianas.items())
+        + f"; together {total:.3f} s",
+        flush=True,
+    )
     with db.connect(urls.warehouse) as conn:
         fila = conn.execute(_CIFRAS, {"dia": dia}).fetchone()
-    print("demo day " + dia.isoformat() + " (all centers): "
-          + ", ".join(f"{n}={v}" for n, v in zip(_NOMBRES, fila, strict=True)), flush=True)
-
+    print(
+        "demo day "
+        + dia.isoformat()
+        + " (all centers): "
+        + ", ".join(f"{n}={v}" for n, v in zip(_NOMBRES, fila, strict=True)),
+        flush=True,
+    )
 
 
 def medir_reportes_analista(warehouse_url: str, dia: date) -> dict[str, float]:
@@ -79,6 +104,7 @@ def medir_reportes_analista(warehouse_url: str, dia: date) -> dict[str, float]:
     loaded, on the bench's Dagster instance; seconds of each report's own work."""
     with dg.DagsterInstance.get() as instance:
         return medir(instance, dia)
+
 
 if __name__ == "__main__":
     main()

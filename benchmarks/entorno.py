@@ -9,10 +9,9 @@ from pathlib import Path
 
 from psycopg import sql
 
-from iact_pipelines.plataforma import db
-from iact_pipelines.plataforma import migrations
-from iact_pipelines.plataforma.instance import prepare_dagster_home
+from iact_pipelines.plataforma import db, migrations
 from iact_pipelines.plataforma.config import PROJECT_ROOT
+from iact_pipelines.plataforma.instance import prepare_dagster_home
 
 BENCH_HOME = Path(os.environ.get("IACT_BENCH_HOME") or PROJECT_ROOT / ".iact" / "bench").resolve()
 

@@ -89,8 +89,13 @@ def sembrar(urls: db.Urls, desde: date, hasta: date, llamadas: int) -> int:
 
 
 def _segundos_reporte(instance: dg.DagsterInstance, asset, particion: date) -> float:
-    resultado = dg.materialize([asset], partition_key=particion.isoformat(), instance=instance,
-                               resources=build_resources(), run_config=_REGISTRO)
+    resultado = dg.materialize(
+        [asset],
+        partition_key=particion.isoformat(),
+        instance=instance,
+        resources=build_resources(),
+        run_config=_REGISTRO,
+    )
     (mat,) = resultado.asset_materializations_for_node(asset.op.name)
     return float(mat.metadata["segundos_reporte"].value)
 
@@ -111,18 +116,27 @@ def historia(urls: db.Urls, llamadas: int, repeticiones: int) -> float:
     """Print the history line; returns H = cost with 12 months / cost with 1 month, the worse report."""
     inicio = time.perf_counter()
     filas = sembrar(urls, *CORTA, llamadas)
-    print(f"history: seeded {filas:,} staging calls ({CORTA[0]} .. {CORTA[1] - timedelta(days=1)}) "
-          f"in {time.perf_counter() - inicio:.1f} s", flush=True)
+    print(
+        f"history: seeded {filas:,} staging calls ({CORTA[0]} .. {CORTA[1] - timedelta(days=1)}) "
+        f"in {time.perf_counter() - inicio:.1f} s",
+        flush=True,
+    )
     with dg.DagsterInstance.get() as instance:
         corta = medir(instance, repeticiones)
         inicio = time.perf_counter()
         filas = sembrar(urls, *LARGA, llamadas)
-        print(f"history: backfilled {filas:,} staging calls ({LARGA[0]} .. {LARGA[1] - timedelta(days=1)}) "
-              f"before them in {time.perf_counter() - inicio:.1f} s", flush=True)
+        print(
+            f"history: backfilled {filas:,} staging calls ({LARGA[0]} .. {LARGA[1] - timedelta(days=1)}) "
+            f"before them in {time.perf_counter() - inicio:.1f} s",
+            flush=True,
+        )
         larga = medir(instance, repeticiones)
     ratios = {nombre: larga[nombre] / corta[nombre] for nombre in corta}
-    print(f"history at {llamadas:,} calls/day, medians of {repeticiones}: monthly {MES:%Y-%m} "
-          f"{corta['mensual']:.3f} s with 1 month before it vs {larga['mensual']:.3f} s with 14 "
-          f"({ratios['mensual']:.2f}x); quarterly {TRIMESTRE:%Y}-Q4 {corta['trimestral']:.3f} s with 1 month "
-          f"before it vs {larga['trimestral']:.3f} s with 12 ({ratios['trimestral']:.2f}x)", flush=True)
+    print(
+        f"history at {llamadas:,} calls/day, medians of {repeticiones}: monthly {MES:%Y-%m} "
+        f"{corta['mensual']:.3f} s with 1 month before it vs {larga['mensual']:.3f} s with 14 "
+        f"({ratios['mensual']:.2f}x); quarterly {TRIMESTRE:%Y}-Q4 {corta['trimestral']:.3f} s with 1 month "
+        f"before it vs {larga['trimestral']:.3f} s with 12 ({ratios['trimestral']:.2f}x)",
+        flush=True,
+    )
     return max(ratios.values())

@@ -17,18 +17,30 @@ from iact_pipelines.plataforma import db
 
 _TABLAS = {
     # tabla: (columns, start column, center column)
-    "llamadas": ("llamada_id, centro_id, cliente_id, inicio, ingreso_cola, atencion, fin, resultado", "inicio", "centro_id"),
-    "menu_eventos": ("evento_id, llamada_id, centro_id, menu_id, menu_nombre, entrada, salida, resultado", "entrada", "centro_id"),
-    "transferencias": ("transferencia_id, llamada_id, centro_origen, centro_destino, inicio, fin, exitosa", "inicio", "centro_origen"),
+    "llamadas": (
+        "llamada_id, centro_id, cliente_id, inicio, ingreso_cola, atencion, fin, resultado",
+        "inicio",
+        "centro_id",
+    ),
+    "menu_eventos": (
+        "evento_id, llamada_id, centro_id, menu_id, menu_nombre, entrada, salida, resultado",
+        "entrada",
+        "centro_id",
+    ),
+    "transferencias": (
+        "transferencia_id, llamada_id, centro_origen, centro_destino, inicio, fin, exitosa",
+        "inicio",
+        "centro_origen",
+    ),
 }
 
 _DDL = {
     "llamadas": "llamada_id bigint, centro_id varchar(8), cliente_id varchar(32), inicio timestamptz, "
-                "ingreso_cola timestamptz, atencion timestamptz, fin timestamptz, resultado varchar(12), fecha date, hora smallint",
+    "ingreso_cola timestamptz, atencion timestamptz, fin timestamptz, resultado varchar(12), fecha date, hora smallint",
     "menu_eventos": "evento_id bigint, llamada_id bigint, centro_id varchar(8), menu_id varchar(50), menu_nombre varchar(200), "
-                    "entrada timestamptz, salida timestamptz, resultado varchar(12), fecha date, hora smallint",
+    "entrada timestamptz, salida timestamptz, resultado varchar(12), fecha date, hora smallint",
     "transferencias": "transferencia_id bigint, llamada_id bigint, centro_origen varchar(8), centro_destino varchar(8), "
-                      "inicio timestamptz, fin timestamptz, exitosa boolean, fecha date, hora smallint",
+    "inicio timestamptz, fin timestamptz, exitosa boolean, fecha date, hora smallint",
 }
 
 # The five reports as bare aggregates (same formulas, no upsert, no zero-filled grid).
@@ -67,9 +79,14 @@ def _consulta(tabla: str, desde: datetime, hasta: datetime, zona: str, centros: 
         "COPY (SELECT {cols}, ({ini} AT TIME ZONE {zona})::date, date_part('hour', {ini} AT TIME ZONE {zona})::smallint "
         "FROM {tabla} WHERE {centro} = ANY({centros}) AND {ini} >= {desde} AND {ini} < {hasta}) TO STDOUT (FORMAT BINARY)"
     ).format(
-        cols=sql.SQL(columnas), ini=sql.Identifier(inicio), zona=sql.Literal(zona),
-        tabla=sql.Identifier("ivr", tabla), centro=sql.Identifier(centro), centros=sql.Literal(centros),
-        desde=sql.Literal(desde), hasta=sql.Literal(hasta),
+        cols=sql.SQL(columnas),
+        ini=sql.Identifier(inicio),
+        zona=sql.Literal(zona),
+        tabla=sql.Identifier("ivr", tabla),
+        centro=sql.Identifier(centro),
+        centros=sql.Literal(centros),
+        desde=sql.Literal(desde),
+        hasta=sql.Literal(hasta),
     )
 
 
@@ -88,9 +105,12 @@ def medir(urls: db.Urls, dia: date, zona: str, centros: list[str]) -> dict[str, 
         for tabla in _TABLAS:
             inicio = time.perf_counter()
             with origen.cursor() as cur_o, destino.cursor() as cur_d:
-                with cur_o.copy(_consulta(tabla, desde, hasta, zona, centros)) as salida, cur_d.copy(
-                    sql.SQL("COPY {} FROM STDIN (FORMAT BINARY)").format(sql.Identifier("piso", tabla))
-                ) as entrada:
+                with (
+                    cur_o.copy(_consulta(tabla, desde, hasta, zona, centros)) as salida,
+                    cur_d.copy(
+                        sql.SQL("COPY {} FROM STDIN (FORMAT BINARY)").format(sql.Identifier("piso", tabla))
+                    ) as entrada,
+                ):
                     for bloque in salida:
                         entrada.write(bloque)
             resultado[f"copy_{tabla}"] = time.perf_counter() - inicio
@@ -100,7 +120,9 @@ def medir(urls: db.Urls, dia: date, zona: str, centros: list[str]) -> dict[str, 
             total += resultado[f"copy_{tabla}"]
         inicio = time.perf_counter()
         for nombre, consulta in _AGREGADOS.items():
-            destino.execute(sql.SQL("CREATE TEMP TABLE {} AS ").format(sql.Identifier(f"piso_{nombre}")) + sql.SQL(consulta))
+            destino.execute(
+                sql.SQL("CREATE TEMP TABLE {} AS ").format(sql.Identifier(f"piso_{nombre}")) + sql.SQL(consulta)
+            )
         resultado["reportes_sql"] = time.perf_counter() - inicio
         total += resultado["reportes_sql"]
         destino.execute("DROP SCHEMA piso CASCADE")

@@ -20,14 +20,26 @@ _external = os.environ.get("IACT_TEST_PG_URL", "").strip()
 
 # Configure before any iact_pipelines module reads the environment.
 os.environ["IACT_HOME"] = str(TEST_HOME)
-for _name in ("IACT_IVR_URL", "IACT_WAREHOUSE_URL", "DAGSTER_PG_URL", "IACT_CENTROS", "IACT_ZONA_HORARIA",
-              "IACT_PARTICIONES_DESDE", "IACT_UMBRAL_NIVEL_SERVICIO", "IACT_MAX_TASA_RECHAZO",
-              "IACT_ABANDONO_CORTO", "IACT_VENTANA_RELLAMADA_HORAS", "IACT_VOLUMEN_MINIMO"):
+for _name in (
+    "IACT_IVR_URL",
+    "IACT_WAREHOUSE_URL",
+    "DAGSTER_PG_URL",
+    "IACT_CENTROS",
+    "IACT_ZONA_HORARIA",
+    "IACT_PARTICIONES_DESDE",
+    "IACT_UMBRAL_NIVEL_SERVICIO",
+    "IACT_MAX_TASA_RECHAZO",
+    "IACT_ABANDONO_CORTO",
+    "IACT_VENTANA_RELLAMADA_HORAS",
+    "IACT_VOLUMEN_MINIMO",
+):
     os.environ.pop(_name, None)
 
-from iact_pipelines.plataforma import db
-from iact_pipelines.plataforma import embedded
-from iact_pipelines.plataforma import migrations  # noqa: E402
+from iact_pipelines.plataforma import (  # noqa: E402 - after the environment is configured
+    db,
+    embedded,
+    migrations,  # noqa: E402
+)
 
 
 def _database(base: str, name: str) -> str:

@@ -234,9 +234,20 @@ def enviar(
         # Row-level security: a person's role sends only as itself.
         raise BuzonError(f"no puedes enviar mensajes como {origen.nombre!r}") from None
     return Mensaje(
-        id=mensaje_id, recipient_id=destino.id, destinatario=destino.nombre, sender_id=origen.id,
-        remitente=origen.nombre, subject=asunto, body=cuerpo, message_type=tipo, priority=prioridad,
-        is_read=False, read_at=None, created_at=creado, expires_at=expira, created_by_system=False,
+        id=mensaje_id,
+        recipient_id=destino.id,
+        destinatario=destino.nombre,
+        sender_id=origen.id,
+        remitente=origen.nombre,
+        subject=asunto,
+        body=cuerpo,
+        message_type=tipo,
+        priority=prioridad,
+        is_read=False,
+        read_at=None,
+        created_at=creado,
+        expires_at=expira,
+        created_by_system=False,
         metadata=metadata or {},
     )
 
@@ -302,7 +313,13 @@ def alerta_a_admins(
     rows written (0 when it was already delivered)."""
     cur = conn.execute(
         _ALERTA_A_ADMINS,
-        {"subject": asunto, "body": cuerpo, "priority": prioridad, "metadata": Jsonb(metadata), "dedupe_key": dedupe_key},
+        {
+            "subject": asunto,
+            "body": cuerpo,
+            "priority": prioridad,
+            "metadata": Jsonb(metadata),
+            "dedupe_key": dedupe_key,
+        },
     )
     return cur.rowcount
 

@@ -28,7 +28,7 @@ def purgar_mensajes_expirados(
     return dg.Output(purgados, metadata={"mensajes_purgados": purgados, "dias_de_gracia": dias})
 
 
-@dg.job(description="Purge inbox messages expired for more than IACT_PURGA_DIAS days.")
+@dg.job(description="Purga los mensajes del buzón vencidos hace más de IACT_PURGA_DIAS días.")
 def purga_buzon():
     purgar_mensajes_expirados()
 
@@ -39,7 +39,7 @@ purga_buzon_diaria = dg.ScheduleDefinition(
     cron_schedule="30 3 * * *",  # a quiet hour, after the nightly report schedules
     execution_timezone=ZONA_HORARIA,
     default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Daily purge of inbox messages expired for more than IACT_PURGA_DIAS days.",
+    description="Purga diaria de mensajes vencidos hace más de IACT_PURGA_DIAS días.",
 )
 
 jobs: list = [purga_buzon]

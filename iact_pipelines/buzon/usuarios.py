@@ -84,9 +84,7 @@ class Contacto:
 
 def validar_nombre(nombre: str) -> str:
     if not _NOMBRE_RE.match(nombre or ""):
-        raise UsuarioError(
-            f"nombre de usuario {nombre!r} no válido: 1-150 caracteres entre letras, dígitos y _ . @ -"
-        )
+        raise UsuarioError(f"nombre de usuario {nombre!r} no válido: 1-150 caracteres entre letras, dígitos y _ . @ -")
     return nombre
 
 
@@ -94,7 +92,9 @@ def nombre_de_rol(nombre: str) -> str:
     """The PostgreSQL login role of a person: the name in lower case."""
     rol = validar_nombre(nombre).lower()
     if len(rol.encode()) > _MAX_ROL:
-        raise UsuarioError(f"nombre de usuario {nombre!r} demasiado largo para un rol de PostgreSQL (máximo {_MAX_ROL})")
+        raise UsuarioError(
+            f"nombre de usuario {nombre!r} demasiado largo para un rol de PostgreSQL (máximo {_MAX_ROL})"
+        )
     if _ROLES_RESERVADOS.match(rol):
         raise UsuarioError(f"el nombre {nombre!r} está reservado (rol de PostgreSQL o de la plataforma)")
     return rol

@@ -7,15 +7,15 @@ messages. `--usuario NOMBRE` is for operators connected as the platform's own ro
 from __future__ import annotations
 
 import json
-
-import psycopg
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+import psycopg
+
 from iact_pipelines.buzon import mensajes as buzon
-from iact_pipelines.plataforma import db
 from iact_pipelines.cli import CliError
 from iact_pipelines.cli.tabla import hora_local, imprimir_json, imprimir_tabla, legible, recortar
+from iact_pipelines.plataforma import db
 from iact_pipelines.plataforma.config import load_settings, parse_fecha
 
 
@@ -31,7 +31,8 @@ def register(sub) -> None:
     def accion(nombre: str, ayuda: str, func):
         p = acciones.add_parser(nombre, help=ayuda)
         p.add_argument(
-            "--usuario", metavar="NOMBRE",
+            "--usuario",
+            metavar="NOMBRE",
             help="operators only, connected as the platform's own role: act on this user's inbox "
             "(a person's own connection always acts as that person and refuses any other name)",
         )
@@ -53,9 +54,7 @@ def register(sub) -> None:
     enviar.add_argument("--cuerpo", required=True)
     enviar.add_argument("--prioridad", choices=buzon.PRIORIDADES, default="medium")
     enviar.add_argument("--tipo", choices=[t for t in buzon.TIPOS if t != "system"], default="info")
-    enviar.add_argument(
-        "--expira", metavar="YYYY-MM-DD", help="last day the message is shown (reporting time zone)"
-    )
+    enviar.add_argument("--expira", metavar="YYYY-MM-DD", help="last day the message is shown (reporting time zone)")
 
     accion("contar", "count unread messages", _contar)
 
@@ -91,17 +90,22 @@ def _ejecutar(args, funcion, *posicionales, **kwargs):
 
 
 def _listar(args) -> int:
-    mensajes = _ejecutar(
-        args, buzon.listar, solo_no_leidos=args.no_leidos, prioridad=args.prioridad, tipo=args.tipo
-    )
+    mensajes = _ejecutar(args, buzon.listar, solo_no_leidos=args.no_leidos, prioridad=args.prioridad, tipo=args.tipo)
     if args.json:
         imprimir_json([m.como_dict() for m in mensajes])
         return 0
     imprimir_tabla(
         ["ID", "FECHA", "DE", "PRIORIDAD", "TIPO", "LEÍDO", "ASUNTO"],
         [
-            [m.id, hora_local(m.created_at), m.remitente or "(sistema)", m.priority, m.message_type,
-             "sí" if m.is_read else "no", recortar(legible(m.subject), 60)]
+            [
+                m.id,
+                hora_local(m.created_at),
+                m.remitente or "(sistema)",
+                m.priority,
+                m.message_type,
+                "sí" if m.is_read else "no",
+                recortar(legible(m.subject), 60),
+            ]
             for m in mensajes
         ],
         vacio=f"no hay mensajes para {args.usuario}",
@@ -136,8 +140,14 @@ def _leer(args) -> int:
 def _enviar(args) -> int:
     expira = fin_del_dia(args.expira) if args.expira else None
     mensaje = _ejecutar(
-        args, buzon.enviar, args.para, args.asunto, args.cuerpo,
-        tipo=args.tipo, prioridad=args.prioridad, expira=expira,
+        args,
+        buzon.enviar,
+        args.para,
+        args.asunto,
+        args.cuerpo,
+        tipo=args.tipo,
+        prioridad=args.prioridad,
+        expira=expira,
     )
     if args.json:
         imprimir_json(mensaje.como_dict())

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from iact_pipelines.plataforma import db
-from iact_pipelines.plataforma import migrations
+from iact_pipelines.plataforma import db, migrations
 
 
 def register(sub) -> None:

@@ -6,9 +6,9 @@ from __future__ import annotations
 import time
 from datetime import date
 
-from iact_pipelines.plataforma import db
-from iact_pipelines.demo import generador as demo
 from iact_pipelines.cli import CliError
+from iact_pipelines.demo import generador as demo
+from iact_pipelines.plataforma import db
 from iact_pipelines.plataforma.config import parse_fecha
 
 

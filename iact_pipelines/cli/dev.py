@@ -24,9 +24,7 @@ import time
 import psutil
 
 from iact_pipelines.cli import CliError
-from iact_pipelines.plataforma import db
-from iact_pipelines.plataforma import embedded
-from iact_pipelines.plataforma import migrations
+from iact_pipelines.plataforma import db, embedded, migrations
 from iact_pipelines.plataforma.config import PROJECT_ROOT, load_settings
 from iact_pipelines.plataforma.instance import prepare_dagster_home
 
@@ -113,8 +111,14 @@ def _dev(args) -> int:
     # Alerts link to runs in this UI unless a public URL was configured.
     os.environ.setdefault("IACT_UI_URL", f"http://{args.host}:{args.port}")
     cmd = [
-        os.path.join(os.path.dirname(sys.executable), "dagster"), "dev",
-        "-w", str(PROJECT_ROOT / "workspace.yaml"), "-h", args.host, "-p", str(args.port),
+        os.path.join(os.path.dirname(sys.executable), "dagster"),
+        "dev",
+        "-w",
+        str(PROJECT_ROOT / "workspace.yaml"),
+        "-h",
+        args.host,
+        "-p",
+        str(args.port),
     ]
     print(f"Dagster UI on http://{args.host}:{args.port} (DAGSTER_HOME={home}); Ctrl-C stops everything", flush=True)
     # A process started in the background inherits SIGINT ignored, and `dagster dev` maps

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from iact_pipelines.plataforma import db
-from iact_pipelines.exportar import archivos as exportar
 from iact_pipelines.cli import CliError
+from iact_pipelines.exportar import archivos as exportar
+from iact_pipelines.plataforma import db
 from iact_pipelines.plataforma.config import parse_fecha
 
 
@@ -24,7 +24,9 @@ def register(sub) -> None:
     parser.add_argument("--hasta", required=True, metavar="YYYY-MM-DD", help="last day of the period (inclusive)")
     parser.add_argument("--formato", required=True, choices=exportar.FORMATOS)
     parser.add_argument(
-        "--salida", type=Path, metavar="RUTA",
+        "--salida",
+        type=Path,
+        metavar="RUTA",
         help="output file with the format's extension, in an existing folder (or an existing folder)",
     )
     parser.add_argument("--sobrescribir", action="store_true", help="replace the output file if it exists")

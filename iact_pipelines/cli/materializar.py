@@ -11,7 +11,6 @@ quarters. A group whose upstream group failed is skipped.
 from __future__ import annotations
 
 import fnmatch
-import sys
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -120,10 +119,12 @@ def agrupar(asset_graph, claves: list) -> list[Grupo]:
     pendientes = list(grupos)
     while pendientes:
         listos = [
-            g for g in pendientes
+            g
+            for g in pendientes
             if not any(
                 set().union(*(asset_graph.get_ancestor_asset_keys(k) for k in g.claves)) & set(otro.claves)
-                for otro in pendientes if otro is not g
+                for otro in pendientes
+                if otro is not g
             )
         ] or pendientes[:1]  # cannot be empty on an acyclic graph; keep going regardless
         siguiente = min(listos, key=lambda g: _duracion(g.particiones))
@@ -250,8 +251,12 @@ def ejecutar(
         inicio = time.monotonic()
         try:
             result = job.execute_in_process(
-                run_config=_REGISTRO_DETALLADO if verbose else _REGISTRO, instance=instance,
-                asset_selection=grupo.claves, raise_on_error=False, run_id=run_id, **opciones,
+                run_config=_REGISTRO_DETALLADO if verbose else _REGISTRO,
+                instance=instance,
+                asset_selection=grupo.claves,
+                raise_on_error=False,
+                run_id=run_id,
+                **opciones,
             )
         except Exception as exc:  # noqa: BLE001 - reported as one line, the run (if any) is in the instance
             motivo = _una_linea(f"{type(exc).__name__}: {exc}")
@@ -300,11 +305,12 @@ def _materializar_rango(args) -> int:
     if aceptados:
         import getpass
 
-        etiquetas = {"iact/aceptar_dias": ",".join(d.isoformat() for d in sorted(set(aceptados))),
-                     "iact/aceptado_por": getpass.getuser()}
+        etiquetas = {
+            "iact/aceptar_dias": ",".join(d.isoformat() for d in sorted(set(aceptados))),
+            "iact/aceptado_por": getpass.getuser(),
+        }
 
-    from iact_pipelines.plataforma import db
-    from iact_pipelines.plataforma import migrations
+    from iact_pipelines.plataforma import db, migrations
     from iact_pipelines.plataforma.instance import prepare_dagster_home
 
     urls = db.resolve_urls()

@@ -37,7 +37,8 @@ def legible(texto: str, *, conservar: str = "") -> str:
     """Text safe to print: every control character shown escaped (\\n, \\e, \\x07, \\u202e),
     never sent raw to the terminal. `conservar` lists the ones kept as they are (a body's \\n)."""
     return "".join(
-        c if c in conservar or not _peligroso(c)
+        c
+        if c in conservar or not _peligroso(c)
         else _ESCAPES.get(c) or (f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}")
         for c in texto
     )
@@ -57,7 +58,7 @@ def imprimir_tabla(encabezados: Sequence[str], filas: Sequence[Sequence[object]]
     ]
     anchos = [max(len(fila[i]) for fila in celdas) for i in range(len(encabezados))]
     for n, fila in enumerate(celdas):
-        print("  ".join(valor.ljust(ancho) for valor, ancho in zip(fila, anchos)).rstrip())
+        print("  ".join(valor.ljust(ancho) for valor, ancho in zip(fila, anchos, strict=True)).rstrip())
         if n == 0:
             print("  ".join("-" * ancho for ancho in anchos))
 

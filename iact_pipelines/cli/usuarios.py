@@ -9,10 +9,10 @@ from contextlib import contextmanager
 
 import psycopg
 
-from iact_pipelines.plataforma import db
 from iact_pipelines.buzon import usuarios
 from iact_pipelines.cli import CliError
 from iact_pipelines.cli.tabla import hora_local, imprimir_json, imprimir_tabla
+from iact_pipelines.plataforma import db
 
 
 def register(sub) -> None:
@@ -20,11 +20,14 @@ def register(sub) -> None:
     acciones = parser.add_subparsers(dest="usuarios_command", required=True, metavar="ACTION")
 
     crear = acciones.add_parser("crear", help="create a user")
-    crear.add_argument("nombre", help="login name: letters, digits and _ . @ - (case-insensitive; the role is lower case)")
+    crear.add_argument(
+        "nombre", help="login name: letters, digits and _ . @ - (case-insensitive; the role is lower case)"
+    )
     crear.add_argument("--nombre-completo", default="", help="full name, for people")
     crear.add_argument("--admin", action="store_true", help="receives the pipeline's failure alerts")
     crear.add_argument(
-        "--clave-stdin", action="store_true",
+        "--clave-stdin",
+        action="store_true",
         help="read the login's password from standard input (first line); without it set one later "
         "with `iact usuarios clave`",
     )
@@ -33,8 +36,12 @@ def register(sub) -> None:
 
     clave = acciones.add_parser("clave", help="set a person's login password (read from standard input)")
     clave.add_argument("nombre")
-    clave.add_argument("--clave-stdin", action="store_true", required=True,
-                       help="read the password from standard input (first line); it is never echoed or logged")
+    clave.add_argument(
+        "--clave-stdin",
+        action="store_true",
+        required=True,
+        help="read the password from standard input (first line); it is never echoed or logged",
+    )
     clave.set_defaults(func=_clave)
 
     listar = acciones.add_parser("listar", help="list users")
@@ -53,7 +60,8 @@ def register(sub) -> None:
         accion.set_defaults(func=func)
         if nombre == "desactivar":
             accion.add_argument(
-                "--forzar", action="store_true",
+                "--forzar",
+                action="store_true",
                 help="deactivate even the last active admin (failure alerts then have nobody to go to)",
             )
 
@@ -120,8 +128,14 @@ def _listar(args) -> int:
     imprimir_tabla(
         ["ID", "NOMBRE", "NOMBRE COMPLETO", "ADMIN", "ACTIVO", "CREADO"],
         [
-            [u.id, u.nombre, u.nombre_completo, "sí" if u.es_admin else "no", "sí" if u.activo else "no",
-             hora_local(u.created_at)]
+            [
+                u.id,
+                u.nombre,
+                u.nombre_completo,
+                "sí" if u.es_admin else "no",
+                "sí" if u.activo else "no",
+                hora_local(u.created_at),
+            ]
             for u in todos
         ],
         vacio="no hay usuarios (créalos con `iact usuarios crear NOMBRE`)",

@@ -18,6 +18,7 @@ menu event (the column is varchar(8): PostgreSQL truncates a space-padded '19028
 '19028031', and anything else fails the extraction filter); malformed codes go to
 `transferencias.centro_destino` instead.
 """
+
 from __future__ import annotations
 
 import functools
@@ -36,9 +37,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from psycopg import sql
 
-from iact_pipelines.plataforma import copia_binaria, fechas
-from iact_pipelines.plataforma import db
-from iact_pipelines.plataforma import migrations
+from iact_pipelines.plataforma import copia_binaria, db, fechas, migrations
 from iact_pipelines.plataforma.config import CENTRO_NACIONAL, CENTRO_PUEBLA
 
 # id = day number (days since 1970-01-01) * multiplier + position in the day.
@@ -64,8 +63,32 @@ CENTROS: tuple[tuple[str, float], ...] = (
 
 # Relative arrivals per local hour 0..23: quiet nights, a late-morning peak and an afternoon one.
 CURVA_HORARIA = np.array(
-    [0.6, 0.4, 0.3, 0.25, 0.3, 0.6, 1.5, 3.0, 5.0, 7.0, 8.5, 9.0,
-     8.0, 6.5, 6.5, 7.5, 8.0, 7.0, 5.5, 4.0, 3.0, 2.2, 1.5, 1.0]
+    [
+        0.6,
+        0.4,
+        0.3,
+        0.25,
+        0.3,
+        0.6,
+        1.5,
+        3.0,
+        5.0,
+        7.0,
+        8.5,
+        9.0,
+        8.0,
+        6.5,
+        6.5,
+        7.5,
+        8.0,
+        7.0,
+        5.5,
+        4.0,
+        3.0,
+        2.2,
+        1.5,
+        1.0,
+    ]
 )
 
 ATENDIDA, ABANDONADA, IVR = 0, 1, 2
@@ -89,8 +112,13 @@ class Menu:
 
 # The IVR tree. "Hablar con un asesor" (MP.9) and some leaves hand the caller to the queue.
 MENUS: tuple[Menu, ...] = (
-    Menu("MP", "Menú principal", 12, 0.04,
-         (("MP.1", 0.30), ("MP.2", 0.22), ("MP.3", 0.20), ("MP.4", 0.10), ("MP.5", 0.06), ("MP.9", 0.12))),
+    Menu(
+        "MP",
+        "Menú principal",
+        12,
+        0.04,
+        (("MP.1", 0.30), ("MP.2", 0.22), ("MP.3", 0.20), ("MP.4", 0.10), ("MP.5", 0.06), ("MP.9", 0.12)),
+    ),
     Menu("MP.1", "Consulta de saldo", 10, 0.03, (("MP.1.1", 0.5), ("MP.1.2", 0.3), ("MP.1.3", 0.2))),
     Menu("MP.1.1", "Saldo de cuenta", 25, 0.03),
     Menu("MP.1.2", "Últimos movimientos", 40, 0.05),
@@ -161,7 +189,7 @@ def _plantillas(semilla: int) -> _Plantillas:
             if falla:
                 continue  # the IVR plays the same menu again
             if menu.hijos:
-                ids, pesos = zip(*menu.hijos)
+                ids, pesos = zip(*menu.hijos, strict=True)
                 pesos = np.array(pesos)
                 if not quiere_asesor:  # IVR-only callers rarely choose the agent option
                     pesos = np.where(np.array(ids) == "MP.9", 0.0, pesos)
@@ -319,7 +347,10 @@ class _Llamadas:
 
 
 def _llamadas(
-    rng: np.random.Generator, inicio: np.ndarray, hora: np.ndarray, plantillas: _Plantillas,
+    rng: np.random.Generator,
+    inicio: np.ndarray,
+    hora: np.ndarray,
+    plantillas: _Plantillas,
     cola: tuple[np.ndarray, np.ndarray],
 ) -> _Llamadas:
     """Centers, outcomes, the IVR walk (menu events) and the queue/talk timeline of each call."""
@@ -331,9 +362,7 @@ def _llamadas(
         rng.random(n) < p_espera[centro, hora], rng.exponential(1.0, n) / tasa[centro, hora], 0.0
     ) + rng.integers(TIMBRE[0], TIMBRE[1] + 1, n)
     paciencia = np.where(rng.random(n) < IMPACIENTES, rng.uniform(1, 8, n), rng.exponential(PACIENCIA_MEDIA, n))
-    resultado = np.where(
-        rng.random(n) >= QUEUED, IVR, np.where(paciencia < espera_necesaria, ABANDONADA, ATENDIDA)
-    )
+    resultado = np.where(rng.random(n) >= QUEUED, IVR, np.where(paciencia < espera_necesaria, ABANDONADA, ATENDIDA))
 
     # The IVR walk: a path from the library that matches the outcome (queue or not).
     a_cola = np.flatnonzero(plantillas.a_cola)
@@ -374,10 +403,26 @@ def _llamadas(
     conversacion = np.round(np.clip(_lognormal(rng, 140, 0.7, n), 20, 5400)).astype(np.int64)
     atencion = ingreso_cola + espera
     fin_ivr = inicio + tiempo_ivr + rng.integers(0, 3, n)
-    fin = np.where(resultado == ATENDIDA, atencion + conversacion,
-                   np.where(resultado == ABANDONADA, ingreso_cola + espera, fin_ivr))
-    return _Llamadas(inicio, centro, resultado, ingreso_cola, atencion, fin, conversacion,
-                     llamada_de_evento, menu, res_evento, entrada, salida, salida_nula)
+    fin = np.where(
+        resultado == ATENDIDA,
+        atencion + conversacion,
+        np.where(resultado == ABANDONADA, ingreso_cola + espera, fin_ivr),
+    )
+    return _Llamadas(
+        inicio,
+        centro,
+        resultado,
+        ingreso_cola,
+        atencion,
+        fin,
+        conversacion,
+        llamada_de_evento,
+        menu,
+        res_evento,
+        entrada,
+        salida,
+        salida_nula,
+    )
 
 
 def _tabla_llamadas(rng: np.random.Generator, ll: _Llamadas, primer_id: int, clientes: int) -> pa.Table:
@@ -413,16 +458,18 @@ def _tabla_llamadas(rng: np.random.Generator, ll: _Llamadas, primer_id: int, cli
     c = clase == 4
     fin[c] += 86400 + rng.integers(60, 6 * 3600, int(c.sum()))
 
-    return pa.table({
-        "llamada_id": pa.array(primer_id + np.arange(n, dtype=np.int64)),
-        "centro_id": _texto(_CODIGOS, ll.centro),
-        "cliente_id": _clientes(cliente, cliente_nulo),
-        "inicio": _instantes(ll.inicio),
-        "ingreso_cola": _instantes(ll.ingreso_cola, ll.resultado == IVR),
-        "atencion": _instantes(atencion, ll.resultado != ATENDIDA),
-        "fin": _instantes(fin, fin_nulo),
-        "resultado": _texto(RESULTADOS_LLAMADA + RESULTADOS_LLAMADA_RAROS, resultado, resultado_nulo),
-    })
+    return pa.table(
+        {
+            "llamada_id": pa.array(primer_id + np.arange(n, dtype=np.int64)),
+            "centro_id": _texto(_CODIGOS, ll.centro),
+            "cliente_id": _clientes(cliente, cliente_nulo),
+            "inicio": _instantes(ll.inicio),
+            "ingreso_cola": _instantes(ll.ingreso_cola, ll.resultado == IVR),
+            "atencion": _instantes(atencion, ll.resultado != ATENDIDA),
+            "fin": _instantes(fin, fin_nulo),
+            "resultado": _texto(RESULTADOS_LLAMADA + RESULTADOS_LLAMADA_RAROS, resultado, resultado_nulo),
+        }
+    )
 
 
 def _tabla_eventos(rng: np.random.Generator, ll: _Llamadas, primer_llamada: int, primer_id: int) -> pa.Table:
@@ -442,16 +489,18 @@ def _tabla_eventos(rng: np.random.Generator, ll: _Llamadas, primer_llamada: int,
     # 3 id_duplicado: the same (llamada_id, menu_id, entrada) logged again under a new evento_id
     filas = np.concatenate([np.arange(m), np.flatnonzero(clase == 3)])
     cual = cual[filas]
-    return pa.table({
-        "evento_id": pa.array(primer_id + np.arange(len(filas), dtype=np.int64)),
-        "llamada_id": pa.array(primer_llamada + ll.llamada_de_evento[filas], mask=cual == 0),
-        "centro_id": _texto(_CODIGOS, ll.centro[ll.llamada_de_evento[filas]]),
-        "menu_id": _texto(tuple(x.id for x in MENUS), ll.menu[filas], cual == 1),
-        "menu_nombre": _texto(tuple(x.nombre for x in MENUS), ll.menu[filas], cual == 2),
-        "entrada": _instantes(ll.entrada[filas]),
-        "salida": _instantes(salida[filas], salida_nula[filas]),
-        "resultado": _texto(RESULTADOS_EVENTO + RESULTADOS_EVENTO_RAROS, resultado[filas], cual == 3),
-    })
+    return pa.table(
+        {
+            "evento_id": pa.array(primer_id + np.arange(len(filas), dtype=np.int64)),
+            "llamada_id": pa.array(primer_llamada + ll.llamada_de_evento[filas], mask=cual == 0),
+            "centro_id": _texto(_CODIGOS, ll.centro[ll.llamada_de_evento[filas]]),
+            "menu_id": _texto(tuple(x.id for x in MENUS), ll.menu[filas], cual == 1),
+            "menu_nombre": _texto(tuple(x.nombre for x in MENUS), ll.menu[filas], cual == 2),
+            "entrada": _instantes(ll.entrada[filas]),
+            "salida": _instantes(salida[filas], salida_nula[filas]),
+            "resultado": _texto(RESULTADOS_EVENTO + RESULTADOS_EVENTO_RAROS, resultado[filas], cual == 3),
+        }
+    )
 
 
 def _tabla_transferencias(rng: np.random.Generator, ll: _Llamadas, primer_llamada: int, primer_id: int) -> pa.Table:
@@ -488,15 +537,17 @@ def _tabla_transferencias(rng: np.random.Generator, ll: _Llamadas, primer_llamad
     # 4 id_duplicado: the same (llamada_id, inicio) logged twice
     filas = np.concatenate([np.arange(nt), np.flatnonzero(clase == 4)])
     cual = cual[filas]
-    return pa.table({
-        "transferencia_id": pa.array(primer_id + np.arange(len(filas), dtype=np.int64)),
-        "llamada_id": pa.array(primer_llamada + llamada[filas], mask=cual == 0),
-        "centro_origen": _texto(_CODIGOS, origen[filas]),
-        "centro_destino": _texto(_CODIGOS + CENTROS_MALFORMADOS, destino[filas], cual == 1),
-        "inicio": _instantes(inicio[filas]),
-        "fin": _instantes(fin[filas], fin_nulo[filas]),
-        "exitosa": pa.array(exitosa[filas], mask=cual == 2),
-    })
+    return pa.table(
+        {
+            "transferencia_id": pa.array(primer_id + np.arange(len(filas), dtype=np.int64)),
+            "llamada_id": pa.array(primer_llamada + llamada[filas], mask=cual == 0),
+            "centro_origen": _texto(_CODIGOS, origen[filas]),
+            "centro_destino": _texto(_CODIGOS + CENTROS_MALFORMADOS, destino[filas], cual == 1),
+            "inicio": _instantes(inicio[filas]),
+            "fin": _instantes(fin[filas], fin_nulo[filas]),
+            "exitosa": pa.array(exitosa[filas], mask=cual == 2),
+        }
+    )
 
 
 def generar_dia(dia: date, llamadas_por_dia: int, semilla: int, zona: str) -> Iterator[Bloque]:

@@ -86,7 +86,11 @@ _CLAVES_ENTERAS = ("hora", "anio")
 
 
 def _columnas(
-    nombre_tabla: str, *, primeras: tuple[str, ...] = (), sin: tuple[str, ...] = (), anchas: dict[str, float] | None = None
+    nombre_tabla: str,
+    *,
+    primeras: tuple[str, ...] = (),
+    sin: tuple[str, ...] = (),
+    anchas: dict[str, float] | None = None,
 ) -> tuple[Columna, ...]:
     """A report's export columns from the table catalog: its business columns (`primeras`
     first, `sin` left out), headed by their catalog label; `anchas` widens long text in the PDF."""
@@ -100,8 +104,10 @@ def _columnas(
 
 
 _INICIO_TRIMESTRE = sql.SQL("make_date(anio, (substring(trimestre from 2)::int - 1) * 3 + 1, 1)")
-_FIN_TRIMESTRE = sql.SQL("(make_date(anio, (substring(trimestre from 2)::int - 1) * 3 + 1, 1)"
-                         " + interval '3 months' - interval '1 day')::date")
+_FIN_TRIMESTRE = sql.SQL(
+    "(make_date(anio, (substring(trimestre from 2)::int - 1) * 3 + 1, 1)"
+    " + interval '3 months' - interval '1 day')::date"
+)
 
 REPORTES: dict[str, Reporte] = {
     r.nombre: r
@@ -481,7 +487,7 @@ def _grafico(rep: Reporte, filas: Sequence[dict], ancho: float):
         barras.categoryAxis.labels.angle = 45
         barras.categoryAxis.labels.boxAnchor = "ne"
     barras.valueAxis.valueMin = 0
-    total_max = max((sum(v) for v in zip(*series)), default=0)
+    total_max = max((sum(v) for v in zip(*series, strict=True)), default=0)
     if total_max <= 0:
         barras.valueAxis.valueMax = 1  # an all-zero period still draws a readable axis
     barras.valueAxis.labels.fontSize = 7
@@ -529,12 +535,19 @@ def escribir_pdf(ruta: Path, rep: Reporte, filas: list[dict], desde: date, hasta
         canvas.restoreState()
 
     doc = SimpleDocTemplate(
-        str(ruta), pagesize=landscape(A4), leftMargin=1.2 * cm, rightMargin=1.2 * cm,
-        topMargin=1.2 * cm, bottomMargin=1.5 * cm, title=f"{rep.titulo} {desde} a {hasta}", author="IACT Pipelines",
+        str(ruta),
+        pagesize=landscape(A4),
+        leftMargin=1.2 * cm,
+        rightMargin=1.2 * cm,
+        topMargin=1.2 * cm,
+        bottomMargin=1.5 * cm,
+        title=f"{rep.titulo} {desde} a {hasta}",
+        author="IACT Pipelines",
     )
     ancho = doc.width
     pesos = [c.peso for c in rep.columnas]
     anchos = [ancho * p / sum(pesos) for p in pesos]
+
     # Long text (menu names) are Paragraphs so they wrap; the rest are plain strings (cheap:
     # a year of hourly rows is ~9,000 table rows).
     def contenido(valor: Any, columna: Columna):
@@ -563,9 +576,7 @@ def escribir_pdf(ruta: Path, rep: Reporte, filas: list[dict], desde: date, hasta
         ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
         ("FONT", (0, 1), (-1, -1), "Helvetica", 7),
     ]
-    estilo += [
-        ("ALIGN", (i, 1), (i, -1), "RIGHT") for i, c in enumerate(rep.columnas) if c.tipo in _NUMERICAS
-    ]
+    estilo += [("ALIGN", (i, 1), (i, -1), "RIGHT") for i, c in enumerate(rep.columnas) if c.tipo in _NUMERICAS]
     tabla.setStyle(TableStyle(estilo))
 
     historia = [

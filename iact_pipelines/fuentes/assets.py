@@ -17,9 +17,9 @@ from iact_pipelines.plataforma import db
 from iact_pipelines.staging.extraccion import FUENTES
 
 _TABLAS = {
-    "llamadas": "Calls as the IVR records them: center, caller, entry, queue, answer, end, outcome.",
-    "menu_eventos": "Each visit of a call to an IVR menu, with entry, exit and outcome.",
-    "transferencias": "Transfers of calls between centers, with start, end and success.",
+    "llamadas": "Llamadas tal como las registra el IVR: centro, cliente, entrada, cola, atención, fin y resultado.",
+    "menu_eventos": "Cada visita de una llamada a un menú del IVR, con entrada, salida y resultado.",
+    "transferencias": "Transferencias de llamadas entre centros, con inicio, fin y éxito.",
 }
 DIAS_OBSERVADOS = 7  # today and the 6 days before, local
 
@@ -63,7 +63,7 @@ def observar(ivr_url: str, zona: str, ahora: datetime | None = None) -> dict[str
     specs=ivr_specs,
     name="observar_ivr",
     required_resource_keys={"ivr", "settings"},
-    description="Rows per recent local day and latest start time of each IVR table (read-only).",
+    description="Filas por día local reciente y último inicio de cada tabla del IVR (solo lectura).",
 )
 def observar_ivr(context):
     """Observes the IVR source tables: rows per recent local day and latest start time."""
@@ -86,14 +86,14 @@ def observar_ivr(context):
 observar_fuentes = dg.define_asset_job(
     "observar_fuentes",
     selection=dg.AssetSelection.assets(observar_ivr),
-    description="Observe the IVR source tables (rows per recent day, latest start).",
+    description="Observa las tablas del IVR (filas por día reciente, último inicio).",
 )
 observar_fuentes_cada_15_min = dg.ScheduleDefinition(
     name="observar_fuentes_cada_15_min",
     job=observar_fuentes,
     cron_schedule="*/15 * * * *",
     default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Observe the IVR source every 15 minutes.",
+    description="Observa la fuente IVR cada 15 minutos.",
 )
 
 ivr_sources = [observar_ivr]

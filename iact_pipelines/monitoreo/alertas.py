@@ -89,10 +89,7 @@ def construir_alerta(
         que = "fallo"
         seccion = "Corrida fallida"
     bloqueantes = [c for c in resumen.checks_fallidos if c.bloqueante and c.severidad == "ERROR"]
-    if bloqueantes:
-        donde = str(bloqueantes[0])
-    else:
-        donde = pasos[0] if pasos else (resumen.error or "error de la corrida")
+    donde = str(bloqueantes[0]) if bloqueantes else pasos[0] if pasos else (resumen.error or "error de la corrida")
     asunto = f"[{prioridad.upper()}] {resumen.job_name} ({particion}): {que} en {donde}"
     if len(asunto) > _MAX_ASUNTO:
         asunto = asunto[: _MAX_ASUNTO - 1] + "…"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dagster as dg
 import psycopg
@@ -178,7 +178,7 @@ def _traza(error: SerializableErrorInfo) -> str:
 
 
 def _fecha(ts: float | None) -> datetime | None:
-    return datetime.fromtimestamp(ts, tz=timezone.utc) if ts is not None else None
+    return datetime.fromtimestamp(ts, tz=UTC) if ts is not None else None
 
 
 def _entero(valor) -> int:

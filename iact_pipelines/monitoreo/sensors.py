@@ -42,9 +42,7 @@ from dagster._core.events import DagsterEventType
 from dagster._core.storage.dagster_run import RunRecord
 from dagster._core.storage.tags import AUTO_RETRY_RUN_ID_TAG, WILL_RETRY_TAG
 
-from iact_pipelines.monitoreo import alertas
-from iact_pipelines.monitoreo import seguimiento
-from iact_pipelines.monitoreo import vigilancia
+from iact_pipelines.monitoreo import alertas, seguimiento, vigilancia
 from iact_pipelines.plataforma.resources import PipelineSettings, WarehouseResource
 
 LOTE = 100  # events read per query

@@ -77,9 +77,7 @@ class Tabla:
         return [c.nombre for c in self.de_negocio()]
 
     def esquema_dagster(self) -> dg.TableSchema:
-        return dg.TableSchema(
-            columns=[dg.TableColumn(c.nombre, c.tipo, c.descripcion) for c in self.de_negocio()]
-        )
+        return dg.TableSchema(columns=[dg.TableColumn(c.nombre, c.tipo, c.descripcion) for c in self.de_negocio()])
 
     def metadata_dagster(self) -> dict:
         """Static asset metadata: the table's name and its described columns."""
@@ -114,15 +112,20 @@ _LLAMADAS = (
     Columna("llamadas_atendidas", INTEGER, "llamadas con resultado ATENDIDA", "Atendidas"),
     Columna("llamadas_abandonadas", INTEGER, "llamadas con resultado ABANDONADA", "Abandonadas"),
     Columna(
-        "tiempo_promedio_espera", SEGUNDOS,
-        f"espera media de las atendidas, atencion - ingreso_cola (ASA); {_S}; {_F}", "Espera prom. (s)",
+        "tiempo_promedio_espera",
+        SEGUNDOS,
+        f"espera media de las atendidas, atencion - ingreso_cola (ASA); {_S}; {_F}",
+        "Espera prom. (s)",
     ),
     Columna(
-        "tiempo_promedio_atencion", SEGUNDOS,
-        f"duración media fin - atencion de las atendidas; {_S}; {_F}", "Atención prom. (s)",
+        "tiempo_promedio_atencion",
+        SEGUNDOS,
+        f"duración media fin - atencion de las atendidas; {_S}; {_F}",
+        "Atención prom. (s)",
     ),
     Columna(
-        "nivel_servicio", PORCENTAJE,
+        "nivel_servicio",
+        PORCENTAJE,
         f"100 × atendidas con espera <= IACT_UMBRAL_NIVEL_SERVICIO ÷ (atendidas + abandonadas); {_P}; {_F}",
         "Nivel de servicio (%)",
     ),
@@ -144,7 +147,8 @@ _INTERVALOS = (
     _id(),
     Columna("fecha", DATE, "día local de inicio de la llamada (zona IACT_ZONA_HORARIA)", "Fecha"),
     Columna(
-        "intervalo", TIME,
+        "intervalo",
+        TIME,
         "cuarto de hora local de inicio (hora local truncada a 15 min); los 96 de cada día, con ceros; "
         "en el día de 25 h del cambio de horario las dos pasadas de la hora repetida caen en los mismos intervalos",
         "Intervalo",
@@ -155,36 +159,44 @@ _INTERVALOS = (
     Columna("atendidas", INTEGER, "llamadas con resultado ATENDIDA", "Atendidas"),
     Columna("abandonadas", INTEGER, "llamadas con resultado ABANDONADA", "Abandonadas"),
     Columna(
-        "abandonos_cortos", INTEGER,
-        f"abandonadas con espera <= abandono_corto_s (IACT_ABANDONO_CORTO); {_ESPERA}", "Abandonos cortos",
+        "abandonos_cortos",
+        INTEGER,
+        f"abandonadas con espera <= abandono_corto_s (IACT_ABANDONO_CORTO); {_ESPERA}",
+        "Abandonos cortos",
     ),
     Columna(
-        "atendidas_en_umbral", INTEGER,
-        f"atendidas con espera <= umbral_servicio_s (IACT_UMBRAL_NIVEL_SERVICIO); {_ESPERA}", "Atendidas en umbral",
+        "atendidas_en_umbral",
+        INTEGER,
+        f"atendidas con espera <= umbral_servicio_s (IACT_UMBRAL_NIVEL_SERVICIO); {_ESPERA}",
+        "Atendidas en umbral",
     ),
     Columna(
         "suma_espera_atendidas", SUMA_SEGUNDOS, f"suma de la espera de las atendidas (aditiva); {_S}", "Suma espera (s)"
     ),
-    Columna("suma_atencion", SUMA_SEGUNDOS, f"suma de fin - atencion de las atendidas (aditiva); {_S}", "Suma atención (s)"),
+    Columna(
+        "suma_atencion", SUMA_SEGUNDOS, f"suma de fin - atencion de las atendidas (aditiva); {_S}", "Suma atención (s)"
+    ),
     Columna(
         "espera_maxima", SEGUNDOS, f"espera máxima de atendidas y abandonadas, 0 si no hubo; {_S}", "Espera máx. (s)"
     ),
     Columna(
         "tiempo_promedio_espera", SEGUNDOS, f"suma_espera_atendidas ÷ atendidas (ASA); {_S}; {_A}", "Espera prom. (s)"
     ),
-    Columna(
-        "tiempo_promedio_atencion", SEGUNDOS, f"suma_atencion ÷ atendidas; {_S}; {_A}", "Atención prom. (s)"
+    Columna("tiempo_promedio_atencion", SEGUNDOS, f"suma_atencion ÷ atendidas; {_S}; {_A}", "Atención prom. (s)"),
+    _pct(
+        "nivel_servicio", "atendidas_en_umbral ÷ (atendidas + abandonadas) (convención del seed)", "Nivel servicio (%)"
     ),
-    _pct("nivel_servicio", "atendidas_en_umbral ÷ (atendidas + abandonadas) (convención del seed)", "Nivel servicio (%)"),
     _pct("nivel_servicio_atendidas", "atendidas_en_umbral ÷ atendidas", "NS s/atendidas (%)"),
     _pct(
-        "nivel_servicio_sin_cortos", "atendidas_en_umbral ÷ (atendidas + abandonadas − abandonos_cortos)",
+        "nivel_servicio_sin_cortos",
+        "atendidas_en_umbral ÷ (atendidas + abandonadas − abandonos_cortos)",
         "NS sin cortos (%)",
     ),
     _pct("tasa_abandono", "abandonadas ÷ (atendidas + abandonadas)", "Tasa abandono (%)"),
     _pct(
         "tasa_abandono_sin_cortos",
-        "(abandonadas − abandonos_cortos) ÷ (atendidas + abandonadas − abandonos_cortos)", "Abandono sin cortos (%)",
+        "(abandonadas − abandonos_cortos) ÷ (atendidas + abandonadas − abandonos_cortos)",
+        "Abandono sin cortos (%)",
     ),
     _pct("contencion_ivr", "solo_ivr ÷ ofrecidas", "Contención IVR (%)"),
     Columna("umbral_servicio_s", SEGUNDOS, "T usado para esta fila (IACT_UMBRAL_NIVEL_SERVICIO), segundos", "T (s)"),
@@ -196,26 +208,39 @@ _RELLAMADAS = (
     _id(),
     Columna("fecha", DATE, "día local de inicio de las llamadas", "Fecha"),
     _CENTRO,
-    Columna("llamadas_identificadas", INTEGER, "llamadas con cliente_id no nulo que iniciaron ese día en el centro", "Identificadas"),
+    Columna(
+        "llamadas_identificadas",
+        INTEGER,
+        "llamadas con cliente_id no nulo que iniciaron ese día en el centro",
+        "Identificadas",
+    ),
     Columna("clientes", INTEGER, "cliente_id distintos de esas llamadas", "Clientes"),
     Columna(
-        "rellamadas", INTEGER,
+        "rellamadas",
+        INTEGER,
         "llamadas identificadas precedidas por otra llamada del mismo cliente (cualquier centro y resultado) "
         "iniciada en las ventana_rellamada_h horas previas, anterior en orden (inicio, llamada_id); "
         f"lee la historia cargada de días anteriores; {_A}",
         "Rellamadas",
     ),
-    Columna("clientes_con_rellamada", INTEGER, "clientes con al menos una rellamada ese día en el centro", "Clientes con rellamada"),
+    Columna(
+        "clientes_con_rellamada",
+        INTEGER,
+        "clientes con al menos una rellamada ese día en el centro",
+        "Clientes con rellamada",
+    ),
     _pct("tasa_rellamada", "rellamadas ÷ llamadas_identificadas", "Tasa rellamada (%)"),
     Columna("ventana_rellamada_h", INTEGER, "H usada para esta fila (IACT_VENTANA_RELLAMADA_HORAS), horas", "H (h)"),
     Columna(
-        "horas_historia_cargadas", "numeric(6,2)",
+        "horas_historia_cargadas",
+        "numeric(6,2)",
         "horas de la ventana previas al inicio del día cubiertas sin huecos por días de staging cargados "
         "(al construir la fila); menos que ventana_rellamada_h: las primeras llamadas del día no vieron toda su ventana",
         "Historia cargada (h)",
     ),
     Columna(
-        "ventana_completa", BOOLEAN,
+        "ventana_completa",
+        BOOLEAN,
         "horas_historia_cargadas = ventana_rellamada_h: todas las llamadas vieron su ventana completa; "
         "si es falso, reconstruir el día tras cargar los días previos",
         "Ventana completa",
@@ -229,12 +254,15 @@ _DEVOLUCION = (
     Columna("cliente_id", varchar(32), "cliente a devolver la llamada", "Cliente"),
     Columna("centro_id", varchar(8), "centro de su último abandono del día", "Centro"),
     Columna(
-        "ultimo_abandono", TIMESTAMPTZ,
+        "ultimo_abandono",
+        TIMESTAMPTZ,
         "inicio de su último abandono del día (último en orden inicio, llamada_id), sin llamada ATENDIDA "
         "posterior ese día en ningún centro",
         "Último abandono",
     ),
-    Columna("espera_ultimo_abandono", SEGUNDOS, f"espera en cola de ese abandono, fin - ingreso_cola; {_S}", "Espera (s)"),
+    Columna(
+        "espera_ultimo_abandono", SEGUNDOS, f"espera en cola de ese abandono, fin - ingreso_cola; {_S}", "Espera (s)"
+    ),
     Columna("abandonos", INTEGER, "sus llamadas ABANDONADA del día (todos los centros)", "Abandonos"),
     Columna("llamadas", INTEGER, "todas sus llamadas del día (todos los centros)", "Llamadas"),
     Columna("zona_horaria", varchar(64), "zona horaria del día local (IACT_ZONA_HORARIA al construir la fila)", "Zona"),
@@ -348,8 +376,10 @@ TABLAS: dict[str, Tabla] = {
                     "tasa_abandono", PORCENTAJE, f"100 × abandonos ÷ veces_accedido; {_P}; {_F}", "Tasa abandono (%)"
                 ),
                 Columna(
-                    "tiempo_promedio_permanencia", SEGUNDOS,
-                    f"media de salida - entrada de las visitas con salida; {_S}; {_F}", "Permanencia prom. (s)",
+                    "tiempo_promedio_permanencia",
+                    SEGUNDOS,
+                    f"media de salida - entrada de las visitas con salida; {_S}; {_F}",
+                    "Permanencia prom. (s)",
                 ),
                 *_auditoria(),
             ),
@@ -368,8 +398,10 @@ TABLAS: dict[str, Tabla] = {
                 Columna("transferencias_exitosas", INTEGER, "transferencias que conectaron", "Exitosas"),
                 Columna("transferencias_fallidas", INTEGER, "transferencias que no conectaron", "Fallidas"),
                 Columna(
-                    "tiempo_promedio_transferencia", SEGUNDOS,
-                    f"media de fin - inicio de las que tienen fin; {_S}; {_F}", "Tiempo prom. (s)",
+                    "tiempo_promedio_transferencia",
+                    SEGUNDOS,
+                    f"media de fin - inicio de las que tienen fin; {_S}; {_F}",
+                    "Tiempo prom. (s)",
                 ),
                 Columna("tasa_exito", PORCENTAJE, f"100 × exitosas ÷ total; {_P}; {_F}", "Tasa de éxito (%)"),
                 *_auditoria(),
@@ -386,13 +418,17 @@ TABLAS: dict[str, Tabla] = {
                 Columna("fecha_fin", DATE, "último día del mes", "Hasta"),
                 Columna("total_clientes_unicos", INTEGER, "cliente_id distintos no nulos del mes", "Clientes únicos"),
                 Columna(
-                    "nuevos_clientes", INTEGER,
-                    f"clientes cuya primera llamada en la historia cargada cae en el mes; {_F}", "Nuevos",
+                    "nuevos_clientes",
+                    INTEGER,
+                    f"clientes cuya primera llamada en la historia cargada cae en el mes; {_F}",
+                    "Nuevos",
                 ),
                 Columna("clientes_recurrentes", INTEGER, "clientes que ya habían llamado antes del mes", "Recurrentes"),
                 Columna(
-                    "promedio_llamadas_cliente", DECIMAL,
-                    f"llamadas identificadas ÷ clientes únicos, 2 decimales; {_F}", "Llamadas por cliente",
+                    "promedio_llamadas_cliente",
+                    DECIMAL,
+                    f"llamadas identificadas ÷ clientes únicos, 2 decimales; {_F}",
+                    "Llamadas por cliente",
                 ),
                 *_auditoria(),
             ),
@@ -443,23 +479,30 @@ TABLAS: dict[str, Tabla] = {
                 Columna("asset_key", varchar(100), "asset de staging (staging/llamadas, ...)"),
                 Columna("fecha", DATE, "día local"),
                 Columna(
-                    "estado", varchar(20),
+                    "estado",
+                    varchar(20),
                     "cargado (pasó volumen), aceptado (cargado por aceptación explícita) o bloqueado "
                     "(no se cargó: quedan las filas anteriores y sus reportes no se reconstruyen)",
                 ),
                 Columna("filas_leidas", INTEGER, "filas leídas de la fuente para el día"),
                 Columna("filas_cargadas", INTEGER, "filas cargadas en staging (0 si se bloqueó)"),
                 Columna(
-                    "mediana_referencia", "numeric(12,1)",
+                    "mediana_referencia",
+                    "numeric(12,1)",
                     "mediana de filas leídas del mismo día de la semana 7, 14, 21 y 28 días antes "
                     "(solo días cargados con filas; NULL si hubo menos de dos)",
                 ),
                 Columna("motivo", TEXT, "por qué el check volumen falló (NULL si pasó)"),
-                Columna("aceptado_por", varchar(150), "quién aceptó el día (iact materializar --aceptar-dias o etiqueta iact/aceptar_dias)"),
+                Columna(
+                    "aceptado_por",
+                    varchar(150),
+                    "quién aceptó el día (iact materializar --aceptar-dias o etiqueta iact/aceptar_dias)",
+                ),
                 Columna("run_id", varchar(64), "run de Dagster de la carga"),
                 Columna("updated_at", TIMESTAMPTZ, "cuándo se registró", tecnica=True),
                 Columna(
-                    "tasa_rechazo_excedida", BOOLEAN,
+                    "tasa_rechazo_excedida",
+                    BOOLEAN,
                     "el día rechazó más filas que IACT_MAX_TASA_RECHAZO: sus reportes no se reconstruyen",
                 ),
             ),

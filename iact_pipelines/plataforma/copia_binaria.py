@@ -84,8 +84,12 @@ def filas(lote: pa.RecordBatch, n_fijas: int) -> memoryview:
 
 def _es_fija(tipo: pa.DataType) -> bool:
     return (
-        pa.types.is_int16(tipo) or pa.types.is_int32(tipo) or pa.types.is_int64(tipo)
-        or pa.types.is_boolean(tipo) or pa.types.is_date32(tipo) or pa.types.is_timestamp(tipo)
+        pa.types.is_int16(tipo)
+        or pa.types.is_int32(tipo)
+        or pa.types.is_int64(tipo)
+        or pa.types.is_boolean(tipo)
+        or pa.types.is_date32(tipo)
+        or pa.types.is_timestamp(tipo)
     )
 
 

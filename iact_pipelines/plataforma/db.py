@@ -125,7 +125,7 @@ def es_transitorio(sqlstate: str | None) -> bool:
 _CONFIGURACION_SIN_SQLSTATE = re.compile(
     r'could not translate host name|invalid connection option|invalid URI|database ".*" does not exist'
     r'|role ".*" does not exist|password authentication failed|no pg_hba\.conf entry|permission denied'
-    r'|is not permitted to log in|no password supplied|Peer authentication failed|authentication failed'
+    r"|is not permitted to log in|no password supplied|Peer authentication failed|authentication failed"
 )
 REINTENTOS_CONEXION = (0.5, 1.0, 2.0)  # seconds to wait before each new attempt
 
@@ -154,7 +154,9 @@ def opciones_sesion(*, read_only: bool = False) -> str:
 def _fallo_conexion(url: str, primera: str, sqlstate: str | None) -> Exception:
     """ConfigError for a configuration mistake, ServidorNoDisponible for anything transient."""
     if es_de_configuracion(sqlstate) or (sqlstate is None and _CONFIGURACION_SIN_SQLSTATE.search(primera)):
-        return ConfigError(f"cannot connect to {redact(url)}: {primera} (a configuration or permission error: not retried)")
+        return ConfigError(
+            f"cannot connect to {redact(url)}: {primera} (a configuration or permission error: not retried)"
+        )
     return ServidorNoDisponible(f"cannot connect to {redact(url)}: {primera} (server unreachable or restarting)")
 
 
@@ -174,7 +176,10 @@ def connect(
     for espera in (*REINTENTOS_CONEXION, None):
         try:
             return psycopg.connect(
-                libpq_url(url), options=options, autocommit=autocommit, connect_timeout=10,
+                libpq_url(url),
+                options=options,
+                autocommit=autocommit,
+                connect_timeout=10,
                 application_name=application_name[:63],
             )
         except psycopg.OperationalError as exc:
@@ -192,7 +197,9 @@ def connect_adbc(url: str, *, read_only: bool = False):
     import adbc_driver_postgresql.dbapi as adbc
 
     parts = urlsplit(libpq_url(url))
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in ("options", "connect_timeout")]
+    query = [
+        (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in ("options", "connect_timeout")
+    ]
     query += [("options", opciones_sesion(read_only=read_only)), ("connect_timeout", "10")]
     try:
         return adbc.connect(urlunsplit(parts._replace(query=urlencode(query, quote_via=quote))), autocommit=True)
@@ -264,5 +271,5 @@ def lock_holder(conn: psycopg.Connection, key: int) -> str | None:
         return None
     pid, app = row
     if app and app.startswith(PREFIJO_RUN):
-        return f"run {app[len(PREFIJO_RUN):]} (pid {pid})"
+        return f"run {app[len(PREFIJO_RUN) :]} (pid {pid})"
     return f"pid {pid}" + (f" ({app})" if app else "")

@@ -56,10 +56,10 @@ def migrate(warehouse_url: str) -> list[str]:
                 try:
                     conn.execute(text)
                 except psycopg.Error as exc:
-                    raise ConfigError(f"migration {path.name} failed, nothing of it was applied: {_linea(exc)}") from None
-                conn.execute(
-                    "INSERT INTO schema_migrations (version, checksum) VALUES (%s, %s)", (path.name, checksum)
-                )
+                    raise ConfigError(
+                        f"migration {path.name} failed, nothing of it was applied: {_linea(exc)}"
+                    ) from None
+                conn.execute("INSERT INTO schema_migrations (version, checksum) VALUES (%s, %s)", (path.name, checksum))
                 applied_now.append(path.name)
         with conn.transaction():
             # The catalog's descriptions, so analysts read them in `psql \d+`: cheap and

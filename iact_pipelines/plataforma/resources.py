@@ -15,8 +15,7 @@ import dagster as dg
 import psycopg
 from pydantic import PrivateAttr
 
-from iact_pipelines.plataforma import config
-from iact_pipelines.plataforma import db
+from iact_pipelines.plataforma import config, db
 
 
 class _Database(dg.ConfigurableResource):

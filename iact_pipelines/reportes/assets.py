@@ -10,16 +10,15 @@ whole window rather than a loop over days.
 import math
 import time
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 from psycopg import sql
 
-from iact_pipelines.reportes import metricas
-from iact_pipelines.plataforma import catalogo, fechas, markdown, partitions
-from iact_pipelines.plataforma import reemplazo
+from iact_pipelines.plataforma import catalogo, fechas, markdown, partitions, reemplazo
 from iact_pipelines.plataforma.resources import PipelineSettings, WarehouseResource, errores_clasificados
+from iact_pipelines.reportes import metricas
 
 GRUPO = "reportes"
 _FILAS_PREVIA = 24
@@ -42,6 +41,7 @@ ON CONFLICT (clave) DO UPDATE SET valor = EXCLUDED.valor, updated_at = EXCLUDED.
 _CONTAR_MENUS_PROBLEMATICOS = (
     "SELECT count(*) FROM menus_problematicos(%(desde)s, %(hasta)s::date - 1, %(umbral)s::numeric)"
 )
+
 
 def _reporte(
     nombre: str, tabla: str, particiones: dg.PartitionsDefinition, staging: dg.AssetKey, *, por_periodo: bool = False
@@ -167,10 +167,13 @@ def _materializar(
         segmentos = _segmentos(desde, hasta, bloqueados)
         registros = 0
         for inicio, fin in segmentos:
-            claves = [d.isoformat() for d in fechas.dias_semiabiertos(inicio, fin)] if diario else context.partition_keys
+            claves = (
+                [d.isoformat() for d in fechas.dias_semiabiertos(inicio, fin)] if diario else context.partition_keys
+            )
             with reemplazo.reemplazar_periodo(conn, tabla, columna, inicio, fin, claves):
-                reemplazo.leer_dias_staging(conn, [k.path[-1] for k in staging],
-                                            inicio - timedelta(days=dias_previos), fin)
+                reemplazo.leer_dias_staging(
+                    conn, [k.path[-1] for k in staging], inicio - timedelta(days=dias_previos), fin
+                )
                 parametros.update(desde=inicio, hasta=fin)
                 for paso in _pasos(preparacion):
                     conn.execute(paso, parametros)
@@ -186,8 +189,11 @@ def _materializar(
                 (cargados,) = conn.execute(_DIAS_CARGADOS, (STAGING_LLAMADAS.to_user_string(), desde, hasta)).fetchone()
                 del_periodo = (hasta - desde).days
                 cerrado = hasta <= datetime.now(ZoneInfo(partitions.ZONA_HORARIA)).date()
-                cifras.update(dias_cargados=int(cargados), dias_del_periodo=del_periodo,
-                              final=bool(cerrado and cargados == del_periodo))
+                cifras.update(
+                    dias_cargados=int(cargados),
+                    dias_del_periodo=del_periodo,
+                    final=bool(cerrado and cargados == del_periodo),
+                )
             previa = _previa(conn, tabla, desde, hasta)
     segundos = time.perf_counter() - reloj
     context.log.info(f"{tabla}: {registros} rows for [{desde}, {hasta}) ({len(context.partition_keys)} partitions)")
@@ -206,17 +212,25 @@ def _materializar(
         # the instance directly (tagged with this run).
         construidos = [d.isoformat() for inicio, fin in segmentos for d in fechas.dias_semiabiertos(inicio, fin)]
         for clave in construidos:
-            context.instance.report_runless_asset_event(dg.AssetMaterialization(
-                asset_key=context.asset_key, partition=clave,
-                metadata={"dagster/table_name": tabla, "run_id": context.run_id, "construido_sin": ", ".join(
-                    d.isoformat() for d in bloqueados)},
-            ))
+            context.instance.report_runless_asset_event(
+                dg.AssetMaterialization(
+                    asset_key=context.asset_key,
+                    partition=clave,
+                    metadata={
+                        "dagster/table_name": tabla,
+                        "run_id": context.run_id,
+                        "construido_sin": ", ".join(d.isoformat() for d in bloqueados),
+                    },
+                )
+            )
         nombres = ", ".join(d.isoformat() for d in bloqueados)
         raise dg.Failure(
             description=f"{tabla}: {nombres} not rebuilt (previous rows kept): the staging volumen or tasa_rechazo check blocked "
             f"{'it' if len(bloqueados) == 1 else 'them'}; {len(construidos)} other day(s) built",
-            metadata={"dias_bloqueados": dg.MetadataValue.json([d.isoformat() for d in bloqueados]),
-                      "dias_construidos": len(construidos)},
+            metadata={
+                "dias_bloqueados": dg.MetadataValue.json([d.isoformat() for d in bloqueados]),
+                "dias_construidos": len(construidos),
+            },
             allow_retries=False,
         )
     return dg.MaterializeResult(metadata=metadata)
@@ -228,7 +242,11 @@ def llamadas_dia(
 ) -> dg.MaterializeResult:
     """Llamadas por día y hora local (las 24 horas): volumen, atendidas, abandonadas, ASA, atención y nivel de servicio."""
     return _materializar(
-        context, warehouse, settings, "reportes_llamadas_dia", metricas.REPORTE_LLAMADAS_DIA,
+        context,
+        warehouse,
+        settings,
+        "reportes_llamadas_dia",
+        metricas.REPORTE_LLAMADAS_DIA,
         preparacion=metricas.AGREGADO_LLAMADAS_DIA,
     )
 
@@ -248,8 +266,13 @@ def menu_problemas(
         return {"menus_problematicos": n}
 
     return _materializar(
-        context, warehouse, settings, "reportes_menu_problemas", metricas.REPORTE_MENU_PROBLEMAS,
-        extra=problematicos, preparacion=metricas.AGREGADO_MENU_PROBLEMAS,
+        context,
+        warehouse,
+        settings,
+        "reportes_menu_problemas",
+        metricas.REPORTE_MENU_PROBLEMAS,
+        extra=problematicos,
+        preparacion=metricas.AGREGADO_MENU_PROBLEMAS,
     )
 
 
@@ -259,28 +282,40 @@ def transferencias(
 ) -> dg.MaterializeResult:
     """Transferencias por día local, centro de origen y de destino: totales, tasa de éxito y duración media."""
     return _materializar(
-        context, warehouse, settings, "reportes_transferencias", metricas.REPORTE_TRANSFERENCIAS,
+        context,
+        warehouse,
+        settings,
+        "reportes_transferencias",
+        metricas.REPORTE_TRANSFERENCIAS,
         preparacion=metricas.AGREGADO_TRANSFERENCIAS,
     )
 
 
-@dg.asset(**_reporte("clientes_unicos", "reportes_clientes_unicos", partitions.mensual_en_curso, STAGING_LLAMADAS, por_periodo=True))
+@dg.asset(
+    **_reporte(
+        "clientes_unicos", "reportes_clientes_unicos", partitions.mensual_en_curso, STAGING_LLAMADAS, por_periodo=True
+    )
+)
 def clientes_unicos(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, settings: PipelineSettings
 ) -> dg.MaterializeResult:
     """Clientes identificados por mes calendario: únicos, nuevos (primera llamada), recurrentes y llamadas por cliente."""
-    return _materializar(
-        context, warehouse, settings, "reportes_clientes_unicos", metricas.REPORTE_CLIENTES_UNICOS
-    )
+    return _materializar(context, warehouse, settings, "reportes_clientes_unicos", metricas.REPORTE_CLIENTES_UNICOS)
 
 
-@dg.asset(**_reporte("trimestral", "reportes_trimestral", partitions.trimestral_en_curso, STAGING_LLAMADAS, por_periodo=True))
+@dg.asset(
+    **_reporte("trimestral", "reportes_trimestral", partitions.trimestral_en_curso, STAGING_LLAMADAS, por_periodo=True)
+)
 def trimestral(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, settings: PipelineSettings
 ) -> dg.MaterializeResult:
     """Llamadas por trimestre: volumen, atendidas, abandonadas, ASA, atención, nivel de servicio y tasa de abandono."""
     return _materializar(
-        context, warehouse, settings, "reportes_trimestral", metricas.REPORTE_TRIMESTRAL,
+        context,
+        warehouse,
+        settings,
+        "reportes_trimestral",
+        metricas.REPORTE_TRIMESTRAL,
         preparacion=metricas.AGREGADO_TRIMESTRAL,
     )
 
@@ -303,9 +338,7 @@ def intervalos(
 ) -> dg.MaterializeResult:
     """Llamadas por día local, cuarto de hora y centro (los 96): volumen, contención IVR, ASA, niveles de servicio y abandonos."""
     preparacion, sentencia = _analistas(settings).intervalos
-    return _materializar(
-        context, warehouse, settings, "reportes_intervalos", sentencia, preparacion=preparacion
-    )
+    return _materializar(context, warehouse, settings, "reportes_intervalos", sentencia, preparacion=preparacion)
 
 
 @dg.asset(**_reporte("rellamadas", "reportes_rellamadas", partitions.diaria, STAGING_LLAMADAS))
@@ -317,7 +350,12 @@ def rellamadas(
     # The look-back reads staging back to the local day of (the window's first instant − H):
     # ceil(H / 24) days, one more when a 23-hour day lies in between.
     return _materializar(
-        context, warehouse, settings, "reportes_rellamadas", sentencia, preparacion=preparacion,
+        context,
+        warehouse,
+        settings,
+        "reportes_rellamadas",
+        sentencia,
+        preparacion=preparacion,
         dias_previos=math.ceil(settings.ventana_rellamada() / 24) + 1,
     )
 
@@ -328,9 +366,7 @@ def devolucion(
 ) -> dg.MaterializeResult:
     """Lista de devolución por día local: clientes cuyo último abandono no fue seguido de una llamada atendida."""
     preparacion, sentencia = _analistas(settings).devolucion
-    return _materializar(
-        context, warehouse, settings, "lista_devolucion", sentencia, preparacion=preparacion
-    )
+    return _materializar(context, warehouse, settings, "lista_devolucion", sentencia, preparacion=preparacion)
 
 
 ANALISTAS = [intervalos, rellamadas, devolucion]

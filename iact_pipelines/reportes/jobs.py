@@ -11,20 +11,20 @@ diario = dg.define_asset_job(
     "diario",
     selection=dg.AssetSelection.key_prefixes("staging") | dg.AssetSelection.assets(*reportes.DIARIOS),
     partitions_def=partitions.diaria,
-    description="Staging of a local day and its daily reports (calls per hour, menus, transfers, "
-    "quarter-hour intervals, repeat calls, callback worklist).",
+    description="Staging de un día local y sus reportes diarios (llamadas por hora, menús, transferencias, "
+    "intervalos de 15 minutos, rellamadas, lista de devolución).",
 )
 reportes_mensuales = dg.define_asset_job(
     "reportes_mensuales",
     selection=dg.AssetSelection.assets(reportes.clientes_unicos),
     partitions_def=partitions.mensual_en_curso,
-    description="Unique clients of a calendar month (month to date while it is open).",
+    description="Clientes únicos de un mes calendario (el mes en curso hasta la fecha).",
 )
 reportes_trimestrales = dg.define_asset_job(
     "reportes_trimestrales",
     selection=dg.AssetSelection.assets(reportes.trimestral),
     partitions_def=partitions.trimestral_en_curso,
-    description="Quarterly call report (quarter to date while it is open).",
+    description="Reporte trimestral de llamadas (el trimestre en curso hasta la fecha).",
 )
 
 jobs = [diario, reportes_mensuales, reportes_trimestrales]

@@ -87,13 +87,16 @@ METRICAS_LLAMADAS = {
 }
 _COLUMNAS_LLAMADAS_DIA = [c for c in METRICAS_LLAMADAS if c != "tasa_abandono"]  # the seed's table has none
 
-AGREGADO_LLAMADAS_DIA = _temporal("agregado_llamadas_dia", f"""
+AGREGADO_LLAMADAS_DIA = _temporal(
+    "agregado_llamadas_dia",
+    f"""
 SELECT fecha, hora,
     {_seleccion(AGREGADOS_LLAMADAS)}
 FROM staging.llamadas
 WHERE fecha >= %(desde)s AND fecha < %(hasta)s
 GROUP BY fecha, hora
-""")
+""",
+)
 
 REPORTE_LLAMADAS_DIA = f"""
 WITH agregado AS (
@@ -117,13 +120,16 @@ SELECT (SELECT count(*) FROM insertado) AS registros_cargados,
 FROM (SELECT {_sumas(_CRUDOS_LLAMADAS)} FROM filas) AS ventana
 """
 
-AGREGADO_TRIMESTRAL = _temporal("agregado_trimestral", f"""
+AGREGADO_TRIMESTRAL = _temporal(
+    "agregado_trimestral",
+    f"""
 SELECT date_trunc('quarter', fecha::timestamp)::date AS inicio,
     {_seleccion(AGREGADOS_LLAMADAS)}
 FROM staging.llamadas
 WHERE fecha >= %(desde)s AND fecha < %(hasta)s
 GROUP BY 1
-""")
+""",
+)
 
 REPORTE_TRIMESTRAL = f"""
 WITH agregado AS (
@@ -168,14 +174,17 @@ METRICAS_MENU = {
     "tiempo_promedio_permanencia": promedio("suma_permanencia", "con_salida"),
 }
 
-AGREGADO_MENU_PROBLEMAS = _temporal("agregado_menu_problemas", f"""
+AGREGADO_MENU_PROBLEMAS = _temporal(
+    "agregado_menu_problemas",
+    f"""
 -- max(): one deterministic name per (day, menu) should the source log two spellings
 SELECT fecha, menu_id, max(menu_nombre) AS menu_nombre,
     {_seleccion(AGREGADOS_MENU)}
 FROM staging.menu_eventos
 WHERE fecha >= %(desde)s AND fecha < %(hasta)s
 GROUP BY fecha, menu_id
-""")
+""",
+)
 
 REPORTE_MENU_PROBLEMAS = f"""
 WITH agregado AS (
@@ -213,13 +222,16 @@ METRICAS_TRANSFERENCIAS = {
     "tasa_exito": porcentaje("exitosas", "total"),
 }
 
-AGREGADO_TRANSFERENCIAS = _temporal("agregado_transferencias", f"""
+AGREGADO_TRANSFERENCIAS = _temporal(
+    "agregado_transferencias",
+    f"""
 SELECT fecha, centro_origen, centro_destino,
     {_seleccion(AGREGADOS_TRANSFERENCIAS)}
 FROM staging.transferencias
 WHERE fecha >= %(desde)s AND fecha < %(hasta)s
 GROUP BY fecha, centro_origen, centro_destino
-""")
+""",
+)
 
 REPORTE_TRANSFERENCIAS = f"""
 WITH agregado AS (
@@ -320,9 +332,11 @@ AGREGADOS_INTERVALOS = {
     "atendidas": "count(*) FILTER (WHERE resultado = 'ATENDIDA')",
     "abandonadas": "count(*) FILTER (WHERE resultado = 'ABANDONADA')",
     "abandonos_cortos": "count(*) FILTER (WHERE resultado = 'ABANDONADA' AND fin - ingreso_cola <= "
-    + _SEGUNDOS_INTERVALO.format("{corto}") + ")",
+    + _SEGUNDOS_INTERVALO.format("{corto}")
+    + ")",
     "atendidas_en_umbral": "count(*) FILTER (WHERE resultado = 'ATENDIDA' AND atencion - ingreso_cola <= "
-    + _SEGUNDOS_INTERVALO.format("%(umbral)s::numeric") + ")",
+    + _SEGUNDOS_INTERVALO.format("%(umbral)s::numeric")
+    + ")",
     "suma_espera_atendidas": "coalesce(extract(epoch FROM sum(atencion - ingreso_cola) FILTER (WHERE resultado = 'ATENDIDA')), 0)",
     "suma_atencion": "coalesce(extract(epoch FROM sum(fin - atencion) FILTER (WHERE resultado = 'ATENDIDA')), 0)",
     "espera_maxima": f"coalesce(extract(epoch FROM max({_ESPERA_INTERVALO})), 0)",
@@ -349,7 +363,9 @@ METRICAS_INTERVALOS = {
 _ZONA_LOCAL = "SELECT set_config('TimeZone', {zona}, true)"
 _ZONA_SESION = "SET LOCAL TimeZone TO DEFAULT"  # the session's own zone (UTC, db.opciones_sesion)
 
-_AGREGADO_INTERVALOS = _temporal("agregado_intervalos", f"""
+_AGREGADO_INTERVALOS = _temporal(
+    "agregado_intervalos",
+    f"""
 SELECT fecha, make_time(hora::int, cuarto * 15, 0) AS intervalo, centro_id,
     {", ".join(_CRUDOS_INTERVALOS)}
 FROM (
@@ -359,7 +375,8 @@ FROM (
     WHERE fecha >= %(desde)s AND fecha < %(hasta)s
     GROUP BY fecha, hora, cuarto, centro_id
 ) AS escaneo
-""")
+""",
+)
 
 _REPORTE_INTERVALOS = f"""
 WITH agregado AS (
@@ -389,8 +406,14 @@ WITH agregado AS (
 )
 SELECT (SELECT count(*) FROM insertado) AS registros_cargados,
     ofrecidas, atendidas, abandonadas, abandonos_cortos,
-    {_seleccion({c: METRICAS_INTERVALOS[c] for c in ("nivel_servicio", "nivel_servicio_sin_cortos",
-                                                      "tasa_abandono", "contencion_ivr")})}
+    {
+    _seleccion(
+        {
+            c: METRICAS_INTERVALOS[c]
+            for c in ("nivel_servicio", "nivel_servicio_sin_cortos", "tasa_abandono", "contencion_ivr")
+        }
+    )
+}
 FROM (SELECT {_sumas([c for c in _CRUDOS_INTERVALOS if c != "espera_maxima"])} FROM filas) AS ventana
 """
 
@@ -407,7 +430,9 @@ _VENTANA = "make_interval(hours => {ventana})"
 _INICIO_VENTANA = "(%(desde)s::timestamp AT TIME ZONE {zona})"
 _DIA_PREVIO = f"(({_INICIO_VENTANA} - {_VENTANA}) AT TIME ZONE {{zona}})::date"
 
-_AGREGADO_RELLAMADAS = _temporal("agregado_rellamadas", f"""
+_AGREGADO_RELLAMADAS = _temporal(
+    "agregado_rellamadas",
+    f"""
 WITH identificadas AS (
     SELECT fecha, centro_id, cliente_id, inicio,
         lag(inicio) OVER (PARTITION BY cliente_id ORDER BY inicio, llamada_id) AS inicio_previa
@@ -438,7 +463,8 @@ SELECT fecha, centro_id,
     count(*) FILTER (WHERE rellamadas > 0) AS clientes_con_rellamada
 FROM por_cliente
 GROUP BY fecha, centro_id
-""")
+""",
+)
 _CRUDOS_RELLAMADAS = ["llamadas_identificadas", "clientes", "rellamadas", "clientes_con_rellamada"]
 
 # How far back each day's look-back could see: the hours before the day's first instant, up to
@@ -492,7 +518,9 @@ FROM filas
 # llamada_id) order, any center) is not followed that day by an answered call (any center).
 # The day's abandoned identified calls are few: their last one per client first, then one pass
 # over the day's calls of just those clients counts them and looks for a later answered call.
-_AGREGADO_DEVOLUCION = _temporal("agregado_devolucion", f"""
+_AGREGADO_DEVOLUCION = _temporal(
+    "agregado_devolucion",
+    f"""
 WITH ultimo AS (
     SELECT DISTINCT ON (fecha, cliente_id) fecha, cliente_id, llamada_id, inicio, centro_id, {ESPERA} AS espera
     FROM staging.llamadas
@@ -506,7 +534,8 @@ JOIN staging.llamadas AS l ON l.fecha = u.fecha AND l.cliente_id = u.cliente_id
 WHERE l.fecha >= %(desde)s AND l.fecha < %(hasta)s
 GROUP BY u.fecha, u.cliente_id, u.llamada_id, u.inicio, u.centro_id, u.espera
 HAVING NOT coalesce(bool_or(l.resultado = 'ATENDIDA' AND (l.inicio, l.llamada_id) > (u.inicio, u.llamada_id)), false)
-""")
+""",
+)
 
 _REPORTE_DEVOLUCION = """
 WITH insertado AS (

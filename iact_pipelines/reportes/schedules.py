@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from iact_pipelines.reportes import jobs
 from iact_pipelines.plataforma import partitions
+from iact_pipelines.reportes import jobs
 
 _ZONA = ZoneInfo(partitions.ZONA_HORARIA)
 
@@ -43,7 +43,7 @@ def _pedido(programa: str, clave: str, ayer: date) -> dg.RunRequest:
     cron_schedule="0 2 * * *",
     execution_timezone=partitions.ZONA_HORARIA,
     default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Staging and daily reports of yesterday and the day before (late data), 02:00.",
+    description="Staging y reportes diarios de ayer y anteayer (datos tardíos), 02:00.",
 )
 def diario_ayer(context: dg.ScheduleEvaluationContext):
     ayer = ayer_local(context)
@@ -59,7 +59,7 @@ def diario_ayer(context: dg.ScheduleEvaluationContext):
     cron_schedule="0 5 * * *",
     execution_timezone=partitions.ZONA_HORARIA,
     default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Unique clients month to date, daily 05:00; on the 1st the month just closed, final.",
+    description="Clientes únicos del mes en curso, diario 05:00; el día 1, el mes recién cerrado.",
 )
 def clientes_mes_en_curso(context: dg.ScheduleEvaluationContext):
     ayer = ayer_local(context)
@@ -73,7 +73,7 @@ def clientes_mes_en_curso(context: dg.ScheduleEvaluationContext):
     cron_schedule=["0 5 * * 1", "0 5 1 1,4,7,10 *"],
     execution_timezone=partitions.ZONA_HORARIA,
     default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Quarterly report quarter to date, Mondays 05:00; on a quarter's first day the quarter just closed.",
+    description="Reporte trimestral en curso, lunes 05:00; el primer día de un trimestre, el recién cerrado.",
 )
 def trimestre_en_curso(context: dg.ScheduleEvaluationContext):
     ayer = ayer_local(context)

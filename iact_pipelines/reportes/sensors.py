@@ -28,7 +28,7 @@ LOTE = 500  # materializations read per tick; the rest is read by the next tick
     jobs=[jobs.reportes_mensuales, jobs.reportes_trimestrales],
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Rebuilds the month and quarter of every staging day of calls that was (re)loaded.",
+    description="Reconstruye el mes y el trimestre de cada día de llamadas (re)cargado en staging.",
 )
 def periodos_tras_dias(context: dg.SensorEvaluationContext):
     cursor = int(context.cursor) if context.cursor else None
@@ -46,11 +46,18 @@ def periodos_tras_dias(context: dg.SensorEvaluationContext):
     existentes_mes = set(partitions.mensual_en_curso.get_partition_keys())
     existentes_trim = set(partitions.trimestral_en_curso.get_partition_keys())
     pedidos = [
-        dg.RunRequest(run_key=f"periodo:{job.name}:{clave}:{ultimo}", job_name=job.name, partition_key=clave,
-                      tags={"iact/programa": "periodos_tras_dias"})
-        for job, claves, existentes in ((jobs.reportes_mensuales, meses, existentes_mes),
-                                        (jobs.reportes_trimestrales, trimestres, existentes_trim))
-        for clave in sorted(claves) if clave in existentes
+        dg.RunRequest(
+            run_key=f"periodo:{job.name}:{clave}:{ultimo}",
+            job_name=job.name,
+            partition_key=clave,
+            tags={"iact/programa": "periodos_tras_dias"},
+        )
+        for job, claves, existentes in (
+            (jobs.reportes_mensuales, meses, existentes_mes),
+            (jobs.reportes_trimestrales, trimestres, existentes_trim),
+        )
+        for clave in sorted(claves)
+        if clave in existentes
     ]
     return dg.SensorResult(run_requests=pedidos, cursor=str(ultimo))
 

@@ -25,15 +25,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from psycopg import sql
 
-from iact_pipelines.plataforma import catalogo, copia_binaria, markdown
-from iact_pipelines.staging import clientes, extraccion
-from iact_pipelines.plataforma import partitions
-from iact_pipelines.plataforma import reemplazo
 from iact_pipelines.monitoreo import seguimiento
-from iact_pipelines.staging import validacion
-from iact_pipelines.staging.extraccion import Fuente, FuenteInutilizable, Ventana
-from iact_pipelines.plataforma.resources import IvrResource, PipelineSettings, WarehouseResource, errores_clasificados
 from iact_pipelines.monitoreo.seguimiento import CLAVE_SEVERIDAD
+from iact_pipelines.plataforma import catalogo, copia_binaria, markdown, partitions, reemplazo
+from iact_pipelines.plataforma.resources import IvrResource, PipelineSettings, WarehouseResource, errores_clasificados
+from iact_pipelines.staging import clientes, extraccion, validacion
+from iact_pipelines.staging.extraccion import Fuente, FuenteInutilizable, Ventana
 
 CHECK_TASA_RECHAZO = "tasa_rechazo"
 CHECK_VOLUMEN = "volumen"
@@ -45,8 +42,16 @@ ETIQUETA_ACEPTADO_POR = "iact/aceptado_por"
 SEMANAS_REFERENCIA = (7, 14, 21, 28)
 
 _COLUMNAS_ERROR = (
-    "job_id", "run_id", "asset_key", "partition_key", "record_id", "field_name",
-    "error_type", "error_message", "severity", "record_data",
+    "job_id",
+    "run_id",
+    "asset_key",
+    "partition_key",
+    "record_id",
+    "field_name",
+    "error_type",
+    "error_message",
+    "severity",
+    "record_data",
 )
 _BORRAR_ERRORES = "DELETE FROM etl_validation_errors WHERE asset_key = %s AND partition_key = ANY(%s)"
 _BORRAR_CRITICOS = _BORRAR_ERRORES + " AND severity = 'critical'"
@@ -127,21 +132,33 @@ def _materializar(
                 dg.AssetObservation(
                     asset_key=context.asset_key,
                     partition=veredicto.fecha,
-                    metadata={"dagster/row_count": veredicto.cargadas, "filas_leidas": veredicto.leidas,
-                              "estado": veredicto.estado},
+                    metadata={
+                        "dagster/row_count": veredicto.cargadas,
+                        "filas_leidas": veredicto.leidas,
+                        "estado": veredicto.estado,
+                    },
                 )
             )
         bloqueados = [v.fecha for v in juez.veredictos if v.estado == BLOQUEADO]
         retenidos = [v.fecha for v in juez.veredictos if v.estado == BLOQUEADO or v.tasa_excedida]
         # Dagster still requires one result for the range (it has no partition): a summary
         # that never gates (WARN), so it cannot hold back the good days' reports.
-        checks.append(dg.AssetCheckResult(
-            check_name=CHECK_VOLUMEN, passed=not bloqueados, severity=dg.AssetCheckSeverity.WARN,
-            description=(f"blocked: {', '.join(bloqueados)} (see each day's evaluation)" if bloqueados
-                         else f"every day of the range passed ({len(juez.veredictos)} days)"),
-            metadata={"dias_bloqueados": dg.MetadataValue.json(bloqueados),
-                      "dias_aceptados": dg.MetadataValue.json([v.fecha for v in juez.veredictos if v.estado == ACEPTADO])},
-        ))
+        checks.append(
+            dg.AssetCheckResult(
+                check_name=CHECK_VOLUMEN,
+                passed=not bloqueados,
+                severity=dg.AssetCheckSeverity.WARN,
+                description=(
+                    f"blocked: {', '.join(bloqueados)} (see each day's evaluation)"
+                    if bloqueados
+                    else f"every day of the range passed ({len(juez.veredictos)} days)"
+                ),
+                metadata={
+                    "dias_bloqueados": dg.MetadataValue.json(bloqueados),
+                    "dias_aceptados": dg.MetadataValue.json([v.fecha for v in juez.veredictos if v.estado == ACEPTADO]),
+                },
+            )
+        )
         if retenidos and not _reportes_en_el_run(context):
             raise dg.Failure(
                 description=f"{context.asset_key.to_user_string()}: {', '.join(retenidos)} held back by the "
@@ -225,8 +242,9 @@ class Volumen:
         from datetime import date as _date
 
         dias = sorted(leidas_por_dia)
-        referencias = sorted({(_date.fromisoformat(d) - timedelta(days=k)).isoformat()
-                              for d in dias for k in SEMANAS_REFERENCIA})
+        referencias = sorted(
+            {(_date.fromisoformat(d) - timedelta(days=k)).isoformat() for d in dias for k in SEMANAS_REFERENCIA}
+        )
         historia = dict(conn.execute(_HISTORIA, (self.asset_key, referencias)).fetchall())
         for v in self.veredictos:  # this run's earlier batches and days
             if v.estado in (CARGADO, ACEPTADO) and v.leidas > 0:
@@ -236,24 +254,27 @@ class Volumen:
         nuevos = []
         for dia in dias:
             leidas = leidas_por_dia[dia]
-            previas = [historia[r] for r in (
-                (_date.fromisoformat(dia) - timedelta(days=k)).isoformat() for k in SEMANAS_REFERENCIA
-            ) if r in historia]
+            previas = [
+                historia[r]
+                for r in ((_date.fromisoformat(dia) - timedelta(days=k)).isoformat() for k in SEMANAS_REFERENCIA)
+                if r in historia
+            ]
             mediana = float(np.median(previas)) if len(previas) >= 2 else None
             motivo = None
             if leidas == 0:
                 motivo = "read 0 rows"
             elif mediana is not None and leidas < self.fraccion * mediana:
-                motivo = (f"read {leidas} rows, under {self.fraccion:g} x {mediana:g} (median of the same "
-                          "weekday 7, 14, 21 and 28 days earlier)")
+                motivo = (
+                    f"read {leidas} rows, under {self.fraccion:g} x {mediana:g} (median of the same "
+                    "weekday 7, 14, 21 and 28 days earlier)"
+                )
             if motivo is None:
                 estado = CARGADO
             elif dia in self.aceptados:
                 estado = ACEPTADO
             else:
                 estado = BLOQUEADO
-            v = Veredicto(dia, leidas, 0, mediana, estado, motivo,
-                          self.aceptado_por if estado == ACEPTADO else None)
+            v = Veredicto(dia, leidas, 0, mediana, estado, motivo, self.aceptado_por if estado == ACEPTADO else None)
             if estado != BLOQUEADO and leidas > 0:
                 historia[dia] = leidas
             else:
@@ -265,14 +286,31 @@ class Volumen:
     def registrar(self, conn: psycopg.Connection, veredictos: list[Veredicto]) -> None:
         """Record the batch's verdicts (same transaction as its load)."""
         with conn.cursor() as cur:
-            cur.executemany(_REGISTRAR_CARGA, [
-                (self.asset_key, v.fecha, v.estado, v.leidas, v.cargadas, v.mediana, v.motivo, v.aceptado_por,
-                 self.run_id, v.tasa_excedida) for v in veredictos
-            ])
+            cur.executemany(
+                _REGISTRAR_CARGA,
+                [
+                    (
+                        self.asset_key,
+                        v.fecha,
+                        v.estado,
+                        v.leidas,
+                        v.cargadas,
+                        v.mediana,
+                        v.motivo,
+                        v.aceptado_por,
+                        self.run_id,
+                        v.tasa_excedida,
+                    )
+                    for v in veredictos
+                ],
+            )
 
     def _metadata(self, v: Veredicto) -> dict:
         return {
-            "fecha": v.fecha, "estado": v.estado, "filas_leidas": v.leidas, "filas_cargadas": v.cargadas,
+            "fecha": v.fecha,
+            "estado": v.estado,
+            "filas_leidas": v.leidas,
+            "filas_cargadas": v.cargadas,
             "mediana_referencia": v.mediana if v.mediana is not None else dg.MetadataValue.null(),
             "volumen_minimo": self.fraccion,
             "aceptado": v.estado == ACEPTADO,
@@ -288,15 +326,23 @@ class Volumen:
 
     def resultado(self, v: Veredicto) -> dg.AssetCheckResult:
         return dg.AssetCheckResult(
-            check_name=CHECK_VOLUMEN, passed=v.estado != BLOQUEADO, severity=dg.AssetCheckSeverity.ERROR,
-            description=self._descripcion(v), metadata=self._metadata(v),
+            check_name=CHECK_VOLUMEN,
+            passed=v.estado != BLOQUEADO,
+            severity=dg.AssetCheckSeverity.ERROR,
+            description=self._descripcion(v),
+            metadata=self._metadata(v),
         )
 
     def evaluacion(self, v: Veredicto) -> dg.AssetCheckEvaluation:
         return dg.AssetCheckEvaluation(
-            asset_key=dg.AssetKey(self.asset_key.split("/")), check_name=CHECK_VOLUMEN,
-            passed=v.estado != BLOQUEADO, severity=dg.AssetCheckSeverity.ERROR, blocking=True,
-            description=self._descripcion(v), metadata=self._metadata(v), partition=v.fecha,
+            asset_key=dg.AssetKey(self.asset_key.split("/")),
+            check_name=CHECK_VOLUMEN,
+            passed=v.estado != BLOQUEADO,
+            severity=dg.AssetCheckSeverity.ERROR,
+            blocking=True,
+            description=self._descripcion(v),
+            metadata=self._metadata(v),
+            partition=v.fecha,
         )
 
 
@@ -340,8 +386,13 @@ def _lote(
         try:
             resumen, validas = _lote_en_trozos(context, fuente, lote, ivr_url, warehouse, centros, juez, excluidos)
         except FuenteInutilizable as exc:
-            critico = {"regla": validacion.COLUMNA_FALTANTE, "campo": exc.campo, "mensaje": str(exc),
-                       "fila": -1, "casos": 1}
+            critico = {
+                "regla": validacion.COLUMNA_FALTANTE,
+                "campo": exc.campo,
+                "mensaje": str(exc),
+                "fila": -1,
+                "casos": 1,
+            }
             _fallar_critico(context, warehouse, fuente, lote, None, pd.DataFrame([critico]))
         except _Critico as exc:
             _fallar_critico(context, warehouse, fuente, lote, exc.frame, exc.criticos)
@@ -433,9 +484,7 @@ def _lote_en_trozos(
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="copia") as hilo:
                 copia = None
                 base = 0
-                lector = _en_segundo_plano(
-                    extraccion.leer_trozos(ivr_url, fuente, lote, centros, FILAS_POR_TROZO)
-                )
+                lector = _en_segundo_plano(extraccion.leer_trozos(ivr_url, fuente, lote, centros, FILAS_POR_TROZO))
                 for trozo in lector:
                     ahora = time.perf_counter()
                     segundos["extraccion"] += ahora - reloj
@@ -446,7 +495,9 @@ def _lote_en_trozos(
                         raise _Critico(frame, resultado.criticos)
                     dia = pc.cast(trozo["fecha"], pa.int32()).to_numpy(zero_copy_only=False) - desde_dia
                     advertencia = np.zeros(len(frame), dtype=bool)
-                    advertencia[resultado.fallas.loc[resultado.fallas["severidad"] == validacion.WARNING, "fila"]] = True
+                    advertencia[resultado.fallas.loc[resultado.fallas["severidad"] == validacion.WARNING, "fila"]] = (
+                        True
+                    )
                     mantener = ~resultado.rechazadas & ~excluir[dia]
                     validas = trozo.filter(pa.array(mantener)).select(list(fuente.columnas_staging))
                     validas = validas.cast(fuente.esquema_staging)
@@ -460,7 +511,9 @@ def _lote_en_trozos(
                     segundos["carga"] += ahora - reloj
                     reloj = ahora
                     # The chunk's error rows, built while its COPY runs.
-                    filas = validacion.filas_de_error(frame, resultado, id_col=fuente.id, columnas=list(fuente.columnas))
+                    filas = validacion.filas_de_error(
+                        frame, resultado, id_col=fuente.id, columnas=list(fuente.columnas)
+                    )
                     errores.append(filas[~filas["partition_key"].isin(excluidos)] if excluidos else filas)
                     for regla, n in resultado.por_regla().items():
                         por_regla[regla] = por_regla.get(regla, 0) + n
@@ -496,15 +549,19 @@ def _lote_en_trozos(
                     ids = pc.unique(todo[fuente.id].take(pa.array(cargadas))).to_pylist()
                     conn.execute(
                         sql.SQL("DELETE FROM {} WHERE fecha >= %s AND fecha < %s AND {} = ANY(%s)").format(
-                            destino, sql.Identifier(fuente.id)),
+                            destino, sql.Identifier(fuente.id)
+                        ),
                         (lote.desde, lote.hasta, ids),
                     )
             n = len(claves)
             por_dia = pd.DataFrame(
-                {"leidos": np.bincount(dia, minlength=n)[:n],
-                 "rechazados": np.bincount(dia[rechazada], minlength=n)[:n],
-                 "advertidos": np.bincount(dia[advertida & ~rechazada], minlength=n)[:n]},
-                index=pd.Index(claves, name="dia"), dtype="int64",
+                {
+                    "leidos": np.bincount(dia, minlength=n)[:n],
+                    "rechazados": np.bincount(dia[rechazada], minlength=n)[:n],
+                    "advertidos": np.bincount(dia[advertida & ~rechazada], minlength=n)[:n],
+                },
+                index=pd.Index(claves, name="dia"),
+                dtype="int64",
             )
             por_dia["cargados"] = por_dia["leidos"] - por_dia["rechazados"]
             resumen = Resumen(por_dia, dict(sorted(por_regla.items())), segundos)
@@ -512,7 +569,7 @@ def _lote_en_trozos(
             veredictos = juez.juzgar(conn, {d: int(k) for d, k in por_dia["leidos"].items()})
             bloqueados = {v.fecha for v in veredictos if v.estado == BLOQUEADO}
             if bloqueados != excluidos:
-                del juez.veredictos[-len(veredictos):]
+                del juez.veredictos[-len(veredictos) :]
                 raise _Bloqueados(bloqueados)
             if bloqueados:
                 por_dia.loc[sorted(bloqueados), "cargados"] = 0
@@ -630,9 +687,13 @@ def _fallar_critico(
         for dia in dias:
             filas.append(
                 {
-                    "partition_key": dia, "record_id": record_id, "field_name": critico.campo,
-                    "error_type": critico.regla, "error_message": critico.mensaje,
-                    "severity": validacion.CRITICAL, "record_data": record_data,
+                    "partition_key": dia,
+                    "record_id": record_id,
+                    "field_name": critico.campo,
+                    "error_type": critico.regla,
+                    "error_message": critico.mensaje,
+                    "severity": validacion.CRITICAL,
+                    "record_data": record_data,
                 }
             )
     with warehouse.connect() as conn, conn.transaction():
@@ -670,11 +731,20 @@ def _tasa_rechazo_dia(clave: dg.AssetKey, dia: str, fila, maxima: float) -> dg.A
     """One day's reject-rate verdict, as a per-partition evaluation (range runs)."""
     tasa = float(fila["rechazados"] / fila["leidos"]) if fila["leidos"] else 0.0
     return dg.AssetCheckEvaluation(
-        asset_key=clave, check_name=CHECK_TASA_RECHAZO, passed=tasa <= maxima, partition=dia,
-        severity=dg.AssetCheckSeverity.ERROR, blocking=True,
+        asset_key=clave,
+        check_name=CHECK_TASA_RECHAZO,
+        passed=tasa <= maxima,
+        partition=dia,
+        severity=dg.AssetCheckSeverity.ERROR,
+        blocking=True,
         description=f"{dia}: rejected share {tasa:.2%} ({'above' if tasa > maxima else 'within'} {maxima:.2%})",
-        metadata={"leidos": int(fila["leidos"]), "rechazados": int(fila["rechazados"]),
-                  "advertidos": int(fila["advertidos"]), "tasa_rechazo": round(tasa, 6), "tasa_rechazo_maxima": maxima},
+        metadata={
+            "leidos": int(fila["leidos"]),
+            "rechazados": int(fila["rechazados"]),
+            "advertidos": int(fila["advertidos"]),
+            "tasa_rechazo": round(tasa, 6),
+            "tasa_rechazo_maxima": maxima,
+        },
     )
 
 
@@ -791,14 +861,12 @@ def _asset(tabla: str, descripcion: str):
     return _staging
 
 
-llamadas = _asset(
-    "llamadas", "Validated calls of the allowed centers, by local day of their start (inicio)."
-)
+llamadas = _asset("llamadas", "Llamadas validadas de los centros permitidos, por día local de inicio.")
 menu_eventos = _asset(
-    "menu_eventos", "Validated IVR menu visits of the allowed centers, by local day of their entry (entrada)."
+    "menu_eventos", "Visitas validadas a menús del IVR de los centros permitidos, por día local de entrada."
 )
 transferencias = _asset(
-    "transferencias", "Validated transfers from the allowed centers, by local day of their start (inicio)."
+    "transferencias", "Transferencias validadas desde los centros permitidos, por día local de inicio."
 )
 
 staging_assets = [llamadas, menu_eventos, transferencias]

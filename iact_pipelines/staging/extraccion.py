@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -21,17 +21,18 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from psycopg import sql
 
-from iact_pipelines.plataforma import catalogo, config, fechas
-from iact_pipelines.plataforma import db
+from iact_pipelines.plataforma import catalogo, config, db, fechas
 from iact_pipelines.plataforma.resources import fuente_no_disponible
-
 
 # Arrow types of the staging columns, by their PostgreSQL type in the catalog: what the binary
 # COPY encoder (copia_binaria) writes.
 _TS = pa.timestamp("us", tz="UTC")
 _ARROW_POR_TIPO_PG = {
-    catalogo.BIGINT: pa.int64(), catalogo.SMALLINT: pa.int16(), catalogo.BOOLEAN: pa.bool_(),
-    catalogo.DATE: pa.date32(), catalogo.TIMESTAMPTZ: _TS,
+    catalogo.BIGINT: pa.int64(),
+    catalogo.SMALLINT: pa.int16(),
+    catalogo.BOOLEAN: pa.bool_(),
+    catalogo.DATE: pa.date32(),
+    catalogo.TIMESTAMPTZ: _TS,
 }
 
 
@@ -174,8 +175,7 @@ def leer_trozos(
         base = _BASE_INEXISTENTE.search(str(exc))
         if base:
             raise FuenteInutilizable(
-                f"the IVR database {base.group(1)!r} does not exist (check IACT_IVR_URL); "
-                "the pipeline never creates it"
+                f"the IVR database {base.group(1)!r} does not exist (check IACT_IVR_URL); the pipeline never creates it"
             ) from None
         raise
     with conn:

@@ -340,16 +340,22 @@ class Resultado:
 # A day validated in chunks applies them again over the whole day's keys (`duplicados`).
 DUPLICADOS: dict[str, list[tuple[str, list[str], str | None]]] = {
     "llamadas": [("llamada_id", ["llamada_id"], None)],
-    "menu_eventos": [("evento_id", ["evento_id"], None),
-                     ("llamada_id,menu_id,entrada", ["llamada_id", "menu_id", "entrada"], "evento_id")],
-    "transferencias": [("transferencia_id", ["transferencia_id"], None),
-                       ("llamada_id,inicio", ["llamada_id", "inicio"], "transferencia_id")],
+    "menu_eventos": [
+        ("evento_id", ["evento_id"], None),
+        ("llamada_id,menu_id,entrada", ["llamada_id", "menu_id", "entrada"], "evento_id"),
+    ],
+    "transferencias": [
+        ("transferencia_id", ["transferencia_id"], None),
+        ("llamada_id,inicio", ["llamada_id", "inicio"], "transferencia_id"),
+    ],
 }
 
 
 def columnas_duplicados(tabla: str) -> list[str]:
     """The columns the duplicate rules of `tabla` read."""
-    return list(dict.fromkeys(c for _, claves, id_col in DUPLICADOS[tabla] for c in [*claves, *([id_col] if id_col else [])]))
+    return list(
+        dict.fromkeys(c for _, claves, id_col in DUPLICADOS[tabla] for c in [*claves, *([id_col] if id_col else [])])
+    )
 
 
 def duplicados(tabla: str, claves: pd.DataFrame) -> pd.DataFrame:
@@ -365,10 +371,17 @@ def duplicados(tabla: str, claves: pd.DataFrame) -> pd.DataFrame:
             ok = _copias_posteriores(claves, columnas, id_col)
             malas = claves.index[~ok.to_numpy()]
             valores = claves.loc[malas, columnas[0]].to_numpy(dtype=object)
-        partes.append(pd.DataFrame({
-            "fila": np.asarray(malas, dtype="int64"), "regla": "id_duplicado", "campo": campo,
-            "severidad": SEVERIDAD["id_duplicado"], "valor": valores,
-        }))
+        partes.append(
+            pd.DataFrame(
+                {
+                    "fila": np.asarray(malas, dtype="int64"),
+                    "regla": "id_duplicado",
+                    "campo": campo,
+                    "severidad": SEVERIDAD["id_duplicado"],
+                    "valor": valores,
+                }
+            )
+        )
     fallas = pd.concat([_FALLAS_VACIAS, *partes], ignore_index=True) if partes else _FALLAS_VACIAS.copy()
     return fallas.astype({"fila": "int64"})
 
@@ -464,9 +477,7 @@ def _criticos(casos: pd.DataFrame) -> pd.DataFrame:
 COLUMNAS_ERROR = ["partition_key", "record_id", "field_name", "error_type", "error_message", "severity", "record_data"]
 
 
-def filas_de_error(
-    frame: pd.DataFrame, resultado: Resultado, *, id_col: str, columnas: list[str]
-) -> pd.DataFrame:
+def filas_de_error(frame: pd.DataFrame, resultado: Resultado, *, id_col: str, columnas: list[str]) -> pd.DataFrame:
     """etl_validation_errors rows (without run and asset) for every failure, most severe first:
     partition_key (the record's own day), record_id, field_name, error_type, error_message,
     severity, record_data (the source record as JSON)."""

@@ -88,8 +88,9 @@ def _correo(warehouse):
     a_mateo = buzon.mensaje_sistema(warehouse, "mateo", "Aviso", "para mateo")
     de_mateo = buzon.enviar(warehouse, "mateo", "lucia", "Turno", "¿cubres?")
     expirado = buzon.enviar(warehouse, "mateo", "lucia", "viejo", "")
-    warehouse.execute("UPDATE internal_messages SET expires_at = now() - interval '1 hour' WHERE id = %s",
-                      (expirado.id,))
+    warehouse.execute(
+        "UPDATE internal_messages SET expires_at = now() - interval '1 hour' WHERE id = %s", (expirado.id,)
+    )
     return a_lucia, a_mateo, de_mateo, expirado
 
 
@@ -153,12 +154,19 @@ def test_no_puede_enviar_como_otro_ni_como_sistema(warehouse, como):
     with pytest.raises(BuzonError, match="no puedes enviar mensajes como 'mateo'"):
         buzon.enviar(lucia, "mateo", "nora", "suplantado", "")
     for sentencia, valores in (
-        ("INSERT INTO internal_messages (recipient_id, sender_id, subject, body) VALUES (%s, %s, 'x', '')",
-         (ids["nora"], ids["mateo"])),
-        ("INSERT INTO internal_messages (recipient_id, subject, body, created_by_system) VALUES (%s, 'x', '', true)",
-         (ids["nora"],)),
-        ("INSERT INTO internal_messages (recipient_id, sender_id, subject, body, dedupe_key)"
-         " VALUES (%s, %s, 'x', '', 'run-failure:r1')", (ids["nora"], ids["lucia"])),
+        (
+            "INSERT INTO internal_messages (recipient_id, sender_id, subject, body) VALUES (%s, %s, 'x', '')",
+            (ids["nora"], ids["mateo"]),
+        ),
+        (
+            "INSERT INTO internal_messages (recipient_id, subject, body, created_by_system) VALUES (%s, 'x', '', true)",
+            (ids["nora"],),
+        ),
+        (
+            "INSERT INTO internal_messages (recipient_id, sender_id, subject, body, dedupe_key)"
+            " VALUES (%s, %s, 'x', '', 'run-failure:r1')",
+            (ids["nora"], ids["lucia"]),
+        ),
     ):
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             lucia.execute(sentencia, valores)
@@ -167,22 +175,31 @@ def test_no_puede_enviar_como_otro_ni_como_sistema(warehouse, como):
     # To an inactive person: refused by the server too, not only by the service.
     usuarios.desactivar(warehouse, "nora")
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
-        lucia.execute("INSERT INTO internal_messages (recipient_id, sender_id, subject, body) VALUES (%s, %s, 'x', '')",
-                      (ids["nora"], ids["lucia"]))
+        lucia.execute(
+            "INSERT INTO internal_messages (recipient_id, sender_id, subject, body) VALUES (%s, %s, 'x', '')",
+            (ids["nora"], ids["lucia"]),
+        )
     assert warehouse.execute("SELECT count(*) FROM internal_messages").fetchone() == (0,)
 
 
 def test_directorio_sin_columnas_de_mas(como):
     lucia = como("lucia")
     assert lucia.execute("SELECT nombre, activo FROM usuarios ORDER BY nombre").fetchall() == [
-        ("lucia", True), ("mateo", True), ("nora", True)
+        ("lucia", True),
+        ("mateo", True),
+        ("nora", True),
     ]
     for columna in ("es_admin", "created_at", "updated_at"):
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             lucia.execute(sql.SQL("SELECT {} FROM usuarios").format(sql.Identifier(columna)))
-    for sentencia in ("UPDATE usuarios SET es_admin = true", "DELETE FROM usuarios",
-                      "INSERT INTO usuarios (nombre) VALUES ('intruso')", "SELECT * FROM reportes_llamadas_dia",
-                      "SELECT * FROM etl_jobs", "SELECT * FROM staging.llamadas"):
+    for sentencia in (
+        "UPDATE usuarios SET es_admin = true",
+        "DELETE FROM usuarios",
+        "INSERT INTO usuarios (nombre) VALUES ('intruso')",
+        "SELECT * FROM reportes_llamadas_dia",
+        "SELECT * FROM etl_jobs",
+        "SELECT * FROM staging.llamadas",
+    ):
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             lucia.execute(sentencia)
 
@@ -191,16 +208,24 @@ def test_cada_operacion_del_buzon_sin_superusuario(warehouse, como):
     """The whole inbox through the service, as the people themselves."""
     lucia, mateo = como("lucia"), como("mateo")
     for conn in (lucia, mateo):
-        assert conn.execute("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user").fetchone() \
-            == (False, False)
+        assert conn.execute("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user").fetchone() == (
+            False,
+            False,
+        )
         assert buzon.es_plataforma(conn) is False
-    enviado = buzon.enviar(mateo, "mateo", "lucia", "Hola", "cuerpo\ncon línea", prioridad="high",
-                           metadata={"k": 1})
+    enviado = buzon.enviar(mateo, "mateo", "lucia", "Hola", "cuerpo\ncon línea", prioridad="high", metadata={"k": 1})
     guardado = warehouse.execute(
         "SELECT id, sender_id, subject, body, priority, metadata, created_at FROM internal_messages"
     ).fetchone()
-    assert guardado == (enviado.id, enviado.sender_id, "Hola", "cuerpo\ncon línea", "high", {"k": 1},
-                        enviado.created_at)
+    assert guardado == (
+        enviado.id,
+        enviado.sender_id,
+        "Hola",
+        "cuerpo\ncon línea",
+        "high",
+        {"k": 1},
+        enviado.created_at,
+    )
     assert buzon.listar(mateo, "mateo") == []  # the sender does not see what he sent
     assert [m.id for m in buzon.listar(lucia, "lucia", solo_no_leidos=True)] == [enviado.id]
     assert buzon.contar_no_leidos(lucia, "lucia") == 1
@@ -276,8 +301,11 @@ def test_el_analista_sigue_leyendo_reportes_y_vistas_y_no_el_buzon(pg_urls, ware
             assert analista.execute(
                 "SELECT usuario, no_leidos FROM vista_buzon_no_leidos ORDER BY usuario"
             ).fetchall() == [("lucia", 2), ("mateo", 1), ("nora", 0)]
-            for sentencia in ("SELECT * FROM internal_messages", "SELECT nombre FROM usuarios",
-                              "DELETE FROM internal_messages"):
+            for sentencia in (
+                "SELECT * FROM internal_messages",
+                "SELECT nombre FROM usuarios",
+                "DELETE FROM internal_messages",
+            ):
                 with pytest.raises(psycopg.errors.InsufficientPrivilege):
                     analista.execute(sentencia)
     finally:
@@ -353,6 +381,9 @@ def test_clave_por_stdin_sin_eco(pg_urls, warehouse, gente, claves_exigidas, mon
             assert conn.execute("SELECT current_user").fetchone() == ("olga",)
         monkeypatch.setattr("sys.stdin", io.StringIO("\n"))
         assert main(["usuarios", "clave", "olga", "--clave-stdin"]) == 2
-        assert capsys.readouterr().err == "iact: error: --clave-stdin: standard input has no password (first line is empty)\n"
+        assert (
+            capsys.readouterr().err
+            == "iact: error: --clave-stdin: standard input has no password (first line is empty)\n"
+        )
     finally:
         warehouse.execute("DROP ROLE IF EXISTS olga")

@@ -1,5 +1,5 @@
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -28,7 +28,13 @@ def _fila(conn, mensaje_id):
 def test_enviar_entre_usuarios(gente):
     m = buzon.enviar(gente, "ana", "beto", "Turno", "Cubres el sábado?", prioridad="high", metadata={"turno": 3})
     assert (m.remitente, m.destinatario, m.subject, m.body) == ("ana", "beto", "Turno", "Cubres el sábado?")
-    assert (m.message_type, m.priority, m.is_read, m.read_at, m.created_by_system) == ("info", "high", False, None, False)
+    assert (m.message_type, m.priority, m.is_read, m.read_at, m.created_by_system) == (
+        "info",
+        "high",
+        False,
+        None,
+        False,
+    )
     assert m.metadata == {"turno": 3}
     assert [x.id for x in buzon.listar(gente, "beto")] == [m.id]
     assert buzon.listar(gente, "ana") == []  # the sender does not receive it
@@ -37,8 +43,16 @@ def test_enviar_entre_usuarios(gente):
 
 
 def test_mensaje_de_sistema_no_tiene_remitente(gente):
-    m = buzon.mensaje_sistema(gente, "ana", "Run fallido", "staging/llamadas 2024-03-01", tipo="alert",
-                              prioridad="critical", metadata={"run_id": "abc"}, dedupe_key="run-failure:abc")
+    m = buzon.mensaje_sistema(
+        gente,
+        "ana",
+        "Run fallido",
+        "staging/llamadas 2024-03-01",
+        tipo="alert",
+        prioridad="critical",
+        metadata={"run_id": "abc"},
+        dedupe_key="run-failure:abc",
+    )
     assert (m.sender_id, m.remitente, m.created_by_system, m.message_type) == (None, None, True, "alert")
     assert _fila(gente, m.id) == (False, None, None, True)
     # The same notification again (a retried writer) is the same message, not a second one.
@@ -139,12 +153,12 @@ def test_valores_invalidos(gente):
     with pytest.raises(BuzonError, match="prioridad desconocida"):
         buzon.enviar(gente, "ana", "beto", "x", "", prioridad="urgente")
     with pytest.raises(BuzonError, match="ya pasó"):
-        buzon.enviar(gente, "ana", "beto", "x", "", expira=datetime.now(timezone.utc) - timedelta(minutes=1))
+        buzon.enviar(gente, "ana", "beto", "x", "", expira=datetime.now(UTC) - timedelta(minutes=1))
     assert gente.execute("SELECT count(*) FROM internal_messages").fetchone() == (0,)
 
 
 def test_expirados_ocultos_y_purgados(gente):
-    manana = datetime.now(timezone.utc) + timedelta(days=1)
+    manana = datetime.now(UTC) + timedelta(days=1)
     vigente = buzon.enviar(gente, "ana", "beto", "vigente", "", expira=manana)
     sin_fecha = buzon.enviar(gente, "ana", "beto", "sin fecha", "")
     hace_5 = buzon.enviar(gente, "ana", "beto", "hace 5 días", "", expira=manana)
@@ -166,15 +180,42 @@ def test_expirados_ocultos_y_purgados(gente):
 
 
 def test_cli_buzon(gente, capsys):
-    assert main(["buzon", "enviar", "--usuario", "ana", "--para", "beto", "--asunto", "Reunión",
-                 "--cuerpo", "Mañana 10:00", "--prioridad", "high", "--expira", "2999-12-31"]) == 0
+    assert (
+        main(
+            [
+                "buzon",
+                "enviar",
+                "--usuario",
+                "ana",
+                "--para",
+                "beto",
+                "--asunto",
+                "Reunión",
+                "--cuerpo",
+                "Mañana 10:00",
+                "--prioridad",
+                "high",
+                "--expira",
+                "2999-12-31",
+            ]
+        )
+        == 0
+    )
     assert capsys.readouterr().out == "enviado mensaje 1 a beto\n"
     buzon.mensaje_sistema(gente, "beto", "Run fallido", "detalle", tipo="alert", metadata={"run_id": "r1"})
 
     assert main(["buzon", "listar", "--usuario", "beto"]) == 0
     lineas = capsys.readouterr().out.splitlines()
     assert lineas[0].split() == ["ID", "FECHA", "DE", "PRIORIDAD", "TIPO", "LEÍDO", "ASUNTO"]
-    assert lineas[2].split()[:1] + lineas[2].split()[3:] == ["2", "(sistema)", "medium", "alert", "no", "Run", "fallido"]
+    assert lineas[2].split()[:1] + lineas[2].split()[3:] == [
+        "2",
+        "(sistema)",
+        "medium",
+        "alert",
+        "no",
+        "Run",
+        "fallido",
+    ]
     assert lineas[3].split()[:1] + lineas[3].split()[3:] == ["1", "ana", "high", "info", "no", "Reunión"]
 
     assert main(["buzon", "contar", "--usuario", "beto", "--json"]) == 0
@@ -187,7 +228,12 @@ def test_cli_buzon(gente, capsys):
 
     assert main(["buzon", "listar", "--usuario", "beto", "--no-leidos", "--json"]) == 0
     [solo] = json.loads(capsys.readouterr().out)
-    assert (solo["id"], solo["sender_id"], solo["created_by_system"], solo["metadata"]) == (2, None, True, {"run_id": "r1"})
+    assert (solo["id"], solo["sender_id"], solo["created_by_system"], solo["metadata"]) == (
+        2,
+        None,
+        True,
+        {"run_id": "r1"},
+    )
 
     assert main(["buzon", "listar", "--usuario", "beto", "--tipo", "info", "--json"]) == 0
     [info] = json.loads(capsys.readouterr().out)
@@ -205,8 +251,25 @@ def test_cli_buzon(gente, capsys):
 
     assert main(["buzon", "enviar", "--usuario", "carla", "--para", "ana", "--asunto", "x", "--cuerpo", ""]) == 2
     assert "desactivado" in capsys.readouterr().err
-    assert main(["buzon", "enviar", "--usuario", "ana", "--para", "beto", "--asunto", "x", "--cuerpo", "",
-                 "--expira", "31/12/2999"]) == 2
+    assert (
+        main(
+            [
+                "buzon",
+                "enviar",
+                "--usuario",
+                "ana",
+                "--para",
+                "beto",
+                "--asunto",
+                "x",
+                "--cuerpo",
+                "",
+                "--expira",
+                "31/12/2999",
+            ]
+        )
+        == 2
+    )
     assert capsys.readouterr().err == "iact: error: --expira: '31/12/2999' is not a date (YYYY-MM-DD)\n"
     assert main(["buzon", "listar", "--usuario", "nadie"]) == 2
     assert capsys.readouterr().err == "iact: error: usuario desconocido: 'nadie'\n"

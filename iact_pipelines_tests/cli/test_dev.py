@@ -33,7 +33,10 @@ def test_dev_serves_graphql_and_stops_cleanly_on_sigterm(pg_urls, tmp_path):
     env = {**os.environ, "IACT_HOME": str(tmp_path)}  # URLs of the test server are exported by pg_urls
     proc = subprocess.Popen(
         [sys.executable, "-m", "iact_pipelines.cli", "dev", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
     )
     try:
         deadline = time.monotonic() + 120

@@ -15,7 +15,9 @@ from iact_pipelines_tests.cli.test_dev import _free_port, _graphql
 def _iniciar(home, port):
     return subprocess.Popen(
         [sys.executable, "-m", "iact_pipelines.cli", "dev", "--port", str(port)],
-        env={**os.environ, "IACT_HOME": str(home)}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        env={**os.environ, "IACT_HOME": str(home)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
         start_new_session=True,
     )
 

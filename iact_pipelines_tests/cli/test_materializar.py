@@ -21,20 +21,29 @@ def cli_env(monkeypatch, pg_urls):
 def _runs(instance):
     """The runs in the order they were launched: (assets, range start, range end, partition, status)."""
     return [
-        (sorted("/".join(k.path) for k in r.asset_selection), r.tags.get(_RANGO[0]), r.tags.get(_RANGO[1]),
-         r.tags.get("dagster/partition"), r.status.value)
+        (
+            sorted("/".join(k.path) for k in r.asset_selection),
+            r.tags.get(_RANGO[0]),
+            r.tags.get(_RANGO[1]),
+            r.tags.get("dagster/partition"),
+            r.status.value,
+        )
         for r in reversed(instance.get_runs())
     ]
 
 
 def test_reports_of_a_range_in_one_run_per_partitioning(warehouse, instance, cli_env, capsys):
     # 30 March .. 2 April: two months and two quarters
-    cargar(warehouse, "llamadas", [
-        llamada("2024-03-30 10:00:00", "ATENDIDA", espera=10, habla=60, cliente="C1"),
-        llamada("2024-03-31 23:50:00", "ABANDONADA", espera=30, cliente="C2"),
-        llamada("2024-04-01 00:10:00", "IVR", cliente="C1"),
-        llamada("2024-04-02 12:00:00", "ATENDIDA", espera=40, habla=60, cliente="C3"),
-    ])
+    cargar(
+        warehouse,
+        "llamadas",
+        [
+            llamada("2024-03-30 10:00:00", "ATENDIDA", espera=10, habla=60, cliente="C1"),
+            llamada("2024-03-31 23:50:00", "ABANDONADA", espera=30, cliente="C2"),
+            llamada("2024-04-01 00:10:00", "IVR", cliente="C1"),
+            llamada("2024-04-02 12:00:00", "ATENDIDA", espera=40, habla=60, cliente="C3"),
+        ],
+    )
     cargar(warehouse, "transferencias", [transferencia("2024-04-02 12:00:00", "19028031", "19020084", True, 9)])
 
     codigo = main(["materializar", "--desde", "2024-03-30", "--hasta", "2024-04-02", "--activos", "reportes/*"])
@@ -43,14 +52,29 @@ def test_reports_of_a_range_in_one_run_per_partitioning(warehouse, instance, cli
     assert codigo == 0, salida.err
     assert "3 run(s), 0 failed, 0 skipped" in salida.out
     assert _runs(instance) == [
-        (["reportes/devolucion", "reportes/intervalos", "reportes/llamadas_dia", "reportes/menu_problemas",
-          "reportes/rellamadas", "reportes/transferencias"],
-         "2024-03-30", "2024-04-02", None, "SUCCESS"),
+        (
+            [
+                "reportes/devolucion",
+                "reportes/intervalos",
+                "reportes/llamadas_dia",
+                "reportes/menu_problemas",
+                "reportes/rellamadas",
+                "reportes/transferencias",
+            ],
+            "2024-03-30",
+            "2024-04-02",
+            None,
+            "SUCCESS",
+        ),
         (["reportes/clientes_unicos"], "2024-03-01", "2024-04-01", None, "SUCCESS"),
         (["reportes/trimestral"], "2024-01-01", "2024-04-01", None, "SUCCESS"),
     ]
     # runs are named after their job, never Dagster's implicit __ASSET_JOB
-    assert [r.job_name for r in reversed(instance.get_runs())] == ["diario", "reportes_mensuales", "reportes_trimestrales"]
+    assert [r.job_name for r in reversed(instance.get_runs())] == [
+        "diario",
+        "reportes_mensuales",
+        "reportes_trimestrales",
+    ]
     assert warehouse.execute(
         "SELECT min(fecha), max(fecha), count(*), sum(total_llamadas) FROM reportes_llamadas_dia"
     ).fetchone() == (date(2024, 3, 30), date(2024, 4, 2), 4 * 24, 4)
@@ -69,8 +93,17 @@ def test_reports_of_a_range_in_one_run_per_partitioning(warehouse, instance, cli
 def test_one_partition_is_a_plain_partition_run(warehouse, instance, cli_env, capsys):
     cargar(warehouse, "llamadas", [llamada("2024-05-07 10:00:00", "IVR")])
 
-    codigo = main(["materializar", "--desde", "2024-05-07", "--hasta", "2024-05-07",
-                   "--activos", "reportes/llamadas_dia,reportes/clientes_unicos"])
+    codigo = main(
+        [
+            "materializar",
+            "--desde",
+            "2024-05-07",
+            "--hasta",
+            "2024-05-07",
+            "--activos",
+            "reportes/llamadas_dia,reportes/clientes_unicos",
+        ]
+    )
 
     assert codigo == 0, capsys.readouterr().err
     assert _runs(instance) == [
@@ -83,8 +116,17 @@ def test_a_failed_run_exits_non_zero_with_one_line(warehouse, instance, cli_env,
     # answered before it was queued: the report's CHECK (ASA >= 0) fails the daily run
     cargar(warehouse, "llamadas", [llamada("2024-05-07 10:00:00", "ATENDIDA", espera=-100, habla=200)])
 
-    codigo = main(["materializar", "--desde", "2024-05-07", "--hasta", "2024-05-07",
-                   "--activos", "reportes/llamadas_dia,reportes/clientes_unicos"])
+    codigo = main(
+        [
+            "materializar",
+            "--desde",
+            "2024-05-07",
+            "--hasta",
+            "2024-05-07",
+            "--activos",
+            "reportes/llamadas_dia,reportes/clientes_unicos",
+        ]
+    )
 
     salida = capsys.readouterr()
     assert codigo == 2
@@ -135,16 +177,25 @@ def test_end_to_end_from_the_source_staging_first_then_reports(ivr_writer, wareh
 
     # No menu events at all and no transfer on the 31st: the volumen check would hold those
     # days back; this small source is accepted as it is.
-    codigo = main(["materializar", "--desde", "2024-03-31", "--hasta", "2024-04-01",
-                   "--aceptar-dias", "2024-03-31,2024-04-01"])
+    codigo = main(
+        ["materializar", "--desde", "2024-03-31", "--hasta", "2024-04-01", "--aceptar-dias", "2024-03-31,2024-04-01"]
+    )
 
     salida = capsys.readouterr()
     assert codigo == 0, salida.out + salida.err
     runs = _runs(instance)
     assert [r[0] for r in runs] == [
-        ["reportes/devolucion", "reportes/intervalos", "reportes/llamadas_dia", "reportes/menu_problemas",
-         "reportes/rellamadas", "reportes/transferencias",
-         "staging/llamadas", "staging/menu_eventos", "staging/transferencias"],
+        [
+            "reportes/devolucion",
+            "reportes/intervalos",
+            "reportes/llamadas_dia",
+            "reportes/menu_problemas",
+            "reportes/rellamadas",
+            "reportes/transferencias",
+            "staging/llamadas",
+            "staging/menu_eventos",
+            "staging/transferencias",
+        ],
         ["reportes/clientes_unicos"],
         ["reportes/trimestral"],
     ]
@@ -157,7 +208,9 @@ def test_end_to_end_from_the_source_staging_first_then_reports(ivr_writer, wareh
     (diario,) = [r for r in instance.get_runs() if r.tags.get(_RANGO[0]) == "2024-03-31"]
     chequeos = instance.all_logs(diario.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
     assert {"/".join(e.dagster_event.event_specific_data.asset_key.path) for e in chequeos} == {
-        "staging/llamadas", "staging/menu_eventos", "staging/transferencias"
+        "staging/llamadas",
+        "staging/menu_eventos",
+        "staging/transferencias",
     }
     assert warehouse.execute(
         "SELECT fecha, hora, total_llamadas, llamadas_atendidas, llamadas_abandonadas FROM reportes_llamadas_dia"

@@ -15,8 +15,9 @@ IACT = [sys.executable, "-m", "iact_pipelines.cli"]
 
 
 def _iact(*args, **kwargs):
-    return subprocess.run([*IACT, *args], capture_output=True, env={**os.environ, "DAGSTER_HOME": ""},
-                          timeout=300, **kwargs)
+    return subprocess.run(
+        [*IACT, *args], capture_output=True, env={**os.environ, "DAGSTER_HOME": ""}, timeout=300, **kwargs
+    )
 
 
 def test_non_utf8_argument_is_one_line(pg_urls):
@@ -32,8 +33,9 @@ def test_output_into_a_closed_pipe_ends_quietly(warehouse):
     leer, escribir = os.pipe()
     os.close(leer)  # like `iact buzon listar | head` once head has exited
     try:
-        proc = subprocess.run([*IACT, "buzon", "listar", "--usuario", "ana"], stdout=escribir,
-                              stderr=subprocess.PIPE, timeout=60)
+        proc = subprocess.run(
+            [*IACT, "buzon", "listar", "--usuario", "ana"], stdout=escribir, stderr=subprocess.PIPE, timeout=60
+        )
     finally:
         os.close(escribir)
     assert proc.returncode == 141
@@ -59,7 +61,7 @@ def test_a_failing_migration_is_one_line(urls, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(migrations, "MIGRATIONS_DIR", tmp_path)
     assert main(["db", "migrate"]) == 2
     assert capsys.readouterr().err.splitlines() == [
-        'iact: error: migration 999_rota.sql failed, nothing of it was applied: '
+        "iact: error: migration 999_rota.sql failed, nothing of it was applied: "
         'column "no_existe" does not exist (SQLSTATE 42703)'
     ]
 
@@ -74,8 +76,16 @@ def test_a_failed_materialization_is_a_few_lines_and_one_error_line(warehouse, i
     assert len(errores) == 1 and errores[0].startswith(f"iact: error: run {run.run_id} failed: ")
     assert "Traceback" not in proc.stderr.decode()
 
-    detallado = _iact("--verbose", "materializar", "--desde", "2024-05-07", "--hasta", "2024-05-07",
-                      "--activos", "reportes/llamadas_dia")
+    detallado = _iact(
+        "--verbose",
+        "materializar",
+        "--desde",
+        "2024-05-07",
+        "--hasta",
+        "2024-05-07",
+        "--activos",
+        "reportes/llamadas_dia",
+    )
     assert detallado.returncode == 2
     assert "Traceback" in detallado.stderr.decode() or "Stack Trace" in detallado.stderr.decode()
     assert detallado.stderr.decode().splitlines()[-1].startswith("iact: error: run ")

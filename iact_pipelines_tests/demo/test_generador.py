@@ -6,9 +6,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from iact_pipelines.plataforma import copia_binaria
-from iact_pipelines.demo import generador as demo
 from iact_pipelines.cli import main
+from iact_pipelines.demo import generador as demo
+from iact_pipelines.plataforma import copia_binaria
 from iact_pipelines.plataforma.config import CENTRO_NACIONAL, CENTRO_PUEBLA
 
 # A fingerprint of every row of one table, ordered by id (ids included).
@@ -40,8 +40,23 @@ def _huellas_dia(conn, dia):
 
 def test_seed_is_deterministic_and_reseeding_replaces(urls, ivr_writer, capsys):
     d1, d2, d3 = date(2025, 3, 1), date(2025, 3, 2), date(2025, 3, 3)
-    assert main(["demo", "seed", "--desde", "2025-03-01", "--hasta", "2025-03-02",
-                 "--llamadas-por-dia", "1500", "--semilla", "7"]) == 0
+    assert (
+        main(
+            [
+                "demo",
+                "seed",
+                "--desde",
+                "2025-03-01",
+                "--hasta",
+                "2025-03-02",
+                "--llamadas-por-dia",
+                "1500",
+                "--semilla",
+                "7",
+            ]
+        )
+        == 0
+    )
     salida = capsys.readouterr().out
     assert "ivr.llamadas: 3,000 rows loaded" in salida
     assert "ivr.menu_eventos:" in salida and "ivr.transferencias:" in salida
@@ -79,7 +94,7 @@ def test_loaded_rows_equal_generated_ones(urls, ivr_writer, monkeypatch):
         esperado = getattr(generado, tabla)
         columnas = ", ".join(esperado.column_names)
         cur = ivr_writer.execute(f"SELECT {columnas} FROM ivr.{tabla} ORDER BY 1")
-        cargado = [dict(zip(esperado.column_names, fila)) for fila in cur.fetchall()]
+        cargado = [dict(zip(esperado.column_names, fila, strict=True)) for fila in cur.fetchall()]
         assert cargado == esperado.to_pylist(), tabla
         # NULLs of every nullable kind made it through (timestamps, strings, bigint, boolean).
         assert any(None in fila.values() for fila in cargado)
@@ -88,8 +103,7 @@ def test_loaded_rows_equal_generated_ones(urls, ivr_writer, monkeypatch):
     assert inicios == sorted(inicios)
 
 
-@pytest.mark.parametrize("zona, dia", [("America/New_York", date(2025, 3, 9)),
-                                       ("America/New_York", date(2025, 11, 2))])
+@pytest.mark.parametrize("zona, dia", [("America/New_York", date(2025, 3, 9)), ("America/New_York", date(2025, 11, 2))])
 def test_calls_start_on_their_local_day_across_dst_changes(zona, dia):
     llamadas = demo.dia_completo(dia, 2000, 1, zona).llamadas
     assert {i.astimezone(ZoneInfo(zona)).date() for i in llamadas["inicio"].to_pylist()} == {dia}
@@ -160,8 +174,12 @@ def test_seeded_mix_matches_the_documented_one(urls, ivr_writer):
     # Every call starts on its local day (seeded days only); the arrival curve peaks late morning.
     dias = q("SELECT DISTINCT (inicio AT TIME ZONE 'America/Mexico_City')::date FROM ivr.llamadas ORDER BY 1")
     assert [d for (d,) in dias.fetchall()] == [date(2025, 1, 31), date(2025, 2, 1), date(2025, 2, 2)]
-    por_hora = dict(q("SELECT extract(hour FROM inicio AT TIME ZONE 'America/Mexico_City')::int, count(*)"
-                      " FROM ivr.llamadas GROUP BY 1").fetchall())
+    por_hora = dict(
+        q(
+            "SELECT extract(hour FROM inicio AT TIME ZONE 'America/Mexico_City')::int, count(*)"
+            " FROM ivr.llamadas GROUP BY 1"
+        ).fetchall()
+    )
     assert por_hora[11] > 10 * por_hora[3]
     assert por_hora[16] > 5 * por_hora[3]
 
@@ -208,8 +226,12 @@ def test_seeded_mix_matches_the_documented_one(urls, ivr_writer):
 
     # ~4 menu events per call over a tree of menus with Spanish names.
     assert 3.5 <= filas["menu_eventos"] / 15000 <= 4.5
-    menus = dict(q("SELECT DISTINCT menu_id, menu_nombre FROM ivr.menu_eventos WHERE menu_id IS NOT NULL"
-                   " AND menu_nombre IS NOT NULL").fetchall())
+    menus = dict(
+        q(
+            "SELECT DISTINCT menu_id, menu_nombre FROM ivr.menu_eventos WHERE menu_id IS NOT NULL"
+            " AND menu_nombre IS NOT NULL"
+        ).fetchall()
+    )
     assert menus["MP"] == "Menú principal" and menus["MP.1"] == "Consulta de saldo"
     assert len(menus) >= 15
     assert all(m == "MP" or m.rsplit(".", 1)[0] in menus for m in menus)  # every parent exists

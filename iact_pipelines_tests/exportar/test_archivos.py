@@ -5,8 +5,8 @@ import pytest
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
-from iact_pipelines.exportar import archivos as exportar
 from iact_pipelines.cli import main
+from iact_pipelines.exportar import archivos as exportar
 from iact_pipelines.exportar.archivos import ExportError
 
 D1, D2, FUERA = date(2024, 3, 1), date(2024, 3, 2), date(2024, 3, 5)
@@ -88,8 +88,16 @@ def test_csv_llamadas_dia(reportes, tmp_path):
     hecho = exportar.exportar(reportes, "llamadas_dia", D1, D2, "csv", tmp_path / "l.csv")
     assert hecho.filas == 48 and hecho.ruta == tmp_path / "l.csv"
     filas = _csv(hecho.ruta)
-    assert filas[0] == ["fecha", "hora", "total_llamadas", "llamadas_atendidas", "llamadas_abandonadas",
-                        "tiempo_promedio_espera", "tiempo_promedio_atencion", "nivel_servicio"]
+    assert filas[0] == [
+        "fecha",
+        "hora",
+        "total_llamadas",
+        "llamadas_atendidas",
+        "llamadas_abandonadas",
+        "tiempo_promedio_espera",
+        "tiempo_promedio_atencion",
+        "nivel_servicio",
+    ]
     assert len(filas) == 49
     assert filas[1] == ["2024-03-01", "0", "0", "0", "0", "12.50", "180.25", "87.50"]
     assert filas[24] == ["2024-03-01", "23", "230", "115", "114", "12.50", "180.25", "87.50"]
@@ -102,9 +110,16 @@ def test_xlsx_columnas_con_tipo_y_filtro(reportes, tmp_path):
     libro = load_workbook(ruta)
     hoja = libro["transferencias"]
     filas = list(hoja.iter_rows(values_only=True))
-    assert filas[0] == ("fecha", "centro_origen", "centro_destino", "total_transferencias",
-                        "transferencias_exitosas", "transferencias_fallidas", "tiempo_promedio_transferencia",
-                        "tasa_exito")
+    assert filas[0] == (
+        "fecha",
+        "centro_origen",
+        "centro_destino",
+        "total_transferencias",
+        "transferencias_exitosas",
+        "transferencias_fallidas",
+        "tiempo_promedio_transferencia",
+        "tasa_exito",
+    )
     assert filas[1:] == [
         (datetime(2024, 3, 1), "19028031", "19020084", 40, 30, 10, 15.5, 75),
         (datetime(2024, 3, 2), "19020084", "19028031", 5, 5, 0, 3, 100),
@@ -155,23 +170,30 @@ def test_pdf_menus_escapa_texto_y_muestra_cifras(reportes, tmp_path):
 
 
 def test_trimestral_filtra_por_solapamiento_con_el_trimestre(reportes, tmp_path):
-    filas = _csv(exportar.exportar(reportes, "trimestral", date(2024, 1, 1), date(2024, 6, 30), "csv",
-                                   tmp_path / "t.csv").ruta)
-    assert [f[:3] for f in filas] == [["anio", "trimestre", "total_llamadas"], ["2024", "Q1", "91000"],
-                                      ["2024", "Q2", "88000"]]
+    filas = _csv(
+        exportar.exportar(reportes, "trimestral", date(2024, 1, 1), date(2024, 6, 30), "csv", tmp_path / "t.csv").ruta
+    )
+    assert [f[:3] for f in filas] == [
+        ["anio", "trimestre", "total_llamadas"],
+        ["2024", "Q1", "91000"],
+        ["2024", "Q2", "88000"],
+    ]
     # Every quarter the period touches: Q1 (from Feb 1st), Q2 (whole), Q3 (its first day).
-    filas = _csv(exportar.exportar(reportes, "trimestral", date(2024, 2, 1), date(2024, 7, 1), "csv",
-                                   tmp_path / "t2.csv").ruta)
+    filas = _csv(
+        exportar.exportar(reportes, "trimestral", date(2024, 2, 1), date(2024, 7, 1), "csv", tmp_path / "t2.csv").ruta
+    )
     assert [f[1] for f in filas[1:]] == ["Q1", "Q2", "Q3"]
-    texto = _pdf_texto(exportar.exportar(reportes, "trimestral", date(2024, 1, 1), date(2024, 12, 31), "pdf",
-                                         tmp_path / "t.pdf").ruta)
+    texto = _pdf_texto(
+        exportar.exportar(reportes, "trimestral", date(2024, 1, 1), date(2024, 12, 31), "pdf", tmp_path / "t.pdf").ruta
+    )
     assert "Llamadas por trimestre" in texto and "2024 Q3" in texto
     assert "91,000" in texto and "85.25" in texto and "13.67" in texto
 
 
 def test_clientes_unicos_por_fecha_inicio(reportes, tmp_path):
-    ruta = exportar.exportar(reportes, "clientes_unicos", date(2024, 2, 1), date(2024, 3, 31), "xlsx",
-                             tmp_path / "c.xlsx").ruta
+    ruta = exportar.exportar(
+        reportes, "clientes_unicos", date(2024, 2, 1), date(2024, 3, 31), "xlsx", tmp_path / "c.xlsx"
+    ).ruta
     filas = list(load_workbook(ruta)["clientes_unicos"].iter_rows(values_only=True))
     assert filas[1:] == [
         (datetime(2024, 2, 1), datetime(2024, 2, 29), 1700, 400, 1300, 2.25),
@@ -179,18 +201,27 @@ def test_clientes_unicos_por_fecha_inicio(reportes, tmp_path):
     ]
 
 
-@pytest.mark.parametrize("reporte, filas", [("llamadas_dia", 48), ("menu_problemas", 3), ("transferencias", 3),
-                                            ("clientes_unicos", 3), ("trimestral", 1)])
+@pytest.mark.parametrize(
+    "reporte, filas",
+    [("llamadas_dia", 48), ("menu_problemas", 3), ("transferencias", 3), ("clientes_unicos", 3), ("trimestral", 1)],
+)
 def test_cada_reporte_en_cada_formato_por_la_cli(reportes, tmp_path, monkeypatch, capsys, reporte, filas):
     monkeypatch.chdir(tmp_path)
     for formato in exportar.FORMATOS:
         assert main(["exportar", reporte, "--desde", "2024-01-01", "--hasta", "2024-03-02", "--formato", formato]) == 0
         ruta = tmp_path / "exports" / f"{reporte}_2024-01-01_2024-03-02.{formato}"
-        assert capsys.readouterr().out == f"exports/{ruta.name}: {filas} fila(s) de {reporte} (2024-01-01 a 2024-03-02)\n"
+        assert (
+            capsys.readouterr().out == f"exports/{ruta.name}: {filas} fila(s) de {reporte} (2024-01-01 a 2024-03-02)\n"
+        )
         assert ruta.stat().st_size > 0
     assert len(_csv(tmp_path / "exports" / f"{reporte}_2024-01-01_2024-03-02.csv")) == filas + 1
-    assert len(list(load_workbook(tmp_path / "exports" / f"{reporte}_2024-01-01_2024-03-02.xlsx").active.rows)) == filas + 1
-    assert "Periodo: 2024-01-01 a 2024-03-02" in _pdf_texto(tmp_path / "exports" / f"{reporte}_2024-01-01_2024-03-02.pdf")
+    assert (
+        len(list(load_workbook(tmp_path / "exports" / f"{reporte}_2024-01-01_2024-03-02.xlsx").active.rows))
+        == filas + 1
+    )
+    assert "Periodo: 2024-01-01 a 2024-03-02" in _pdf_texto(
+        tmp_path / "exports" / f"{reporte}_2024-01-01_2024-03-02.pdf"
+    )
     assert sorted(p.name for p in (tmp_path / "exports").iterdir()) == sorted(
         f"{reporte}_2024-01-01_2024-03-02.{f}" for f in exportar.FORMATOS
     )  # no temporary files left behind
@@ -201,17 +232,49 @@ def test_periodo_vacio_es_un_mensaje_claro_sin_archivo(reportes, tmp_path, capsy
     with pytest.raises(ExportError, match="no hay datos de reportes_transferencias entre 2023-01-01 y 2023-12-31"):
         exportar.exportar(reportes, "transferencias", date(2023, 1, 1), date(2023, 12, 31), "pdf", salida)
     assert not salida.exists()
-    assert main(["exportar", "llamadas_dia", "--desde", "2023-01-01", "--hasta", "2023-01-31", "--formato", "pdf",
-                 "--salida", str(salida)]) == 2
+    assert (
+        main(
+            [
+                "exportar",
+                "llamadas_dia",
+                "--desde",
+                "2023-01-01",
+                "--hasta",
+                "2023-01-31",
+                "--formato",
+                "pdf",
+                "--salida",
+                str(salida),
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
-    assert err == ("iact: error: no hay datos de reportes_llamadas_dia entre 2023-01-01 y 2023-01-31:"
-                   " no se escribió ningún archivo\n")
+    assert err == (
+        "iact: error: no hay datos de reportes_llamadas_dia entre 2023-01-01 y 2023-01-31:"
+        " no se escribió ningún archivo\n"
+    )
     assert list(tmp_path.iterdir()) == []
 
 
 def test_errores_de_uso(reportes, tmp_path, capsys):
-    assert main(["exportar", "trimestral", "--desde", "2024-12-31", "--hasta", "2024-01-01", "--formato", "csv",
-                 "--salida", str(tmp_path / "x.csv")]) == 2
+    assert (
+        main(
+            [
+                "exportar",
+                "trimestral",
+                "--desde",
+                "2024-12-31",
+                "--hasta",
+                "2024-01-01",
+                "--formato",
+                "csv",
+                "--salida",
+                str(tmp_path / "x.csv"),
+            ]
+        )
+        == 2
+    )
     assert "periodo al revés" in capsys.readouterr().err
     assert main(["exportar", "trimestral", "--desde", "2024-13-01", "--hasta", "2024-12-31", "--formato", "csv"]) == 2
     assert capsys.readouterr().err == "iact: error: --desde: '2024-13-01' is not a date (YYYY-MM-DD)\n"
@@ -237,7 +300,9 @@ def test_un_anio_de_horas_en_pdf_es_rapido(warehouse, tmp_path):
         " generate_series(0, 23) h"
     )
     inicio = time.perf_counter()
-    hecho = exportar.exportar(warehouse, "llamadas_dia", date(2024, 1, 1), date(2024, 12, 31), "pdf", tmp_path / "a.pdf")
+    hecho = exportar.exportar(
+        warehouse, "llamadas_dia", date(2024, 1, 1), date(2024, 12, 31), "pdf", tmp_path / "a.pdf"
+    )
     segundos = time.perf_counter() - inicio
     assert hecho.filas == 366 * 24
     reader = PdfReader(hecho.ruta)
@@ -251,20 +316,33 @@ def test_un_anio_de_horas_en_pdf_es_rapido(warehouse, tmp_path):
 def test_periodo_dentro_de_un_trimestre_o_de_un_mes_encuentra_su_fila(reportes, tmp_path):
     """The issue's case: 2025-03-01..2025-03-21 said "no data" although the Q1 row exists."""
     reportes.execute("INSERT INTO reportes_trimestral (trimestre, anio, total_llamadas) VALUES ('Q1', 2025, 5)")
-    filas = _csv(exportar.exportar(reportes, "trimestral", date(2025, 3, 1), date(2025, 3, 21), "csv",
-                                   tmp_path / "t.csv").ruta)
+    filas = _csv(
+        exportar.exportar(reportes, "trimestral", date(2025, 3, 1), date(2025, 3, 21), "csv", tmp_path / "t.csv").ruta
+    )
     assert [f[:3] for f in filas[1:]] == [["2025", "Q1", "5"]]
     # Q4 2024 ends 2024-12-31: a period starting 2025-01-01 does not touch it; one ending that day does.
-    assert [f[1] for f in _csv(exportar.exportar(reportes, "trimestral", date(2024, 9, 30), date(2024, 9, 30),
-                                                  "csv", tmp_path / "q3.csv").ruta)[1:]] == ["Q3"]
+    assert [
+        f[1]
+        for f in _csv(
+            exportar.exportar(
+                reportes, "trimestral", date(2024, 9, 30), date(2024, 9, 30), "csv", tmp_path / "q3.csv"
+            ).ruta
+        )[1:]
+    ] == ["Q3"]
     with pytest.raises(ExportError, match="no hay datos"):
         exportar.exportar(reportes, "trimestral", date(2024, 10, 1), date(2024, 12, 31), "csv", tmp_path / "q4.csv")
     # Mid-month: the month's unique-clients row overlaps; neighbours that end before or start after do not.
-    filas = _csv(exportar.exportar(reportes, "clientes_unicos", date(2024, 2, 10), date(2024, 2, 12), "csv",
-                                   tmp_path / "c.csv").ruta)
+    filas = _csv(
+        exportar.exportar(
+            reportes, "clientes_unicos", date(2024, 2, 10), date(2024, 2, 12), "csv", tmp_path / "c.csv"
+        ).ruta
+    )
     assert [f[:3] for f in filas[1:]] == [["2024-02-01", "2024-02-29", "1700"]]
-    filas = _csv(exportar.exportar(reportes, "clientes_unicos", date(2024, 1, 31), date(2024, 3, 1), "csv",
-                                   tmp_path / "c2.csv").ruta)
+    filas = _csv(
+        exportar.exportar(
+            reportes, "clientes_unicos", date(2024, 1, 31), date(2024, 3, 1), "csv", tmp_path / "c2.csv"
+        ).ruta
+    )
     assert [f[0] for f in filas[1:]] == ["2024-01-01", "2024-02-01", "2024-03-01"]
     # Daily reports: the day itself, as before.
     assert exportar.exportar(reportes, "llamadas_dia", D2, D2, "csv", tmp_path / "d.csv").filas == 24
@@ -275,8 +353,18 @@ def test_no_sobrescribe_un_archivo_existente(reportes, tmp_path, capsys):
     ajeno.write_text("root:x:0:0:root:/root:/bin/bash\n")
     with pytest.raises(ExportError, match="ya existe"):
         exportar.exportar(reportes, "transferencias", D1, D2, "csv", ajeno)
-    argumentos = ["exportar", "transferencias", "--desde", "2024-03-01", "--hasta", "2024-03-02", "--formato", "csv",
-                  "--salida", str(ajeno)]
+    argumentos = [
+        "exportar",
+        "transferencias",
+        "--desde",
+        "2024-03-01",
+        "--hasta",
+        "2024-03-02",
+        "--formato",
+        "csv",
+        "--salida",
+        str(ajeno),
+    ]
     assert main(argumentos) == 2
     assert capsys.readouterr().err == (
         f"iact: error: {ajeno} ya existe: no se reemplaza (usa --sobrescribir para reemplazarlo)\n"
@@ -294,8 +382,23 @@ def test_no_sobrescribe_un_archivo_existente(reportes, tmp_path, capsys):
 
 def test_carpeta_inexistente_es_un_error_y_no_se_crea(reportes, tmp_path, capsys):
     destino = tmp_path / "no" / "existe" / "m.csv"
-    assert main(["exportar", "menu_problemas", "--desde", "2024-03-01", "--hasta", "2024-03-02", "--formato", "csv",
-                 "--salida", str(destino)]) == 2
+    assert (
+        main(
+            [
+                "exportar",
+                "menu_problemas",
+                "--desde",
+                "2024-03-01",
+                "--hasta",
+                "2024-03-02",
+                "--formato",
+                "csv",
+                "--salida",
+                str(destino),
+            ]
+        )
+        == 2
+    )
     assert capsys.readouterr().err == (
         f"iact: error: la carpeta {destino.parent} no existe: créala antes o elige otra --salida\n"
     )
@@ -305,8 +408,24 @@ def test_carpeta_inexistente_es_un_error_y_no_se_crea(reportes, tmp_path, capsys
 def test_la_extension_debe_ser_la_del_formato(reportes, tmp_path, capsys):
     pdf = tmp_path / "menu.pdf"
     pdf.write_bytes(b"%PDF-1.4 original")
-    assert main(["exportar", "menu_problemas", "--desde", "2024-03-01", "--hasta", "2024-03-02", "--formato", "csv",
-                 "--salida", str(pdf), "--sobrescribir"]) == 2
+    assert (
+        main(
+            [
+                "exportar",
+                "menu_problemas",
+                "--desde",
+                "2024-03-01",
+                "--hasta",
+                "2024-03-02",
+                "--formato",
+                "csv",
+                "--salida",
+                str(pdf),
+                "--sobrescribir",
+            ]
+        )
+        == 2
+    )
     assert capsys.readouterr().err == f"iact: error: {pdf}: la extensión no corresponde a --formato csv (usa .csv)\n"
     assert pdf.read_bytes() == b"%PDF-1.4 original"
     for nombre, formato in (("sin_extension", "csv"), ("libro.xls", "xlsx"), ("a.csv.pdf", "csv")):
@@ -316,7 +435,7 @@ def test_la_extension_debe_ser_la_del_formato(reportes, tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["MAYUS.XLSX", "menu.pdf"]
 
 
-PELIGROSOS = ["=1+1", "+SUMA(A1)", "-2+3", "@SUM(1)", "\tTab", "\rCR", "=HYPERLINK(\"http://x\",\"y\")"]
+PELIGROSOS = ["=1+1", "+SUMA(A1)", "-2+3", "@SUM(1)", "\tTab", "\rCR", '=HYPERLINK("http://x","y")']
 
 
 def test_nombres_de_menu_que_parecen_formulas(warehouse, tmp_path):

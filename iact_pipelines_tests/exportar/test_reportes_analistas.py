@@ -13,13 +13,17 @@ from iact_pipelines_tests.reportes.test_assets import PUE, cargar, llamada, mate
 
 @pytest.mark.parametrize("reporte, filas", [("intervalos", 192), ("rellamadas", 2), ("devolucion", 2)])
 def test_analyst_reports_export_in_every_format(warehouse, instance, tmp_path, monkeypatch, capsys, reporte, filas):
-    cargar(warehouse, "llamadas", [
-        llamada("2024-03-10 09:00:00", "ABANDONADA", espera=30, cliente="F"),
-        llamada("2024-03-10 11:00:00", "ABANDONADA", espera=45, cliente="G", centro=PUE),
-        llamada("2024-03-10 12:00:00", "ATENDIDA", espera=4, habla=90, cliente="G"),
-        llamada("2024-03-10 13:00:00", "ABANDONADA", espera=3, cliente="G"),
-        llamada("2024-03-11 09:00:00", "ABANDONADA", espera=30, cliente="F"),  # outside the period
-    ])
+    cargar(
+        warehouse,
+        "llamadas",
+        [
+            llamada("2024-03-10 09:00:00", "ABANDONADA", espera=30, cliente="F"),
+            llamada("2024-03-10 11:00:00", "ABANDONADA", espera=45, cliente="G", centro=PUE),
+            llamada("2024-03-10 12:00:00", "ATENDIDA", espera=4, habla=90, cliente="G"),
+            llamada("2024-03-10 13:00:00", "ABANDONADA", espera=3, cliente="G"),
+            llamada("2024-03-11 09:00:00", "ABANDONADA", espera=30, cliente="F"),  # outside the period
+        ],
+    )
     asset = {"intervalos": reportes.intervalos, "rellamadas": reportes.rellamadas, "devolucion": reportes.devolucion}
     assert materializar(instance, asset[reporte], "2024-03-10", "2024-03-11").success
     monkeypatch.chdir(tmp_path)

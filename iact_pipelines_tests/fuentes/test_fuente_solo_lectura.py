@@ -25,8 +25,7 @@ def _bases(conn) -> set[str]:
 
 
 def _tablas_ivr(conn) -> set[str]:
-    return {r[0] for r in conn.execute(
-        "SELECT tablename FROM pg_tables WHERE schemaname = 'ivr'").fetchall()}
+    return {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'ivr'").fetchall()}
 
 
 def _cargar_dia_bueno(ivr_writer, capsys) -> None:
@@ -101,9 +100,13 @@ def test_dropped_column_loads_nothing(origen, ivr_writer, warehouse, instance, c
     try:
         assert main(["db", "migrate"]) == 0
         linea = _fallo_critico(instance, capsys)
-        columnas = [r[0] for r in ivr_writer.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'ivr' "
-            "AND table_name = 'llamadas'").fetchall()]
+        columnas = [
+            r[0]
+            for r in ivr_writer.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = 'ivr' "
+                "AND table_name = 'llamadas'"
+            ).fetchall()
+        ]
         assert "resultado" not in columnas
     finally:
         ivr_writer.execute("ALTER TABLE ivr.llamadas ADD COLUMN IF NOT EXISTS resultado varchar(12)")

@@ -22,10 +22,18 @@ def _defs():
 def test_observation_counts_rows_per_recent_local_day(ivr_writer, instance):
     hoy = datetime.now(ZONA).date()
     momento = lambda dias, h, m=0: datetime.combine(hoy - timedelta(days=dias), time(h, m), ZONA)  # noqa: E731
-    insertar(ivr_writer, "llamadas",
-             [llamada(1, momento(0, 0, 30)), llamada(2, momento(0, 0, 10)),
-              llamada(3, momento(2, 23, 59)), llamada(4, momento(2, 0, 0)), llamada(5, momento(2, 12)),
-              llamada(6, momento(10, 12))])  # 10 days ago: outside the observed week
+    insertar(
+        ivr_writer,
+        "llamadas",
+        [
+            llamada(1, momento(0, 0, 30)),
+            llamada(2, momento(0, 0, 10)),
+            llamada(3, momento(2, 23, 59)),
+            llamada(4, momento(2, 0, 0)),
+            llamada(5, momento(2, 12)),
+            llamada(6, momento(10, 12)),
+        ],
+    )  # 10 days ago: outside the observed week
     insertar(ivr_writer, "menu_eventos", [evento(1, momento(1, 8).strftime("%Y-%m-%d %H:%M:%S"))])
     antes = ivr_writer.execute("SELECT count(*) FROM ivr.llamadas").fetchone()
 
@@ -34,13 +42,14 @@ def test_observation_counts_rows_per_recent_local_day(ivr_writer, instance):
 
     assert result.success
     observaciones = {
-        "/".join(e.asset_key.path): {k: v.value for k, v in
-                                     e.event_specific_data.asset_observation.metadata.items()}
-        for e in result.all_events if e.event_type_value == "ASSET_OBSERVATION"
+        "/".join(e.asset_key.path): {k: v.value for k, v in e.event_specific_data.asset_observation.metadata.items()}
+        for e in result.all_events
+        if e.event_type_value == "ASSET_OBSERVATION"
     }
     semana = [(hoy - timedelta(days=i)).isoformat() for i in reversed(range(7))]
-    assert observaciones["ivr/llamadas"]["filas_por_dia"] == {d: {0: 2, 2: 3}.get(
-        (hoy - datetime.fromisoformat(d).date()).days, 0) for d in semana}
+    assert observaciones["ivr/llamadas"]["filas_por_dia"] == {
+        d: {0: 2, 2: 3}.get((hoy - datetime.fromisoformat(d).date()).days, 0) for d in semana
+    }
     assert observaciones["ivr/llamadas"]["filas_hoy"] == 2
     assert observaciones["ivr/llamadas"]["ultimo_inicio"] == momento(0, 0, 30).timestamp()
     assert observaciones["ivr/menu_eventos"]["filas_por_dia"][semana[-2]] == 1

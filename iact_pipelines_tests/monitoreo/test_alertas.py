@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -21,8 +21,8 @@ def resumen(**cambios) -> ResumenRun:
         particion="2024-03-05",
         tags={"dagster/partition": "2024-03-05"},
         ubicacion="iact_pipelines",
-        started_at=datetime(2024, 3, 6, 6, 0, tzinfo=timezone.utc),
-        completed_at=datetime(2024, 3, 6, 6, 1, tzinfo=timezone.utc),
+        started_at=datetime(2024, 3, 6, 6, 0, tzinfo=UTC),
+        completed_at=datetime(2024, 3, 6, 6, 1, tzinfo=UTC),
         pasos_fallidos=[PasoFallido("reportes__llamadas_dia", "UniqueViolation", "UniqueViolation: duplicate key")],
         error="UniqueViolation: duplicate key",
         motivo="STEP_FAILURE",

@@ -9,9 +9,8 @@ from dagster._core.events import DagsterEvent, DagsterEventType
 from dagster._core.remote_origin import RegisteredCodeLocationOrigin, RemoteJobOrigin, RemoteRepositoryOrigin
 from dagster._core.run_coordinator import SubmitRunContext
 
+from iact_pipelines.monitoreo import seguimiento, sensors
 from iact_pipelines.plataforma import db
-from iact_pipelines.monitoreo import seguimiento
-from iact_pipelines.monitoreo import sensors
 from iact_pipelines.plataforma.resources import build_resources
 
 DIARIA = dg.DailyPartitionsDefinition(start_date="2024-01-01")
@@ -21,8 +20,13 @@ DIARIA = dg.DailyPartitionsDefinition(start_date="2024-01-01")
 def llamadas():
     """Extracts 100, loads 95, rejects 5."""
     return dg.MaterializeResult(
-        metadata={"registros_extraidos": 100, "registros_transformados": 100, "registros_cargados": 95,
-                  "registros_fallidos": 5, "tabla": "staging.llamadas"}
+        metadata={
+            "registros_extraidos": 100,
+            "registros_transformados": 100,
+            "registros_cargados": 95,
+            "registros_fallidos": 5,
+            "tabla": "staging.llamadas",
+        }
     )
 
 
@@ -30,8 +34,12 @@ def llamadas():
 def menu_eventos():
     """Extracts 40, loads 38, rejects 2."""
     return dg.MaterializeResult(
-        metadata={"registros_extraidos": 40, "registros_transformados": 40, "registros_cargados": 38,
-                  "registros_fallidos": 2}
+        metadata={
+            "registros_extraidos": 40,
+            "registros_transformados": 40,
+            "registros_cargados": 38,
+            "registros_fallidos": 2,
+        }
     )
 
 
@@ -106,7 +114,8 @@ def test_corrida_exitosa_con_conteos_de_la_metadata(instance, warehouse):
 def test_corrida_de_un_rango_cuenta_cada_activo_una_vez(instance, warehouse):
     """A single-run backfill records one materialization per day with the range's counts."""
     rango = dg.materialize(
-        [llamadas], instance=instance,
+        [llamadas],
+        instance=instance,
         tags={"dagster/asset_partition_range_start": "2024-03-01", "dagster/asset_partition_range_end": "2024-03-03"},
     )
     assert len(rango.asset_materializations_for_node("staging__llamadas")) == 3
@@ -128,8 +137,12 @@ def test_corrida_fallida_con_su_error(instance, warehouse):
     detalles = fila[12]
     assert detalles["motivo"] == "STEP_FAILURE"
     assert detalles["pasos_fallidos"] == [
-        {"paso": "staging__transferencias", "clase": "RuntimeError",
-         "error": "RuntimeError: could not connect to server: Connection refused", "severidad": None}
+        {
+            "paso": "staging__transferencias",
+            "clase": "RuntimeError",
+            "error": "RuntimeError: could not connect to server: Connection refused",
+            "severidad": None,
+        }
     ]
     assert detalles["activos_sin_materializar"] == ["staging/transferencias"]
     assert "Is the server running?" in detalles["traza"]
@@ -198,8 +211,9 @@ def test_errores_de_validacion_ligados_al_job(instance, warehouse):
                 (job_id, context.run_id, context.partition_key),
             )
             conn.commit()
-        return dg.MaterializeResult(metadata={"registros_extraidos": 3, "registros_cargados": 2,
-                                              "registros_fallidos": 1})
+        return dg.MaterializeResult(
+            metadata={"registros_extraidos": 3, "registros_cargados": 2, "registros_fallidos": 1}
+        )
 
     resultado = dg.materialize(
         [llamadas_con_rechazos], instance=instance, partition_key="2024-03-07", resources=build_resources()
@@ -225,8 +239,9 @@ def test_muchas_corridas_en_un_tick(instance, warehouse, monkeypatch):
 def test_vistas_para_analistas(instance, warehouse):
     dg.materialize([llamadas], instance=instance, partition_key="2024-03-05")
     dg.materialize([llamadas, menu_eventos], instance=instance, partition_key="2024-03-06")
-    fallida = dg.materialize([transferencias_rotas], instance=instance, partition_key="2024-03-06",
-                             raise_on_error=False)
+    fallida = dg.materialize(
+        [transferencias_rotas], instance=instance, partition_key="2024-03-06", raise_on_error=False
+    )
     espejar(instance)
     (job_id,) = warehouse.execute("SELECT id FROM etl_jobs WHERE run_id = %s", (fallida.run_id,)).fetchone()
     warehouse.execute(
@@ -253,7 +268,9 @@ def test_vistas_para_analistas(instance, warehouse):
     fallos = warehouse.execute(
         "SELECT run_id, partition_key, error_message, errores_validacion, errores_criticos FROM v_etl_fallos_recientes"
     ).fetchall()
-    assert fallos == [(fallida.run_id, "2024-03-06", "RuntimeError: could not connect to server: Connection refused", 4, 1)]
+    assert fallos == [
+        (fallida.run_id, "2024-03-06", "RuntimeError: could not connect to server: Connection refused", 4, 1)
+    ]
     severidades = warehouse.execute(
         """
         SELECT severity, asset_key, error_type, errores, particiones, corridas
@@ -268,9 +285,12 @@ def test_vistas_para_analistas(instance, warehouse):
 
 def test_particion_de_un_rango_en_una_corrida():
     assert seguimiento.particion_de({"dagster/partition": "2024-03-05"}) == "2024-03-05"
-    assert seguimiento.particion_de(
-        {"dagster/asset_partition_range_start": "2024-01-01", "dagster/asset_partition_range_end": "2024-01-31"}
-    ) == "2024-01-01...2024-01-31"
+    assert (
+        seguimiento.particion_de(
+            {"dagster/asset_partition_range_start": "2024-01-01", "dagster/asset_partition_range_end": "2024-01-31"}
+        )
+        == "2024-01-01...2024-01-31"
+    )
     assert seguimiento.particion_de({}) is None
 
 

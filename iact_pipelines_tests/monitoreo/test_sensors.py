@@ -15,8 +15,7 @@ from dagster._core.storage.tags import (
     WILL_RETRY_TAG,
 )
 
-from iact_pipelines.monitoreo import alertas
-from iact_pipelines.monitoreo import sensors
+from iact_pipelines.monitoreo import alertas, sensors
 from iact_pipelines.plataforma.resources import build_resources
 
 DIARIA = dg.DailyPartitionsDefinition(start_date="2024-01-01")
@@ -105,7 +104,7 @@ def test_un_fallo_una_alerta_por_admin_activo_y_nunca_dos(instance, warehouse, a
     cursor = evaluar(instance)
     filas = mensajes(warehouse)
     assert sorted(f[0] for f in filas) == admins  # not the inactive admin, not the non-admin
-    for recipient, sender, subject, body, tipo, prioridad, sistema, leido, metadata, clave in filas:
+    for _recipient, sender, subject, body, tipo, prioridad, sistema, leido, metadata, clave in filas:
         assert (sender, tipo, prioridad, sistema, leido) == (None, "alert", "high", True, False)
         assert clave == f"run-failure:{run_id}"
         assert subject == "[HIGH] __ephemeral_asset_job__ (2024-03-05): fallo en staging__llamadas"
@@ -229,9 +228,7 @@ def test_reintento_automatico_alerta_solo_el_fallo_final(instance, warehouse, ad
     assert mensajes(warehouse) == []
 
     # The daemon launches the retry (a new run) and it fails too: that is the final failure.
-    reintento = fallar(
-        instance, tags={PARENT_RUN_ID_TAG: original, ROOT_RUN_ID_TAG: original, RETRY_NUMBER_TAG: "1"}
-    )
+    reintento = fallar(instance, tags={PARENT_RUN_ID_TAG: original, ROOT_RUN_ID_TAG: original, RETRY_NUMBER_TAG: "1"})
     instance.add_run_tags(original, {AUTO_RETRY_RUN_ID_TAG: reintento})
     cursor = evaluar(instance, cursor)
     filas = mensajes(warehouse)

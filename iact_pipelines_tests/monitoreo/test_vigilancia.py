@@ -50,7 +50,9 @@ def _detectar_alertar_espejar(instance, warehouse, run_id):
     assert warehouse.execute(
         "SELECT count(*) FROM internal_messages WHERE dedupe_key = %s", (f"run-failure:{run_id}",)
     ).fetchone() == (2,)  # one per active admin
-    (estado, error) = warehouse.execute("SELECT status, error_message FROM etl_jobs WHERE run_id = %s", (run_id,)).fetchone()
+    (estado, error) = warehouse.execute(
+        "SELECT status, error_message FROM etl_jobs WHERE run_id = %s", (run_id,)
+    ).fetchone()
     assert estado == "failed" and "ya no existe" in error
     # a second pass writes nothing new: alerted once
     resultado = vigilancia.runs_muertos(dg.build_sensor_context(instance=instance, resources=build_resources()))
@@ -63,9 +65,21 @@ def test_a_killed_cli_run_is_failed_alerted_and_mirrored(urls, warehouse, instan
     with db.connect(urls.warehouse) as titular:
         titular.execute("SELECT pg_advisory_xact_lock(%s)", (clave,))
         proc = subprocess.Popen(
-            [sys.executable, "-m", "iact_pipelines.cli", "materializar", "--desde", "2024-05-07",
-             "--hasta", "2024-05-07", "--activos", "reportes/llamadas_dia"],
-            env={**os.environ, "DAGSTER_HOME": ""}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            [
+                sys.executable,
+                "-m",
+                "iact_pipelines.cli",
+                "materializar",
+                "--desde",
+                "2024-05-07",
+                "--hasta",
+                "2024-05-07",
+                "--activos",
+                "reportes/llamadas_dia",
+            ],
+            env={**os.environ, "DAGSTER_HOME": ""},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
         )
         try:
             run = _esperar_started(instance, proc)
@@ -97,8 +111,11 @@ _SIN_ETIQUETAS = textwrap.dedent(
 
 def test_a_killed_run_without_tags_is_found_by_the_pid_dagster_recorded(warehouse, instance, admins, tmp_path):
     # Like a daemon-launched worker: only Dagster's own engine event knows its pid.
-    proc = subprocess.Popen([sys.executable, "-c", _SIN_ETIQUETAS, instance.root_directory],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _SIN_ETIQUETAS, instance.root_directory],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         run = _esperar_started(instance, proc)
         assert vigilancia.ETIQUETA_PID not in run.tags

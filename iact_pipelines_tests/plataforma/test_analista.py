@@ -5,21 +5,34 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from iact_pipelines.plataforma import db
-from iact_pipelines.plataforma import migrations
+from iact_pipelines.plataforma import db, migrations
 
 ROL = "iact_analista"
-REPORTES = ("reportes_llamadas_dia", "reportes_menu_problemas", "reportes_transferencias",
-            "reportes_clientes_unicos", "reportes_trimestral")
-PRIVADAS = ("internal_messages", "usuarios", "etl_jobs", "etl_validation_errors", "staging.llamadas",
-            "schema_migrations")
+REPORTES = (
+    "reportes_llamadas_dia",
+    "reportes_menu_problemas",
+    "reportes_transferencias",
+    "reportes_clientes_unicos",
+    "reportes_trimestral",
+)
+PRIVADAS = (
+    "internal_messages",
+    "usuarios",
+    "etl_jobs",
+    "etl_validation_errors",
+    "staging.llamadas",
+    "schema_migrations",
+)
 
 
 def _vistas(conn):
-    return [v for (v,) in conn.execute(
-        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-        " WHERE n.nspname = 'public' AND c.relkind IN ('v', 'm') ORDER BY 1"
-    )]
+    return [
+        v
+        for (v,) in conn.execute(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = 'public' AND c.relkind IN ('v', 'm') ORDER BY 1"
+        )
+    ]
 
 
 def test_el_rol_existe_sin_login(warehouse):
@@ -39,11 +52,18 @@ def test_la_migracion_es_idempotente(warehouse):
 
 def test_privilegios_en_el_catalogo(warehouse):
     for tabla in REPORTES:
-        for privilegio, esperado in (("SELECT", True), ("INSERT", False), ("UPDATE", False), ("DELETE", False),
-                                     ("TRUNCATE", False), ("REFERENCES", False), ("TRIGGER", False)):
-            assert warehouse.execute(
-                "SELECT has_table_privilege(%s, %s, %s)", (ROL, tabla, privilegio)
-            ).fetchone() == (esperado,), (tabla, privilegio)
+        for privilegio, esperado in (
+            ("SELECT", True),
+            ("INSERT", False),
+            ("UPDATE", False),
+            ("DELETE", False),
+            ("TRUNCATE", False),
+            ("REFERENCES", False),
+            ("TRIGGER", False),
+        ):
+            assert warehouse.execute("SELECT has_table_privilege(%s, %s, %s)", (ROL, tabla, privilegio)).fetchone() == (
+                esperado,
+            ), (tabla, privilegio)
     for tabla in PRIVADAS:
         assert warehouse.execute("SELECT has_table_privilege(%s, %s, 'SELECT')", (ROL, tabla)).fetchone() == (False,)
     # No table anywhere can be written by the role.
@@ -57,15 +77,13 @@ def test_privilegios_en_el_catalogo(warehouse):
     assert escribibles == []
     for esquema in ("public", "staging"):
         assert warehouse.execute("SELECT has_schema_privilege(%s, %s, 'CREATE')", (ROL, esquema)).fetchone() == (False,)
-    assert warehouse.execute(
-        "SELECT has_database_privilege(%s, current_database(), 'CREATE')", (ROL,)
-    ).fetchone() == (False,)
+    assert warehouse.execute("SELECT has_database_privilege(%s, current_database(), 'CREATE')", (ROL,)).fetchone() == (
+        False,
+    )
 
 
 def test_como_analista_lee_reportes_y_vistas_y_no_escribe_nada(warehouse):
-    warehouse.execute(
-        "INSERT INTO reportes_trimestral (trimestre, anio, total_llamadas) VALUES ('Q1', 2024, 123)"
-    )
+    warehouse.execute("INSERT INTO reportes_trimestral (trimestre, anio, total_llamadas) VALUES ('Q1', 2024, 123)")
     vistas = _vistas(warehouse)
     with warehouse.transaction(force_rollback=True):
         warehouse.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(ROL)))
@@ -151,8 +169,9 @@ def test_vista_buzon_no_leidos_cuenta_sin_mostrar_contenidos(warehouse):
     leido = buzon.enviar(warehouse, "beto", "ana", "leído", "", prioridad="critical")
     buzon.leer(warehouse, "ana", leido.id)
     expirado = buzon.enviar(warehouse, "beto", "ana", "expirado", "", prioridad="critical")
-    warehouse.execute("UPDATE internal_messages SET expires_at = now() - interval '1 hour' WHERE id = %s",
-                      (expirado.id,))
+    warehouse.execute(
+        "UPDATE internal_messages SET expires_at = now() - interval '1 hour' WHERE id = %s", (expirado.id,)
+    )
     with warehouse.transaction(force_rollback=True):
         warehouse.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(ROL)))
         filas = warehouse.execute(

@@ -22,7 +22,9 @@ def test_catalog_matches_the_migrated_ddl_and_comments(warehouse):
         assert en_ddl == {c.nombre: c.tipo for c in tabla.columnas}, tabla.nombre
         comentarios = {nombre: comentario for nombre, _, comentario in filas}
         assert comentarios == {c.nombre: c.descripcion for c in tabla.columnas}, tabla.nombre
-        (descripcion,) = warehouse.execute("SELECT obj_description(to_regclass(%s), 'pg_class')", (tabla.nombre,)).fetchone()
+        (descripcion,) = warehouse.execute(
+            "SELECT obj_description(to_regclass(%s), 'pg_class')", (tabla.nombre,)
+        ).fetchone()
         assert descripcion.startswith(tabla.descripcion)
 
 
@@ -65,7 +67,9 @@ def test_tables_written_outside_the_asset_graph_are_declared_with_their_writer()
         assert escritor in spec.metadata["escrita_por"]
         assert spec.owners == ["team:plataforma_datos"]
     assert {d.asset_key.to_user_string() for d in specs["monitoreo/etl_validation_errors"].deps} == {
-        "staging/llamadas", "staging/menu_eventos", "staging/transferencias"
+        "staging/llamadas",
+        "staging/menu_eventos",
+        "staging/transferencias",
     }
     # every asset has an owner and an area tag
     assert all(s.owners and s.tags.get("area") for s in specs.values())

@@ -4,16 +4,12 @@ import sys
 import psycopg
 import pytest
 
-from iact_pipelines.plataforma import db
-from iact_pipelines.plataforma import migrations
-from iact_pipelines.plataforma.config import ConfigError
+from iact_pipelines.plataforma import db, migrations
 
 
 def test_migrations_twice_change_nothing(pg_urls):
     with db.connect(pg_urls.warehouse) as conn:
-        before = conn.execute(
-            "SELECT version, checksum, applied_at FROM schema_migrations ORDER BY version"
-        ).fetchall()
+        before = conn.execute("SELECT version, checksum, applied_at FROM schema_migrations ORDER BY version").fetchall()
         tables_before = conn.execute(
             "SELECT table_schema, table_name FROM information_schema.tables ORDER BY 1, 2"
         ).fetchall()
@@ -27,9 +23,17 @@ def test_migrations_twice_change_nothing(pg_urls):
     assert [v for v, *_ in before] == [p.name for p in migrations.migration_files()]
     assert tables_before == tables_after
     names = {t for _, t in tables_after}
-    for table in ("reportes_trimestral", "reportes_transferencias", "reportes_menu_problemas",
-                  "reportes_llamadas_dia", "reportes_clientes_unicos", "internal_messages",
-                  "etl_jobs", "etl_validation_errors", "usuarios"):
+    for table in (
+        "reportes_trimestral",
+        "reportes_transferencias",
+        "reportes_menu_problemas",
+        "reportes_llamadas_dia",
+        "reportes_clientes_unicos",
+        "internal_messages",
+        "etl_jobs",
+        "etl_validation_errors",
+        "usuarios",
+    ):
         assert table in names
 
 
@@ -43,9 +47,7 @@ def test_check_constraints_make_impossible_values_impossible(warehouse):
     with pytest.raises(psycopg.errors.CheckViolation):
         warehouse.execute("INSERT INTO reportes_llamadas_dia (fecha, hora) VALUES ('2024-01-01', 24)")
     with pytest.raises(psycopg.errors.CheckViolation):
-        warehouse.execute(
-            "INSERT INTO reportes_trimestral (trimestre, anio, tasa_abandono) VALUES ('Q1', 2024, 101)"
-        )
+        warehouse.execute("INSERT INTO reportes_trimestral (trimestre, anio, tasa_abandono) VALUES ('Q1', 2024, 101)")
     with pytest.raises(psycopg.errors.CheckViolation):
         warehouse.execute(
             "INSERT INTO reportes_transferencias (fecha, centro_origen, centro_destino, total_transferencias)"
@@ -66,8 +68,14 @@ def test_bad_url_is_one_clear_line():
     "env, expected",
     [
         ({"IACT_WAREHOUSE_URL": "mysql://x@y/z"}, "is not a postgresql:// URL"),
-        ({"IACT_WAREHOUSE_URL": "postgresql://u:pw@127.0.0.1:1/z", "IACT_IVR_URL": "postgresql://u:pw@127.0.0.1:1/z",
-          "DAGSTER_PG_URL": "postgresql://u:pw@127.0.0.1:1/z"}, "cannot connect"),
+        (
+            {
+                "IACT_WAREHOUSE_URL": "postgresql://u:pw@127.0.0.1:1/z",
+                "IACT_IVR_URL": "postgresql://u:pw@127.0.0.1:1/z",
+                "DAGSTER_PG_URL": "postgresql://u:pw@127.0.0.1:1/z",
+            },
+            "cannot connect",
+        ),
         ({"IACT_CENTROS": "19028031,ABC"}, "unknown center code 'ABC'"),
         ({"IACT_ZONA_HORARIA": "Mars/Olympus"}, "unknown time zone"),
     ],
@@ -81,7 +89,10 @@ def test_cli_configuration_mistakes_stop_with_one_line(env, expected, tmp_path):
             full_env.pop(name, None)
     proc = subprocess.run(
         [sys.executable, "-m", "iact_pipelines.cli", "db", "migrate"],
-        capture_output=True, text=True, env=full_env, timeout=120,
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=120,
     )
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()

@@ -20,8 +20,10 @@ def _otra_base(url: str, nombre: str) -> str:
 
 def test_every_session_has_timeouts_from_the_environment(urls, monkeypatch):
     with db.connect(urls.warehouse) as conn:
-        valores = [conn.execute(f"SHOW {g}").fetchone()[0] for g in
-                   ("statement_timeout", "lock_timeout", "idle_in_transaction_session_timeout")]
+        valores = [
+            conn.execute(f"SHOW {g}").fetchone()[0]
+            for g in ("statement_timeout", "lock_timeout", "idle_in_transaction_session_timeout")
+        ]
     assert valores == ["30min", "10min", "10min"]  # the documented defaults
     monkeypatch.setenv("IACT_PG_LOCK_TIMEOUT_S", "3")
     monkeypatch.setenv("IACT_PG_STATEMENT_TIMEOUT_S", "0")  # 0 disables
@@ -50,8 +52,13 @@ def test_a_held_partition_lock_fails_the_waiting_run_naming_the_holder(urls, ins
     with db.connect(urls.warehouse, application_name=f"{db.PREFIJO_RUN}run-que-bloquea") as titular:
         titular.execute("SELECT pg_advisory_xact_lock(%s)", (clave,))
         inicio = time.monotonic()
-        result = dg.materialize([reportes.llamadas_dia], partition_key="2024-05-07", instance=instance,
-                                resources=build_resources(), raise_on_error=False)
+        result = dg.materialize(
+            [reportes.llamadas_dia],
+            partition_key="2024-05-07",
+            instance=instance,
+            resources=build_resources(),
+            raise_on_error=False,
+        )
         segundos = time.monotonic() - inicio
         pid = titular.info.backend_pid
     assert not result.success
@@ -100,8 +107,13 @@ def sin_permisos(urls):
 
 def test_permission_denied_fails_the_step_once_as_a_permission_error(urls, instance, sin_permisos, monkeypatch):
     monkeypatch.setenv("IACT_WAREHOUSE_URL", sin_permisos)
-    result = dg.materialize([reportes.llamadas_dia], partition_key="2024-05-07", instance=instance,
-                            resources=build_resources(), raise_on_error=False)
+    result = dg.materialize(
+        [reportes.llamadas_dia],
+        partition_key="2024-05-07",
+        instance=instance,
+        resources=build_resources(),
+        raise_on_error=False,
+    )
     assert not result.success
     (fallo,) = result.get_step_failure_events()
     descripcion = fallo.step_failure_data.user_failure_data.description

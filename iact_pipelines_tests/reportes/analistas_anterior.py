@@ -24,7 +24,9 @@ AGREGADOS_INTERVALOS = {
     "espera_maxima": f"coalesce(max({ESPERA}), 0)",
 }
 
-_AGREGADO_INTERVALOS = _temporal("agregado_intervalos", f"""
+_AGREGADO_INTERVALOS = _temporal(
+    "agregado_intervalos",
+    f"""
 SELECT fecha,
     -- the local wall-clock quarter hour of the start: staging's local hour, the local minute
     make_time(hora::int, (extract(minute FROM inicio AT TIME ZONE {{zona}})::int / 15) * 15, 0) AS intervalo,
@@ -33,13 +35,16 @@ SELECT fecha,
 FROM staging.llamadas
 WHERE fecha >= %(desde)s AND fecha < %(hasta)s
 GROUP BY 1, 2, 3
-""")
+""",
+)
 
 
 _VENTANA = "make_interval(hours => {ventana})"
 _INICIO_VENTANA = "(%(desde)s::timestamp AT TIME ZONE {zona})"
 
-_AGREGADO_RELLAMADAS = _temporal("agregado_rellamadas", f"""
+_AGREGADO_RELLAMADAS = _temporal(
+    "agregado_rellamadas",
+    f"""
 WITH identificadas AS (
     SELECT fecha, centro_id, cliente_id, inicio,
         lag(inicio) OVER (PARTITION BY cliente_id ORDER BY inicio, llamada_id) AS inicio_previa
@@ -56,9 +61,12 @@ SELECT fecha, centro_id,
 FROM identificadas
 WHERE fecha >= %(desde)s
 GROUP BY fecha, centro_id
-""")
+""",
+)
 
-_AGREGADO_DEVOLUCION = _temporal("agregado_devolucion", f"""
+_AGREGADO_DEVOLUCION = _temporal(
+    "agregado_devolucion",
+    f"""
 WITH colas AS (
     SELECT fecha, cliente_id, llamada_id, inicio, centro_id, resultado, {ESPERA} AS espera
     FROM staging.llamadas
@@ -77,7 +85,8 @@ WHERE NOT EXISTS (
     WHERE a.resultado = 'ATENDIDA' AND a.fecha = u.fecha AND a.cliente_id = u.cliente_id
       AND (a.inicio, a.llamada_id) > (u.inicio, u.llamada_id)
 )
-""")
+""",
+)
 
 _REPORTE_DEVOLUCION = """
 WITH cuentas AS (
@@ -97,8 +106,6 @@ WITH cuentas AS (
 SELECT count(*) AS registros_cargados, coalesce(sum(abandonos), 0) AS abandonos
 FROM insertado
 """
-
-
 
 
 def preparaciones(*, corto, ventana: int, zona: str, centros: list[str]) -> dict[str, tuple]:

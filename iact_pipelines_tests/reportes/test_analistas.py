@@ -5,7 +5,7 @@ look-back's history, and the all-centers hourly rollup against reportes_llamadas
 Defaults: T = 20 s, S = 5 s, H = 24 h, America/Mexico_City (UTC-6 all year since 2022).
 """
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal as D
 from zoneinfo import ZoneInfo
 
@@ -13,9 +13,9 @@ import dagster as dg
 from psycopg import sql
 
 from iact_pipelines.demo import generador as demo
-from iact_pipelines.staging import clientes
 from iact_pipelines.plataforma.resources import build_resources
 from iact_pipelines.reportes import assets as reportes
+from iact_pipelines.staging import clientes
 from iact_pipelines.staging.assets import staging_assets
 from iact_pipelines_tests.reportes.test_assets import NAC, PUE, cargar, llamada, materializar, metadatos
 
@@ -35,15 +35,19 @@ def fila_intervalo(conn, fecha: str, intervalo: str, centro: str) -> tuple:
 
 
 def test_intervalos_exact_rows_at_s_t_and_the_last_second(warehouse, instance):
-    cargar(warehouse, "llamadas", [
-        llamada("2024-03-10 09:00:00", "ATENDIDA", espera=20, habla=100),  # wait exactly T: within
-        llamada("2024-03-10 09:05:00", "ATENDIDA", espera=21, habla=200),
-        llamada("2024-03-10 09:10:00", "IVR"),
-        llamada("2024-03-10 09:14:59", "ABANDONADA", espera=5),  # exactly S: a short abandon
-        llamada("2024-03-10 09:15:00", "ABANDONADA", espera=6),  # the next slot; not short
-        llamada("2024-03-10 23:59:59", "ATENDIDA", espera=3, habla=60, centro=PUE),  # the day's last slot
-        llamada("2024-03-11 00:00:00", "ATENDIDA", espera=3, habla=60, centro=PUE),  # the next day
-    ])
+    cargar(
+        warehouse,
+        "llamadas",
+        [
+            llamada("2024-03-10 09:00:00", "ATENDIDA", espera=20, habla=100),  # wait exactly T: within
+            llamada("2024-03-10 09:05:00", "ATENDIDA", espera=21, habla=200),
+            llamada("2024-03-10 09:10:00", "IVR"),
+            llamada("2024-03-10 09:14:59", "ABANDONADA", espera=5),  # exactly S: a short abandon
+            llamada("2024-03-10 09:15:00", "ABANDONADA", espera=6),  # the next slot; not short
+            llamada("2024-03-10 23:59:59", "ATENDIDA", espera=3, habla=60, centro=PUE),  # the day's last slot
+            llamada("2024-03-11 00:00:00", "ATENDIDA", espera=3, habla=60, centro=PUE),  # the next day
+        ],
+    )
 
     result = materializar(instance, reportes.intervalos, "2024-03-10")
 
@@ -51,21 +55,67 @@ def test_intervalos_exact_rows_at_s_t_and_the_last_second(warehouse, instance):
     (n,) = warehouse.execute("SELECT count(*) FROM reportes_intervalos").fetchone()
     assert n == 96 * 2  # every quarter hour of both allowed centers, nothing of the next day
     assert fila_intervalo(warehouse, "2024-03-10", "09:00", NAC) == (
-        4, 1, 2, 1, 1, 1, D("41.00"), D("300.00"), D("21.00"), D("20.50"), D("150.00"),
+        4,
+        1,
+        2,
+        1,
+        1,
+        1,
+        D("41.00"),
+        D("300.00"),
+        D("21.00"),
+        D("20.50"),
+        D("150.00"),
         D("33.33"),  # 1 within T / (2 answered + 1 abandoned)
         D("50.00"),  # 1 / 2 answered
         D("50.00"),  # 1 / (3 - 1 short)
         D("33.33"),  # 1 / 3
         Z,  # (1 - 1) / (3 - 1)
         D("25.00"),  # 1 IVR of 4
-        D("20.00"), D("5.00"),
+        D("20.00"),
+        D("5.00"),
     )
     assert fila_intervalo(warehouse, "2024-03-10", "09:15", NAC) == (
-        1, 0, 0, 1, 0, 0, Z, Z, D("6.00"), Z, Z, Z, Z, Z, D("100.00"), D("100.00"), Z, D("20.00"), D("5.00"),
+        1,
+        0,
+        0,
+        1,
+        0,
+        0,
+        Z,
+        Z,
+        D("6.00"),
+        Z,
+        Z,
+        Z,
+        Z,
+        Z,
+        D("100.00"),
+        D("100.00"),
+        Z,
+        D("20.00"),
+        D("5.00"),
     )
     assert fila_intervalo(warehouse, "2024-03-10", "23:45", PUE) == (
-        1, 0, 1, 0, 0, 1, D("3.00"), D("60.00"), D("3.00"), D("3.00"), D("60.00"),
-        D("100.00"), D("100.00"), D("100.00"), Z, Z, Z, D("20.00"), D("5.00"),
+        1,
+        0,
+        1,
+        0,
+        0,
+        1,
+        D("3.00"),
+        D("60.00"),
+        D("3.00"),
+        D("3.00"),
+        D("60.00"),
+        D("100.00"),
+        D("100.00"),
+        D("100.00"),
+        Z,
+        Z,
+        Z,
+        D("20.00"),
+        D("5.00"),
     )
     assert fila_intervalo(warehouse, "2024-03-10", "09:00", PUE) == VACIO
     assert fila_intervalo(warehouse, "2024-03-10", "00:00", NAC) == VACIO
@@ -79,7 +129,8 @@ def test_intervalos_exact_rows_at_s_t_and_the_last_second(warehouse, instance):
     hora = warehouse.execute(
         "SELECT ofrecidas, atendidas, abandonadas, abandonos_cortos, espera_maxima, tiempo_promedio_espera,"
         " nivel_servicio, nivel_servicio_sin_cortos, tasa_abandono, tasa_abandono_sin_cortos, contencion_ivr"
-        " FROM v_intervalos_hora_centro WHERE fecha = '2024-03-10' AND hora = 9 AND centro_id = %s", (NAC,)
+        " FROM v_intervalos_hora_centro WHERE fecha = '2024-03-10' AND hora = 9 AND centro_id = %s",
+        (NAC,),
     ).fetchone()
     # 5 calls: 2 answered (41 s), 2 abandoned (1 short), 1 IVR; 1 within T
     assert hora == (5, 2, 2, 1, D("21.00"), D("20.50"), D("25.00"), D("33.33"), D("50.00"), D("33.33"), D("20.00"))
@@ -109,10 +160,14 @@ def test_intervalos_exact_rows_at_s_t_and_the_last_second(warehouse, instance):
 
 
 def test_settings_are_recorded_and_views_never_mix_them(warehouse, instance, monkeypatch):
-    cargar(warehouse, "llamadas", [
-        llamada("2024-03-10 09:00:00", "ABANDONADA", espera=8),
-        llamada("2024-03-11 09:00:00", "ABANDONADA", espera=8),
-    ])
+    cargar(
+        warehouse,
+        "llamadas",
+        [
+            llamada("2024-03-10 09:00:00", "ABANDONADA", espera=8),
+            llamada("2024-03-11 09:00:00", "ABANDONADA", espera=8),
+        ],
+    )
     assert materializar(instance, reportes.intervalos, "2024-03-10").success
     monkeypatch.setenv("IACT_ABANDONO_CORTO", "10")
     monkeypatch.setenv("IACT_UMBRAL_NIVEL_SERVICIO", "30")
@@ -148,37 +203,71 @@ def _cargar_en_zona(conn, filas: list[tuple], zona: str) -> None:
 
 
 def _utc(h: int, m: int, dia: int = 3) -> datetime:
-    return datetime(2024, 11, dia, h, m, tzinfo=timezone.utc)
+    return datetime(2024, 11, dia, h, m, tzinfo=UTC)
 
 
 def test_the_two_one_oclock_hours_of_a_25_hour_day(warehouse, instance, monkeypatch):
     # America/New_York falls back on 2024-11-03: 01:00-01:59 happens at 05:xx UTC (EDT) and 06:xx UTC (EST).
     monkeypatch.setenv("IACT_ZONA_HORARIA", "America/New_York")
     primera, segunda = _utc(5, 10), _utc(6, 20)
-    _cargar_en_zona(warehouse, [
-        (9001, NAC, "C1", primera, primera + timedelta(seconds=5), primera + timedelta(seconds=15),
-         primera + timedelta(seconds=100), "ATENDIDA"),  # 01:10 EDT, waits 10 s
-        (9002, NAC, "C2", segunda, segunda + timedelta(seconds=5), None,
-         segunda + timedelta(seconds=35), "ABANDONADA"),  # 01:20 EST, waits 30 s
-        (9003, NAC, "C3", _utc(4, 59), None, None, _utc(5, 0), "IVR"),  # 00:59 EDT
-    ], "America/New_York")
+    _cargar_en_zona(
+        warehouse,
+        [
+            (
+                9001,
+                NAC,
+                "C1",
+                primera,
+                primera + timedelta(seconds=5),
+                primera + timedelta(seconds=15),
+                primera + timedelta(seconds=100),
+                "ATENDIDA",
+            ),  # 01:10 EDT, waits 10 s
+            (
+                9002,
+                NAC,
+                "C2",
+                segunda,
+                segunda + timedelta(seconds=5),
+                None,
+                segunda + timedelta(seconds=35),
+                "ABANDONADA",
+            ),  # 01:20 EST, waits 30 s
+            (9003, NAC, "C3", _utc(4, 59), None, None, _utc(5, 0), "IVR"),  # 00:59 EDT
+        ],
+        "America/New_York",
+    )
 
     assert materializar(instance, reportes.intervalos, "2024-11-03").success
     assert materializar(instance, reportes.llamadas_dia, "2024-11-03").success
 
     # The repeated hour's two passes fall in the same wall-clock slots (96 slots a day).
-    assert fila_intervalo(warehouse, "2024-11-03", "01:00", NAC)[:9] == (1, 0, 1, 0, 0, 1, D("10.00"), D("85.00"), D("10.00"))
+    assert fila_intervalo(warehouse, "2024-11-03", "01:00", NAC)[:9] == (
+        1,
+        0,
+        1,
+        0,
+        0,
+        1,
+        D("10.00"),
+        D("85.00"),
+        D("10.00"),
+    )
     assert fila_intervalo(warehouse, "2024-11-03", "01:15", NAC)[:9] == (1, 0, 0, 1, 0, 0, Z, Z, D("30.00"))
     assert fila_intervalo(warehouse, "2024-11-03", "00:45", NAC)[:3] == (1, 1, 0)
     (n,) = warehouse.execute("SELECT count(*) FROM reportes_intervalos WHERE fecha = '2024-11-03'").fetchone()
     assert n == 192
     # ... and the hourly rollup still equals reportes_llamadas_dia's hour 1.
-    assert warehouse.execute(
-        "SELECT ofrecidas, atendidas, abandonadas, nivel_servicio FROM v_intervalos_hora WHERE fecha = '2024-11-03' AND hora = 1"
-    ).fetchone() == warehouse.execute(
-        "SELECT total_llamadas, llamadas_atendidas, llamadas_abandonadas, nivel_servicio FROM reportes_llamadas_dia"
-        " WHERE fecha = '2024-11-03' AND hora = 1"
-    ).fetchone() == (2, 1, 1, D("50.00"))
+    assert (
+        warehouse.execute(
+            "SELECT ofrecidas, atendidas, abandonadas, nivel_servicio FROM v_intervalos_hora WHERE fecha = '2024-11-03' AND hora = 1"
+        ).fetchone()
+        == warehouse.execute(
+            "SELECT total_llamadas, llamadas_atendidas, llamadas_abandonadas, nivel_servicio FROM reportes_llamadas_dia"
+            " WHERE fecha = '2024-11-03' AND hora = 1"
+        ).fetchone()
+        == (2, 1, 1, D("50.00"))
+    )
 
 
 _RELLAMADAS = """
@@ -189,22 +278,28 @@ FROM reportes_rellamadas WHERE fecha = %s ORDER BY centro_id
 
 
 def test_rellamadas_exact_rows_window_edges_midnight_centers_and_ties(warehouse, instance):
-    cargar(warehouse, "llamadas", [
-        llamada("2024-03-10 10:00:00", "ATENDIDA", espera=1, habla=10, cliente="A"),
-        llamada("2024-03-10 09:59:59", "IVR", cliente="B", centro=PUE),
-        llamada("2024-03-10 23:50:00", "ABANDONADA", espera=10, cliente="C"),
-        # the report day
-        llamada("2024-03-11 10:00:00", "IVR", cliente="A"),  # exactly H after A's call: a repeat
-        llamada("2024-03-11 10:00:00", "IVR", cliente="B"),  # H and one second after: not a repeat
-        llamada("2024-03-11 00:10:00", "ATENDIDA", espera=1, habla=10, cliente="C", centro=PUE),  # midnight, centers
-        llamada("2024-03-11 12:00:00", "IVR", cliente="D"),  # a tie on inicio: the first is not a repeat...
-        llamada("2024-03-11 12:00:00", "IVR", cliente="D"),  # ... the second (higher llamada_id) is
-        llamada("2024-03-11 08:00:00", "IVR", cliente="E"),
-        llamada("2024-03-11 09:00:00", "ABANDONADA", espera=3, cliente="E"),
-        llamada("2024-03-11 20:00:00", "ATENDIDA", espera=3, habla=5, cliente="E"),
-        llamada("2024-03-11 11:00:00", "IVR"),  # unidentified: not counted
-        llamada("2024-03-12 09:00:00", "IVR", cliente="B"),  # later day
-    ])
+    cargar(
+        warehouse,
+        "llamadas",
+        [
+            llamada("2024-03-10 10:00:00", "ATENDIDA", espera=1, habla=10, cliente="A"),
+            llamada("2024-03-10 09:59:59", "IVR", cliente="B", centro=PUE),
+            llamada("2024-03-10 23:50:00", "ABANDONADA", espera=10, cliente="C"),
+            # the report day
+            llamada("2024-03-11 10:00:00", "IVR", cliente="A"),  # exactly H after A's call: a repeat
+            llamada("2024-03-11 10:00:00", "IVR", cliente="B"),  # H and one second after: not a repeat
+            llamada(
+                "2024-03-11 00:10:00", "ATENDIDA", espera=1, habla=10, cliente="C", centro=PUE
+            ),  # midnight, centers
+            llamada("2024-03-11 12:00:00", "IVR", cliente="D"),  # a tie on inicio: the first is not a repeat...
+            llamada("2024-03-11 12:00:00", "IVR", cliente="D"),  # ... the second (higher llamada_id) is
+            llamada("2024-03-11 08:00:00", "IVR", cliente="E"),
+            llamada("2024-03-11 09:00:00", "ABANDONADA", espera=3, cliente="E"),
+            llamada("2024-03-11 20:00:00", "ATENDIDA", espera=3, habla=5, cliente="E"),
+            llamada("2024-03-11 11:00:00", "IVR"),  # unidentified: not counted
+            llamada("2024-03-12 09:00:00", "IVR", cliente="B"),  # later day
+        ],
+    )
 
     result = materializar(instance, reportes.rellamadas, "2024-03-11")
 
@@ -224,8 +319,10 @@ def test_rellamadas_records_how_far_back_it_could_see_and_rebuilds(warehouse, in
     for dia in ("20240519", "20240520", "20240521"):
         warehouse.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier("staging", f"llamadas_{dia}")))
     cargar(warehouse, "llamadas", [llamada("2024-05-21 09:00:00", "IVR", cliente="A")])
-    consulta = "SELECT rellamadas, ventana_rellamada_h, horas_historia_cargadas, ventana_completa" \
-               " FROM reportes_rellamadas WHERE fecha = '2024-05-21' AND centro_id = %s"
+    consulta = (
+        "SELECT rellamadas, ventana_rellamada_h, horas_historia_cargadas, ventana_completa"
+        " FROM reportes_rellamadas WHERE fecha = '2024-05-21' AND centro_id = %s"
+    )
 
     assert materializar(instance, reportes.rellamadas, "2024-05-21").success
     assert warehouse.execute(consulta, (NAC,)).fetchone() == (0, 48, Z, False)  # no previous day loaded
@@ -293,10 +390,14 @@ def test_recent_worklist_view_shows_yesterday_and_today_to_analysts(warehouse, i
     zona = ZoneInfo("America/Mexico_City")
     ayer = datetime.now(zona).date() - timedelta(days=1)
     antier = ayer - timedelta(days=1)
-    cargar(warehouse, "llamadas", [
-        llamada(f"{antier} 10:00:00", "ABANDONADA", espera=7, cliente="VIEJO"),
-        llamada(f"{ayer} 10:00:00", "ABANDONADA", espera=7, cliente="NUEVO"),
-    ])
+    cargar(
+        warehouse,
+        "llamadas",
+        [
+            llamada(f"{antier} 10:00:00", "ABANDONADA", espera=7, cliente="VIEJO"),
+            llamada(f"{ayer} 10:00:00", "ABANDONADA", espera=7, cliente="NUEVO"),
+        ],
+    )
     assert materializar(instance, reportes.devolucion, antier.isoformat(), ayer.isoformat()).success
     assert warehouse.execute("SELECT count(*) FROM lista_devolucion").fetchone() == (2,)
     with warehouse.transaction(force_rollback=True):
@@ -304,8 +405,15 @@ def test_recent_worklist_view_shows_yesterday_and_today_to_analysts(warehouse, i
         assert warehouse.execute("SELECT fecha, cliente_id FROM v_lista_devolucion_reciente").fetchall() == [
             (ayer, "NUEVO")
         ]
-        for vista in ("v_intervalos_hora", "v_intervalos_hora_centro", "v_intervalos_dia", "v_intervalos_dia_centro",
-                      "reportes_intervalos", "reportes_rellamadas", "lista_devolucion"):
+        for vista in (
+            "v_intervalos_hora",
+            "v_intervalos_hora_centro",
+            "v_intervalos_dia",
+            "v_intervalos_dia_centro",
+            "reportes_intervalos",
+            "reportes_rellamadas",
+            "lista_devolucion",
+        ):
             warehouse.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(vista)))
 
 
@@ -325,7 +433,9 @@ def test_all_centers_hourly_rollup_equals_llamadas_dia_on_a_demo_day(urls, wareh
     demo.seed(urls.ivr, dia, dia, 4000, 42, zona="America/Mexico_City")
     result = dg.materialize(
         [*staging_assets, reportes.llamadas_dia, *reportes.ANALISTAS],
-        partition_key=dia.isoformat(), instance=instance, resources=build_resources(),
+        partition_key=dia.isoformat(),
+        instance=instance,
+        resources=build_resources(),
     )
     assert result.success
     parametros = {"dia": dia}

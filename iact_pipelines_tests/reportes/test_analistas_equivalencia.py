@@ -22,33 +22,46 @@ _FUERA = ("id", "created_at", "updated_at")  # differ by construction
 def _filas(conn, tabla: str, preparacion, sentencia, parametros: dict) -> tuple[list, tuple]:
     """The rows `tabla` gets for the window and the statement's headline row, then undone."""
     with conn.transaction(force_rollback=True):
-        conn.execute(sql.SQL("DELETE FROM {} WHERE fecha >= %(desde)s AND fecha < %(hasta)s")
-                     .format(sql.Identifier(tabla)), parametros)
+        conn.execute(
+            sql.SQL("DELETE FROM {} WHERE fecha >= %(desde)s AND fecha < %(hasta)s").format(sql.Identifier(tabla)),
+            parametros,
+        )
         for paso in preparacion:
             conn.execute(paso, parametros)
         cifras = conn.execute(sentencia, parametros).fetchone()
         columnas = [sql.Identifier(c) for c in _columnas(conn, tabla)]
-        filas = conn.execute(sql.SQL("SELECT {} FROM {} WHERE fecha >= %(desde)s AND fecha < %(hasta)s ORDER BY {}")
-                             .format(sql.SQL(", ").join(columnas), sql.Identifier(tabla), sql.SQL(", ").join(columnas)),
-                             parametros).fetchall()
+        filas = conn.execute(
+            sql.SQL("SELECT {} FROM {} WHERE fecha >= %(desde)s AND fecha < %(hasta)s ORDER BY {}").format(
+                sql.SQL(", ").join(columnas), sql.Identifier(tabla), sql.SQL(", ").join(columnas)
+            ),
+            parametros,
+        ).fetchall()
     return filas, cifras
 
 
 def _columnas(conn, tabla: str) -> list[str]:
-    return [r[0] for r in conn.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_schema = 'public' AND table_name = %s"
-        " ORDER BY ordinal_position", (tabla,)
-    ).fetchall() if r[0] not in _FUERA]
+    return [
+        r[0]
+        for r in conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'public' AND table_name = %s"
+            " ORDER BY ordinal_position",
+            (tabla,),
+        ).fetchall()
+        if r[0] not in _FUERA
+    ]
 
 
-@pytest.mark.parametrize("zona, dia", [("America/Mexico_City", date(2025, 3, 4)), ("America/New_York", date(2024, 11, 3))])
+@pytest.mark.parametrize(
+    "zona, dia", [("America/Mexico_City", date(2025, 3, 4)), ("America/New_York", date(2024, 11, 3))]
+)
 def test_new_statements_write_exactly_the_former_rows(urls, warehouse, instance, monkeypatch, zona, dia):
     monkeypatch.setenv("IACT_ZONA_HORARIA", zona)
     desde = dia - timedelta(days=2)
     demo.seed(urls.ivr, desde, dia, 3000, 7, zona=zona)
     for d in (desde, desde + timedelta(days=1), dia):
-        assert dg.materialize(staging_assets, partition_key=d.isoformat(), instance=instance,
-                              resources=build_resources()).success
+        assert dg.materialize(
+            staging_assets, partition_key=d.isoformat(), instance=instance, resources=build_resources()
+        ).success
     (dias,) = warehouse.execute("SELECT count(DISTINCT fecha) FROM staging.llamadas").fetchone()
     assert dias == 3
 

@@ -12,9 +12,9 @@ import dagster as dg
 import psycopg
 import pytest
 
-from iact_pipelines.staging import clientes
-from iact_pipelines.reportes import assets as reportes
 from iact_pipelines.plataforma.resources import build_resources
+from iact_pipelines.reportes import assets as reportes
+from iact_pipelines.staging import clientes
 
 ZONA = ZoneInfo("America/Mexico_City")
 NAC, PUE = "19028031", "19020084"
@@ -94,25 +94,29 @@ CERO = (0, 0, 0, D("0.00"), D("0.00"), D("0.00"))
 
 
 def test_llamadas_dia_exact_rows_all_hours_midnight_and_rounding(warehouse, instance):
-    cargar(warehouse, "llamadas", [
-        llamada("2024-03-09 23:59:00", "IVR"),  # the day before: not in the report
-        # hour 0: only IVR calls -> zero denominators everywhere
-        llamada("2024-03-10 00:05:00", "IVR"),
-        llamada("2024-03-10 00:06:00", "IVR"),
-        # hour 9: waits 10, 20 (exactly T: within), 25; one abandoned; one IVR
-        llamada("2024-03-10 09:00:00", "ATENDIDA", espera=10, habla=100),
-        llamada("2024-03-10 09:10:00", "ATENDIDA", espera=20, habla=200),
-        llamada("2024-03-10 09:20:00", "ATENDIDA", espera=25, habla=300),
-        llamada("2024-03-10 09:30:00", "ABANDONADA", espera=40),
-        llamada("2024-03-10 09:40:00", "IVR"),
-        # hour 14: ASA (10 + 10.01) / 2 = 10.005 -> 10.01 (half away from zero; binary float gives 10.0)
-        llamada("2024-03-10 14:00:00", "ATENDIDA", espera=10, habla=1),
-        llamada("2024-03-10 14:01:00", "ATENDIDA", espera=10.01, habla=2),
-        llamada("2024-03-10 14:02:00", "ABANDONADA", espera=5),
-        # 23:50 local is 05:50 UTC of the next day; it ends after midnight: still day 10, hour 23
-        llamada("2024-03-10 23:50:00", "ATENDIDA", cola=60, espera=30, habla=1200),
-        llamada("2024-03-11 00:30:00", "ATENDIDA", espera=1, habla=1),  # the next day: not in the report
-    ])
+    cargar(
+        warehouse,
+        "llamadas",
+        [
+            llamada("2024-03-09 23:59:00", "IVR"),  # the day before: not in the report
+            # hour 0: only IVR calls -> zero denominators everywhere
+            llamada("2024-03-10 00:05:00", "IVR"),
+            llamada("2024-03-10 00:06:00", "IVR"),
+            # hour 9: waits 10, 20 (exactly T: within), 25; one abandoned; one IVR
+            llamada("2024-03-10 09:00:00", "ATENDIDA", espera=10, habla=100),
+            llamada("2024-03-10 09:10:00", "ATENDIDA", espera=20, habla=200),
+            llamada("2024-03-10 09:20:00", "ATENDIDA", espera=25, habla=300),
+            llamada("2024-03-10 09:30:00", "ABANDONADA", espera=40),
+            llamada("2024-03-10 09:40:00", "IVR"),
+            # hour 14: ASA (10 + 10.01) / 2 = 10.005 -> 10.01 (half away from zero; binary float gives 10.0)
+            llamada("2024-03-10 14:00:00", "ATENDIDA", espera=10, habla=1),
+            llamada("2024-03-10 14:01:00", "ATENDIDA", espera=10.01, habla=2),
+            llamada("2024-03-10 14:02:00", "ABANDONADA", espera=5),
+            # 23:50 local is 05:50 UTC of the next day; it ends after midnight: still day 10, hour 23
+            llamada("2024-03-10 23:50:00", "ATENDIDA", cola=60, espera=30, habla=1200),
+            llamada("2024-03-11 00:30:00", "ATENDIDA", espera=1, habla=1),  # the next day: not in the report
+        ],
+    )
 
     result = materializar(instance, reportes.llamadas_dia, "2024-03-10")
 
@@ -129,7 +133,9 @@ def test_llamadas_dia_exact_rows_all_hours_midnight_and_rounding(warehouse, inst
     (staging,) = warehouse.execute("SELECT count(*) FROM staging.llamadas WHERE fecha = '2024-03-10'").fetchone()
     assert sum(f[0] for f in filas.values()) == staging == 11
     # nothing written outside the materialized day
-    assert warehouse.execute("SELECT count(*) FROM reportes_llamadas_dia WHERE fecha <> '2024-03-10'").fetchone() == (0,)
+    assert warehouse.execute("SELECT count(*) FROM reportes_llamadas_dia WHERE fecha <> '2024-03-10'").fetchone() == (
+        0,
+    )
 
     meta = metadatos(result, reportes.llamadas_dia)
     assert meta["registros_cargados"] == meta["dagster/row_count"] == 24
@@ -142,11 +148,15 @@ def test_llamadas_dia_exact_rows_all_hours_midnight_and_rounding(warehouse, inst
 
 def test_threshold_is_the_configured_setting(warehouse, instance, monkeypatch):
     monkeypatch.setenv("IACT_UMBRAL_NIVEL_SERVICIO", "25")
-    cargar(warehouse, "llamadas", [
-        llamada("2024-03-10 09:00:00", "ATENDIDA", espera=10, habla=100),
-        llamada("2024-03-10 09:10:00", "ATENDIDA", espera=25, habla=200),
-        llamada("2024-03-10 09:20:00", "ATENDIDA", espera=25.5, habla=300),
-    ])
+    cargar(
+        warehouse,
+        "llamadas",
+        [
+            llamada("2024-03-10 09:00:00", "ATENDIDA", espera=10, habla=100),
+            llamada("2024-03-10 09:10:00", "ATENDIDA", espera=25, habla=200),
+            llamada("2024-03-10 09:20:00", "ATENDIDA", espera=25.5, habla=300),
+        ],
+    )
     assert materializar(instance, reportes.llamadas_dia, "2024-03-10").success
     (nivel,) = warehouse.execute(
         "SELECT nivel_servicio FROM reportes_llamadas_dia WHERE fecha = '2024-03-10' AND hora = 9"
@@ -155,19 +165,23 @@ def test_threshold_is_the_configured_setting(warehouse, instance, monkeypatch):
 
 
 def test_menu_problemas_exact_rows_and_problem_view(warehouse, instance):
-    cargar(warehouse, "menu_eventos", [
-        evento("2024-03-10 08:00:00", "M1", "Principal", "OK", estancia=10),
-        evento("2024-03-10 08:01:00", "M1", "Principal", "ABANDONO"),  # hung up inside: no stay
-        evento("2024-03-10 08:02:00", "M1", "Principal", "TIMEOUT", estancia=30),
-        evento("2024-03-10 23:59:00", "M1", "Principal", "ERROR", estancia=5),
-        evento("2024-03-10 09:00:00", "M2", "Saldo", "ABANDONO"),
-        evento("2024-03-10 09:01:00", "M2", "Saldo", "ABANDONO"),
-        evento("2024-03-10 09:02:00", "M2", "Saldo", "ABANDONO"),
-        *[evento(f"2024-03-10 10:0{i}:00", "M3", "Pagos", "OK", estancia=1) for i in range(6)],
-        evento("2024-03-10 10:06:00", "M3", "Pagos", "OK", estancia=2),
-        evento("2024-03-10 10:07:00", "M3", "Pagos", "ABANDONO"),
-        evento("2024-03-11 00:01:00", "M1", "Principal", "ABANDONO"),  # the next day
-    ])
+    cargar(
+        warehouse,
+        "menu_eventos",
+        [
+            evento("2024-03-10 08:00:00", "M1", "Principal", "OK", estancia=10),
+            evento("2024-03-10 08:01:00", "M1", "Principal", "ABANDONO"),  # hung up inside: no stay
+            evento("2024-03-10 08:02:00", "M1", "Principal", "TIMEOUT", estancia=30),
+            evento("2024-03-10 23:59:00", "M1", "Principal", "ERROR", estancia=5),
+            evento("2024-03-10 09:00:00", "M2", "Saldo", "ABANDONO"),
+            evento("2024-03-10 09:01:00", "M2", "Saldo", "ABANDONO"),
+            evento("2024-03-10 09:02:00", "M2", "Saldo", "ABANDONO"),
+            *[evento(f"2024-03-10 10:0{i}:00", "M3", "Pagos", "OK", estancia=1) for i in range(6)],
+            evento("2024-03-10 10:06:00", "M3", "Pagos", "OK", estancia=2),
+            evento("2024-03-10 10:07:00", "M3", "Pagos", "ABANDONO"),
+            evento("2024-03-11 00:01:00", "M1", "Principal", "ABANDONO"),  # the next day
+        ],
+    )
 
     result = materializar(instance, reportes.menu_problemas, "2024-03-10")
 
@@ -195,15 +209,19 @@ def test_menu_problemas_exact_rows_and_problem_view(warehouse, instance):
 
 def test_menu_threshold_follows_the_setting(warehouse, instance, monkeypatch):
     monkeypatch.setenv("IACT_MENU_UMBRAL_PROBLEMA", "0.30")
-    cargar(warehouse, "menu_eventos", [
-        evento("2024-03-10 08:00:00", "M1", "Principal", "OK", estancia=10),
-        evento("2024-03-10 08:01:00", "M1", "Principal", "OK", estancia=10),
-        evento("2024-03-10 08:02:00", "M1", "Principal", "ABANDONO"),  # 33.33 % > 30 %
-        evento("2024-03-10 09:00:00", "M2", "Saldo", "OK", estancia=1),
-        evento("2024-03-10 09:00:00", "M2", "Saldo", "OK", estancia=1),
-        evento("2024-03-10 09:00:00", "M2", "Saldo", "OK", estancia=1),
-        evento("2024-03-10 09:01:00", "M2", "Saldo", "TIMEOUT", estancia=60),  # 25 % < 30 %
-    ])
+    cargar(
+        warehouse,
+        "menu_eventos",
+        [
+            evento("2024-03-10 08:00:00", "M1", "Principal", "OK", estancia=10),
+            evento("2024-03-10 08:01:00", "M1", "Principal", "OK", estancia=10),
+            evento("2024-03-10 08:02:00", "M1", "Principal", "ABANDONO"),  # 33.33 % > 30 %
+            evento("2024-03-10 09:00:00", "M2", "Saldo", "OK", estancia=1),
+            evento("2024-03-10 09:00:00", "M2", "Saldo", "OK", estancia=1),
+            evento("2024-03-10 09:00:00", "M2", "Saldo", "OK", estancia=1),
+            evento("2024-03-10 09:01:00", "M2", "Saldo", "TIMEOUT", estancia=60),  # 25 % < 30 %
+        ],
+    )
     try:
         result = materializar(instance, reportes.menu_problemas, "2024-03-10")
         assert metadatos(result, reportes.menu_problemas)["menus_problematicos"] == 1
@@ -213,14 +231,18 @@ def test_menu_threshold_follows_the_setting(warehouse, instance, monkeypatch):
 
 
 def test_transferencias_exact_rows(warehouse, instance):
-    cargar(warehouse, "transferencias", [
-        transferencia("2024-03-10 08:00:00", NAC, PUE, True, duracion=10),
-        transferencia("2024-03-10 09:00:00", NAC, PUE, True, duracion=20),
-        transferencia("2024-03-10 10:00:00", NAC, PUE, False),  # never connected: no duration
-        transferencia("2024-03-10 11:00:00", PUE, NAC, False, duracion=7),
-        transferencia("2024-03-10 12:00:00", NAC, "19000001", False),  # no duration at all: 0
-        transferencia("2024-03-11 12:00:00", NAC, PUE, True, duracion=99),  # the next day
-    ])
+    cargar(
+        warehouse,
+        "transferencias",
+        [
+            transferencia("2024-03-10 08:00:00", NAC, PUE, True, duracion=10),
+            transferencia("2024-03-10 09:00:00", NAC, PUE, True, duracion=20),
+            transferencia("2024-03-10 10:00:00", NAC, PUE, False),  # never connected: no duration
+            transferencia("2024-03-10 11:00:00", PUE, NAC, False, duracion=7),
+            transferencia("2024-03-10 12:00:00", NAC, "19000001", False),  # no duration at all: 0
+            transferencia("2024-03-11 12:00:00", NAC, PUE, True, duracion=99),  # the next day
+        ],
+    )
 
     result = materializar(instance, reportes.transferencias, "2024-03-10")
 
@@ -247,19 +269,23 @@ FROM reportes_clientes_unicos ORDER BY fecha_inicio
 
 
 def test_clientes_unicos_months_new_and_recurrent(warehouse, instance):
-    cargar(warehouse, "llamadas", [
-        llamada("2023-12-20 10:00:00", "IVR", cliente="C0"),  # history before any materialized month
-        llamada("2024-01-15 10:00:00", "IVR", cliente="C1"),
-        llamada("2024-01-31 23:59:00", "IVR", cliente="C4"),  # local January, UTC February
-        llamada("2024-02-03 10:00:00", "ATENDIDA", espera=5, habla=5, cliente="C1"),  # first seen in January
-        llamada("2024-02-20 10:00:00", "IVR", cliente="C1"),
-        llamada("2024-02-10 10:00:00", "IVR", cliente="C2"),
-        llamada("2024-02-11 10:00:00", "IVR", cliente="C2"),
-        llamada("2024-02-29 23:30:00", "IVR", cliente="C2"),  # local February, UTC March
-        llamada("2024-02-15 10:00:00", "IVR", cliente="C0"),  # first seen in December 2023
-        llamada("2024-02-16 10:00:00", "IVR"),  # unidentified: not a client, not counted
-        llamada("2024-03-01 00:10:00", "IVR", cliente="C3"),
-    ])
+    cargar(
+        warehouse,
+        "llamadas",
+        [
+            llamada("2023-12-20 10:00:00", "IVR", cliente="C0"),  # history before any materialized month
+            llamada("2024-01-15 10:00:00", "IVR", cliente="C1"),
+            llamada("2024-01-31 23:59:00", "IVR", cliente="C4"),  # local January, UTC February
+            llamada("2024-02-03 10:00:00", "ATENDIDA", espera=5, habla=5, cliente="C1"),  # first seen in January
+            llamada("2024-02-20 10:00:00", "IVR", cliente="C1"),
+            llamada("2024-02-10 10:00:00", "IVR", cliente="C2"),
+            llamada("2024-02-11 10:00:00", "IVR", cliente="C2"),
+            llamada("2024-02-29 23:30:00", "IVR", cliente="C2"),  # local February, UTC March
+            llamada("2024-02-15 10:00:00", "IVR", cliente="C0"),  # first seen in December 2023
+            llamada("2024-02-16 10:00:00", "IVR"),  # unidentified: not a client, not counted
+            llamada("2024-03-01 00:10:00", "IVR", cliente="C3"),
+        ],
+    )
 
     # January..April in one run (a single-run backfill of four months)
     result = materializar(instance, reportes.clientes_unicos, "2024-01-01", "2024-04-01")
@@ -283,8 +309,12 @@ def test_clientes_unicos_months_new_and_recurrent(warehouse, instance):
 
 def _trimestre_q1_2024() -> list[tuple]:
     filas = [
-        llamada(f"{date(2024, 1, 1) + timedelta(days=2 * i)} 10:00:00", "ATENDIDA",
-                espera=10 if i < 21 else 40, habla=100 + i)
+        llamada(
+            f"{date(2024, 1, 1) + timedelta(days=2 * i)} 10:00:00",
+            "ATENDIDA",
+            espera=10 if i < 21 else 40,
+            habla=100 + i,
+        )
         for i in range(31)
     ]
     filas += [
@@ -336,7 +366,8 @@ _SIN_TIEMPOS = {
 def _contenido(conn, tabla: str) -> list[tuple]:
     """Every row without id, created_at and updated_at."""
     columnas = [
-        c for (c,) in conn.execute(
+        c
+        for (c,) in conn.execute(
             "SELECT column_name FROM information_schema.columns WHERE table_name = %s ORDER BY ordinal_position",
             (tabla,),
         ).fetchall()
@@ -376,7 +407,10 @@ def test_a_failed_run_leaves_the_previous_rows(warehouse, instance):
     cargar(warehouse, "llamadas", [llamada("2024-03-10 09:00:00", "ATENDIDA", espera=-500, habla=600)])
 
     result = dg.materialize(
-        [reportes.llamadas_dia], partition_key="2024-03-10", instance=instance, resources=build_resources(),
+        [reportes.llamadas_dia],
+        partition_key="2024-03-10",
+        instance=instance,
+        resources=build_resources(),
         raise_on_error=False,
     )
 
@@ -386,9 +420,16 @@ def test_a_failed_run_leaves_the_previous_rows(warehouse, instance):
 
 def test_report_assets_are_single_run_and_grouped():
     claves = {"/".join(a.key.path) for a in reportes.report_assets}
-    assert claves == {"reportes/llamadas_dia", "reportes/menu_problemas", "reportes/transferencias",
-                      "reportes/clientes_unicos", "reportes/trimestral",
-                      "reportes/intervalos", "reportes/rellamadas", "reportes/devolucion"}
+    assert claves == {
+        "reportes/llamadas_dia",
+        "reportes/menu_problemas",
+        "reportes/transferencias",
+        "reportes/clientes_unicos",
+        "reportes/trimestral",
+        "reportes/intervalos",
+        "reportes/rellamadas",
+        "reportes/devolucion",
+    }
     for asset in reportes.report_assets:
         assert asset.backfill_policy == dg.BackfillPolicy.single_run()
         assert asset.group_names_by_key[asset.key] == "reportes"

@@ -11,7 +11,7 @@ import dagster as dg
 from psycopg import sql
 
 from iact_pipelines.demo import generador
-from iact_pipelines.plataforma import copia_binaria, db, reemplazo
+from iact_pipelines.plataforma import db, reemplazo
 from iact_pipelines.plataforma.resources import build_resources
 from iact_pipelines.reportes import assets as reportes
 from iact_pipelines.staging import assets as staging
@@ -24,8 +24,13 @@ def _reporte_aparte(dagster_home: str) -> bool:
     """A run of reportes/llamadas_dia for DIA in a child process, on the test's Dagster instance."""
     instancia = dg.DagsterInstance.from_config(dagster_home)
     try:
-        return dg.materialize([reportes.llamadas_dia], partition_key=DIA, instance=instancia,
-                              resources=build_resources(), raise_on_error=False).success
+        return dg.materialize(
+            [reportes.llamadas_dia],
+            partition_key=DIA,
+            instance=instancia,
+            resources=build_resources(),
+            raise_on_error=False,
+        ).success
     finally:
         instancia.dispose()
 
@@ -56,8 +61,11 @@ def test_a_report_racing_a_staging_load_equals_staging(urls, warehouse, instance
                 dia = date.fromisoformat(DIA)
                 with reemplazo.reemplazar_dias_staging(carga, "llamadas", dia, dia.replace(day=dia.day + 1)):
                     mitad = filas[: len(filas) // 2] if vez % 2 else filas
-                    with carga.cursor().copy(sql.SQL("COPY staging.llamadas ({}) FROM STDIN").format(
-                            sql.SQL(", ").join(map(sql.Identifier, columnas)))) as copy:
+                    with carga.cursor().copy(
+                        sql.SQL("COPY staging.llamadas ({}) FROM STDIN").format(
+                            sql.SQL(", ").join(map(sql.Identifier, columnas))
+                        )
+                    ) as copy:
                         for fila in mitad:
                             copy.write_row(fila)
                     reporte = pool.submit(_reporte_aparte, instance.root_directory)
@@ -69,7 +77,8 @@ def test_a_report_racing_a_staging_load_equals_staging(urls, warehouse, instance
             assert reporte.result(timeout=120)
             (en_staging,) = warehouse.execute("SELECT count(*) FROM staging.llamadas").fetchone()
             (total,) = warehouse.execute(
-                "SELECT sum(total_llamadas)::int FROM reportes_llamadas_dia WHERE fecha = %s", (DIA,)).fetchone()
+                "SELECT sum(total_llamadas)::int FROM reportes_llamadas_dia WHERE fecha = %s", (DIA,)
+            ).fetchone()
             totales.append((en_staging, total))
 
     mitad = len(filas) // 2

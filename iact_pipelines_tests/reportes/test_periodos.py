@@ -34,7 +34,8 @@ def _ejecutar(instance, pedidos):
     defs = _defs()
     for pedido in pedidos:
         result = defs.resolve_job_def(pedido.job_name).execute_in_process(
-            partition_key=pedido.partition_key, instance=instance, tags=pedido.tags)
+            partition_key=pedido.partition_key, instance=instance, tags=pedido.tags
+        )
         assert result.success
     return result
 
@@ -45,7 +46,9 @@ def test_a_month_is_rebuilt_after_one_of_its_days_changes(ivr_writer, warehouse,
     contexto = dg.build_sensor_context(instance=instance)
     primero = periodos_tras_dias(contexto)
     assert [(p.job_name, p.partition_key) for p in primero.run_requests] == [
-        ("reportes_mensuales", "2024-03-01"), ("reportes_trimestrales", "2024-01-01")]
+        ("reportes_mensuales", "2024-03-01"),
+        ("reportes_trimestrales", "2024-01-01"),
+    ]
     _ejecutar(instance, primero.run_requests)
     assert warehouse.execute(_MES).fetchall() == [("2024-03-01", 1, 1)]
     assert warehouse.execute(_TRIMESTRE).fetchall() == [("Q1", 2024, 1)]
@@ -55,7 +58,9 @@ def test_a_month_is_rebuilt_after_one_of_its_days_changes(ivr_writer, warehouse,
     _cargar_dia(instance)
     segundo = periodos_tras_dias(dg.build_sensor_context(instance=instance, cursor=primero.cursor))
     assert [(p.job_name, p.partition_key) for p in segundo.run_requests] == [
-        ("reportes_mensuales", "2024-03-01"), ("reportes_trimestrales", "2024-01-01")]
+        ("reportes_mensuales", "2024-03-01"),
+        ("reportes_trimestrales", "2024-01-01"),
+    ]
     assert len({p.run_key for p in primero.run_requests + segundo.run_requests}) == 4
     _ejecutar(instance, segundo.run_requests)
 
@@ -69,11 +74,18 @@ def test_a_month_is_rebuilt_after_one_of_its_days_changes(ivr_writer, warehouse,
 
 
 def test_a_1999_quarter_can_be_reported(warehouse):
-    cargar(warehouse, "llamadas", [llamada("1999-12-31 10:00:00", "ATENDIDA", espera=10, habla=60),
-                                   llamada("1999-11-02 10:00:00", "ABANDONADA", espera=30)])
+    cargar(
+        warehouse,
+        "llamadas",
+        [
+            llamada("1999-12-31 10:00:00", "ATENDIDA", espera=10, habla=60),
+            llamada("1999-11-02 10:00:00", "ABANDONADA", espera=30),
+        ],
+    )
     parametros = {"desde": date(1999, 10, 1), "hasta": date(2000, 1, 1), "umbral": 20.0}
-    with reemplazo.reemplazar_periodo(warehouse, "reportes_trimestral", "fecha_inicio", date(1999, 10, 1),
-                                      date(2000, 1, 1), ["1999-10-01"]):
+    with reemplazo.reemplazar_periodo(
+        warehouse, "reportes_trimestral", "fecha_inicio", date(1999, 10, 1), date(2000, 1, 1), ["1999-10-01"]
+    ):
         warehouse.execute(metricas.AGREGADO_TRIMESTRAL, parametros)
         warehouse.execute(metricas.REPORTE_TRIMESTRAL, parametros)
     assert warehouse.execute(

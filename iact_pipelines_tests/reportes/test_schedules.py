@@ -6,8 +6,8 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 import pytest
 
-from iact_pipelines.reportes import jobs
 from iact_pipelines.plataforma import partitions
+from iact_pipelines.reportes import jobs
 from iact_pipelines.reportes.schedules import clientes_mes_en_curso, diario_ayer, schedules, trimestre_en_curso
 
 ZONA = ZoneInfo("America/Mexico_City")
@@ -95,8 +95,11 @@ def test_the_quarter_schedule_ticks_weekly_and_on_quarter_starts():
 def test_todays_ticks_request_partitions_that_exist():
     """The open month and quarter exist as partitions (end_offset=1), yesterday as a day."""
     ahora = datetime.now(tz=ZONA)
-    for schedule, job in ((diario_ayer, jobs.diario), (clientes_mes_en_curso, jobs.reportes_mensuales),
-                          (trimestre_en_curso, jobs.reportes_trimestrales)):
+    for schedule, job in (
+        (diario_ayer, jobs.diario),
+        (clientes_mes_en_curso, jobs.reportes_mensuales),
+        (trimestre_en_curso, jobs.reportes_trimestrales),
+    ):
         for clave in _claves(schedule, ahora):
             assert clave in job.partitions_def.get_partition_keys(), (schedule.name, clave)
     assert jobs.diario.partitions_def == partitions.diaria

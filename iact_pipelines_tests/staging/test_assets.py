@@ -7,17 +7,16 @@ America/Mexico_City is UTC-6 all year since 2022, so local midnight of 2024-03-1
 import multiprocessing
 import time
 from concurrent.futures import ProcessPoolExecutor
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import dagster as dg
 import pytest
 
-from iact_pipelines.plataforma import db
-from iact_pipelines.staging import extraccion
-from iact_pipelines.plataforma import partitions
-from iact_pipelines.staging import assets as staging
+from iact_pipelines.plataforma import db, partitions
 from iact_pipelines.plataforma.resources import build_resources
+from iact_pipelines.staging import assets as staging
+from iact_pipelines.staging import extraccion
 
 ZONA = ZoneInfo("America/Mexico_City")
 NAC, PUE, GDL = "19028031", "19020084", "19014002"
@@ -38,12 +37,30 @@ def s(t: datetime, segundos: float) -> datetime:
     return t + timedelta(seconds=segundos)
 
 
-def llamada(id_, inicio="2024-03-10 10:00:00", resultado="ATENDIDA", *, cola=10, espera=20, habla=60,
-            centro=NAC, cliente="C1", **cambios):
+def llamada(
+    id_,
+    inicio="2024-03-10 10:00:00",
+    resultado="ATENDIDA",
+    *,
+    cola=10,
+    espera=20,
+    habla=60,
+    centro=NAC,
+    cliente="C1",
+    **cambios,
+):
     """A consistent call (answered unless said otherwise); `cambios` overrides any column."""
     t0 = local(inicio) if isinstance(inicio, str) else inicio
-    fila = {"llamada_id": id_, "centro_id": centro, "cliente_id": cliente, "inicio": t0,
-            "ingreso_cola": None, "atencion": None, "fin": s(t0, 30), "resultado": resultado}
+    fila = {
+        "llamada_id": id_,
+        "centro_id": centro,
+        "cliente_id": cliente,
+        "inicio": t0,
+        "ingreso_cola": None,
+        "atencion": None,
+        "fin": s(t0, 30),
+        "resultado": resultado,
+    }
     if resultado in ("ATENDIDA", "ABANDONADA"):
         fila["ingreso_cola"] = s(t0, cola)
         fila["fin"] = s(t0, cola + espera)
@@ -57,9 +74,16 @@ def llamada(id_, inicio="2024-03-10 10:00:00", resultado="ATENDIDA", *, cola=10,
 def evento(id_, entrada="2024-03-10 10:00:00", *, llamada_id=..., centro=NAC, menu="MP", salida=15, **cambios):
     """A valid menu visit, of call `id_` unless said otherwise."""
     t0 = local(entrada)
-    fila = {"evento_id": id_, "llamada_id": id_ if llamada_id is ... else llamada_id, "centro_id": centro,
-            "menu_id": menu, "menu_nombre": "Menú principal", "entrada": t0,
-            "salida": s(t0, salida) if salida is not None else None, "resultado": "OK"}
+    fila = {
+        "evento_id": id_,
+        "llamada_id": id_ if llamada_id is ... else llamada_id,
+        "centro_id": centro,
+        "menu_id": menu,
+        "menu_nombre": "Menú principal",
+        "entrada": t0,
+        "salida": s(t0, salida) if salida is not None else None,
+        "resultado": "OK",
+    }
     fila.update(cambios)
     return fila
 
@@ -67,8 +91,15 @@ def evento(id_, entrada="2024-03-10 10:00:00", *, llamada_id=..., centro=NAC, me
 def transferencia(id_, inicio="2024-03-10 10:00:00", *, origen=NAC, destino=PUE, dura=30, **cambios):
     """A valid transfer of call `id_` unless said otherwise."""
     t0 = local(inicio)
-    fila = {"transferencia_id": id_, "llamada_id": id_, "centro_origen": origen, "centro_destino": destino,
-            "inicio": t0, "fin": s(t0, dura) if dura is not None else None, "exitosa": dura is not None}
+    fila = {
+        "transferencia_id": id_,
+        "llamada_id": id_,
+        "centro_origen": origen,
+        "centro_destino": destino,
+        "inicio": t0,
+        "fin": s(t0, dura) if dura is not None else None,
+        "exitosa": dura is not None,
+    }
     fila.update(cambios)
     return fila
 
@@ -85,11 +116,13 @@ def insertar(conn, tabla: str, filas: list[dict]) -> None:
 def materializar(instance, asset, desde: str = DIA, hasta: str | None = None, extra=()) -> dg.ExecuteInProcessResult:
     """One run of `asset` (plus `extra` assets) over one day or the range desde..hasta as one run."""
     if hasta is None:
-        return dg.materialize([asset, *extra], partition_key=desde, instance=instance,
-                              resources=build_resources(), raise_on_error=False)
+        return dg.materialize(
+            [asset, *extra], partition_key=desde, instance=instance, resources=build_resources(), raise_on_error=False
+        )
     tags = {"dagster/asset_partition_range_start": desde, "dagster/asset_partition_range_end": hasta}
-    return dg.materialize([asset, *extra], tags=tags, instance=instance, resources=build_resources(),
-                          raise_on_error=False)
+    return dg.materialize(
+        [asset, *extra], tags=tags, instance=instance, resources=build_resources(), raise_on_error=False
+    )
 
 
 def en_staging(conn, tabla: str, id_col: str) -> list[int]:
@@ -129,25 +162,29 @@ def sin_umbral(monkeypatch):
 
 def test_llamadas_every_rule(ivr_writer, warehouse, instance, sin_umbral):
     t = local("2024-03-10 10:00:00")
-    insertar(ivr_writer, "llamadas", [
-        llamada(1),                                                          # valid
-        llamada(2, resultado="IVR", cliente=None),                           # warning: unidentified
-        llamada(3, fin=None),                                                # NULL fin
-        llamada(4, resultado=None, ingreso_cola=None, atencion=None),        # NULL resultado
-        llamada(5, resultado="TRANSFERIDA", ingreso_cola=None, atencion=None),
-        llamada(6, ingreso_cola=s(t, 10), atencion=s(t, 5)),                 # answered before queueing
-        llamada(7, ingreso_cola=s(t, -5)),                                   # queued before the start
-        llamada(8, fin=s(t, 25)),                                            # ended before the answer
-        llamada(9, atencion=None),                                           # ATENDIDA never answered
-        llamada(10, resultado="IVR", ingreso_cola=s(t, 5)),                  # IVR but queued
-        llamada(11, resultado="ABANDONADA", atencion=s(t, 20), fin=s(t, 40)),  # abandoned yet answered
-        llamada(12, resultado="IVR", fin=s(t, 25 * 3600)),                   # 25 h call
-        llamada(13, espera=2 * 3600),                                        # warning: waited 2 h, answered
-        llamada(14, resultado="ABANDONADA", espera=5400),                    # warning: waited 1.5 h, hung up
-        llamada(15, resultado="ABANDONADA", espera=3600),                    # exactly 1 h: fine
-        llamada(16, centro=GDL, fin=None),                                   # other center: never read
-        llamada(17, centro=PUE, resultado="IVR", ingreso_cola=None, atencion=None, cliente=None, fin=None),
-    ])
+    insertar(
+        ivr_writer,
+        "llamadas",
+        [
+            llamada(1),  # valid
+            llamada(2, resultado="IVR", cliente=None),  # warning: unidentified
+            llamada(3, fin=None),  # NULL fin
+            llamada(4, resultado=None, ingreso_cola=None, atencion=None),  # NULL resultado
+            llamada(5, resultado="TRANSFERIDA", ingreso_cola=None, atencion=None),
+            llamada(6, ingreso_cola=s(t, 10), atencion=s(t, 5)),  # answered before queueing
+            llamada(7, ingreso_cola=s(t, -5)),  # queued before the start
+            llamada(8, fin=s(t, 25)),  # ended before the answer
+            llamada(9, atencion=None),  # ATENDIDA never answered
+            llamada(10, resultado="IVR", ingreso_cola=s(t, 5)),  # IVR but queued
+            llamada(11, resultado="ABANDONADA", atencion=s(t, 20), fin=s(t, 40)),  # abandoned yet answered
+            llamada(12, resultado="IVR", fin=s(t, 25 * 3600)),  # 25 h call
+            llamada(13, espera=2 * 3600),  # warning: waited 2 h, answered
+            llamada(14, resultado="ABANDONADA", espera=5400),  # warning: waited 1.5 h, hung up
+            llamada(15, resultado="ABANDONADA", espera=3600),  # exactly 1 h: fine
+            llamada(16, centro=GDL, fin=None),  # other center: never read
+            llamada(17, centro=PUE, resultado="IVR", ingreso_cola=None, atencion=None, cliente=None, fin=None),
+        ],
+    )
 
     result = materializar(instance, staging.llamadas)
 
@@ -176,9 +213,16 @@ def test_llamadas_every_rule(ivr_writer, warehouse, instance, sin_umbral):
     ).fetchone()
     assert run_id == job == result.run_id and particion == DIA
     assert mensaje == "resultado 'TRANSFERIDA' is not a known result"
-    assert registro == {"llamada_id": 5, "centro_id": NAC, "cliente_id": "C1", "inicio": "2024-03-10T16:00:00.000000Z",
-                        "ingreso_cola": None, "atencion": None, "fin": "2024-03-10T16:00:30.000000Z",
-                        "resultado": "TRANSFERIDA"}
+    assert registro == {
+        "llamada_id": 5,
+        "centro_id": NAC,
+        "cliente_id": "C1",
+        "inicio": "2024-03-10T16:00:00.000000Z",
+        "ingreso_cola": None,
+        "atencion": None,
+        "fin": "2024-03-10T16:00:30.000000Z",
+        "resultado": "TRANSFERIDA",
+    }
     # staging carries the local day and hour of the start
     assert warehouse.execute("SELECT DISTINCT fecha::text, hora FROM staging.llamadas").fetchall() == [(DIA, 10)]
 
@@ -188,8 +232,13 @@ def test_llamadas_every_rule(ivr_writer, warehouse, instance, sin_umbral):
     assert meta["dagster/table_name"] == "staging.llamadas"
     assert [c.name for c in meta["dagster/column_schema"].columns][-2:] == ["fecha", "hora"]
     assert meta["errores_por_regla"] == {
-        "cliente_no_identificado": 2, "duracion_excesiva": 1, "espera_excesiva": 2, "nulo_requerido": 3,
-        "orden_tiempos": 3, "resultado_desconocido": 1, "resultado_inconsistente": 3,
+        "cliente_no_identificado": 2,
+        "duracion_excesiva": 1,
+        "espera_excesiva": 2,
+        "nulo_requerido": 3,
+        "orden_tiempos": 3,
+        "resultado_desconocido": 1,
+        "resultado_inconsistente": 3,
     }
     assert meta["previa"].startswith("| llamada_id | centro_id |")
     assert {"segundos_extraccion", "segundos_validacion", "segundos_carga"} <= set(meta)
@@ -199,19 +248,23 @@ def test_llamadas_every_rule(ivr_writer, warehouse, instance, sin_umbral):
 
 
 def test_menu_eventos_every_rule(ivr_writer, warehouse, instance, sin_umbral):
-    insertar(ivr_writer, "menu_eventos", [
-        evento(1),
-        evento(2, salida=None, resultado="ABANDONO"),    # hung up inside the menu: valid
-        evento(3, llamada_id=None),
-        evento(4, menu=None),
-        evento(5, menu_nombre=None),
-        evento(6, resultado=None),
-        evento(7, resultado="FALLA"),
-        evento(8, salida=-5),                            # left before entering
-        evento(9, "2024-03-10 11:00:00", llamada_id=7),  # first log of a visit: kept
-        evento(10, "2024-03-10 11:00:00", llamada_id=7),  # the same visit logged again: rejected
-        evento(11, centro=GDL, menu=None),               # other center: never read
-    ])
+    insertar(
+        ivr_writer,
+        "menu_eventos",
+        [
+            evento(1),
+            evento(2, salida=None, resultado="ABANDONO"),  # hung up inside the menu: valid
+            evento(3, llamada_id=None),
+            evento(4, menu=None),
+            evento(5, menu_nombre=None),
+            evento(6, resultado=None),
+            evento(7, resultado="FALLA"),
+            evento(8, salida=-5),  # left before entering
+            evento(9, "2024-03-10 11:00:00", llamada_id=7),  # first log of a visit: kept
+            evento(10, "2024-03-10 11:00:00", llamada_id=7),  # the same visit logged again: rejected
+            evento(11, centro=GDL, menu=None),  # other center: never read
+        ],
+    )
 
     result = materializar(instance, staging.menu_eventos)
 
@@ -229,20 +282,24 @@ def test_menu_eventos_every_rule(ivr_writer, warehouse, instance, sin_umbral):
 
 
 def test_transferencias_every_rule(ivr_writer, warehouse, instance, sin_umbral):
-    insertar(ivr_writer, "transferencias", [
-        transferencia(1),
-        transferencia(2, dura=None),                         # never connected, not successful: valid
-        transferencia(3, destino=GDL),                       # to another center: valid
-        transferencia(4, llamada_id=None),
-        transferencia(5, destino=None),
-        transferencia(6, exitosa=None),
-        transferencia(7, destino="1902803"),                 # 7 digits
-        transferencia(8, dura=-10),                          # ended before it started
-        transferencia(9, dura=None, exitosa=True),           # successful without an end
-        transferencia(10, "2024-03-10 12:00:00", llamada_id=5),
-        transferencia(11, "2024-03-10 12:00:00", llamada_id=5),  # same transfer logged twice
-        transferencia(12, origen=GDL, destino=None),         # from another center: never read
-    ])
+    insertar(
+        ivr_writer,
+        "transferencias",
+        [
+            transferencia(1),
+            transferencia(2, dura=None),  # never connected, not successful: valid
+            transferencia(3, destino=GDL),  # to another center: valid
+            transferencia(4, llamada_id=None),
+            transferencia(5, destino=None),
+            transferencia(6, exitosa=None),
+            transferencia(7, destino="1902803"),  # 7 digits
+            transferencia(8, dura=-10),  # ended before it started
+            transferencia(9, dura=None, exitosa=True),  # successful without an end
+            transferencia(10, "2024-03-10 12:00:00", llamada_id=5),
+            transferencia(11, "2024-03-10 12:00:00", llamada_id=5),  # same transfer logged twice
+            transferencia(12, origen=GDL, destino=None),  # from another center: never read
+        ],
+    )
 
     result = materializar(instance, staging.transferencias)
 
@@ -273,13 +330,18 @@ def llamadas_legado(ivr_writer):
 
 
 def test_llamadas_padded_center_and_repeated_id(llamadas_legado, warehouse, instance, sin_umbral):
-    insertar(llamadas_legado, "llamadas", [
-        llamada(1),
-        llamada(2, centro=NAC + " "),      # space-padded: extracted (btrim) then rejected
-        llamada(3, centro=" " + PUE),
-        llamada(4), llamada(4),            # the same id twice: no copy can be trusted
-        llamada(5, centro=" " + GDL),      # other center, padded: still never read
-    ])
+    insertar(
+        llamadas_legado,
+        "llamadas",
+        [
+            llamada(1),
+            llamada(2, centro=NAC + " "),  # space-padded: extracted (btrim) then rejected
+            llamada(3, centro=" " + PUE),
+            llamada(4),
+            llamada(4),  # the same id twice: no copy can be trusted
+            llamada(5, centro=" " + GDL),  # other center, padded: still never read
+        ],
+    )
 
     result = materializar(instance, staging.llamadas)
 
@@ -290,9 +352,9 @@ def test_llamadas_padded_center_and_repeated_id(llamadas_legado, warehouse, inst
         3: {("centro_malformado", "centro_id", "error")},
         4: {("id_duplicado", "llamada_id", "error")},
     }
-    assert warehouse.execute(
-        "SELECT count(*) FROM etl_validation_errors WHERE record_id = '4'"
-    ).fetchone() == (2,)  # one row per rejected copy
+    assert warehouse.execute("SELECT count(*) FROM etl_validation_errors WHERE record_id = '4'").fetchone() == (
+        2,
+    )  # one row per rejected copy
     (mensaje,) = warehouse.execute("SELECT error_message FROM etl_validation_errors WHERE record_id = '2'").fetchone()
     assert mensaje == "centro_id '19028031 ' is not an 8-digit center code"
 
@@ -304,8 +366,11 @@ def test_unreachable_source_asks_dagster_to_retry():
 
 
 def test_other_centers_are_filtered_in_the_query(ivr_writer):
-    insertar(ivr_writer, "llamadas", [llamada(1), llamada(2, centro=PUE), llamada(3, centro=GDL),
-                                      llamada(4, centro="19002004")])
+    insertar(
+        ivr_writer,
+        "llamadas",
+        [llamada(1), llamada(2, centro=PUE), llamada(3, centro=GDL), llamada(4, centro="19002004")],
+    )
     ventana = extraccion.Ventana(date(2024, 3, 10), date(2024, 3, 11), "America/Mexico_City")
     tabla = extraccion.extraer(db.resolve_urls().ivr, extraccion.FUENTES["llamadas"], ventana, [NAC, PUE])
     assert sorted(tabla["llamada_id"].to_pylist()) == [1, 2]
@@ -319,26 +384,26 @@ def test_other_centers_are_filtered_in_the_query(ivr_writer):
 def test_local_day_of_the_start_across_midnight_and_a_range_in_one_run(
     ivr_writer, warehouse, instance, sin_umbral, monkeypatch
 ):
-    utc = timezone.utc
-    insertar(ivr_writer, "llamadas", [
-        # 05:30 UTC on the 11th is 23:30 local on the 10th; the call ends after local midnight
-        llamada(1, datetime(2024, 3, 11, 5, 30, tzinfo=utc), habla=3000),
-        # 06:10 UTC on the 11th is 00:10 local on the 11th
-        llamada(2, datetime(2024, 3, 11, 6, 10, tzinfo=utc)),
-        # 05:59 UTC on the 10th is 23:59 local on the 9th
-        llamada(3, datetime(2024, 3, 10, 5, 59, tzinfo=utc)),
-        llamada(4, datetime(2024, 3, 10, 6, 0, tzinfo=utc), fin=None),  # 00:00 local on the 10th, bad
-        llamada(5, datetime(2024, 3, 11, 12, 0, tzinfo=utc), resultado="X", ingreso_cola=None, atencion=None),
-    ])
+    utc = UTC
+    insertar(
+        ivr_writer,
+        "llamadas",
+        [
+            # 05:30 UTC on the 11th is 23:30 local on the 10th; the call ends after local midnight
+            llamada(1, datetime(2024, 3, 11, 5, 30, tzinfo=utc), habla=3000),
+            # 06:10 UTC on the 11th is 00:10 local on the 11th
+            llamada(2, datetime(2024, 3, 11, 6, 10, tzinfo=utc)),
+            # 05:59 UTC on the 10th is 23:59 local on the 9th
+            llamada(3, datetime(2024, 3, 10, 5, 59, tzinfo=utc)),
+            llamada(4, datetime(2024, 3, 10, 6, 0, tzinfo=utc), fin=None),  # 00:00 local on the 10th, bad
+            llamada(5, datetime(2024, 3, 11, 12, 0, tzinfo=utc), resultado="X", ingreso_cola=None, atencion=None),
+        ],
+    )
 
     dia = materializar(instance, staging.llamadas, DIA)
     assert dia.success
-    assert warehouse.execute("SELECT llamada_id, fecha::text, hora FROM staging.llamadas").fetchall() == [
-        (1, DIA, 23)
-    ]
-    assert warehouse.execute(
-        "SELECT record_id, partition_key FROM etl_validation_errors"
-    ).fetchall() == [("4", DIA)]
+    assert warehouse.execute("SELECT llamada_id, fecha::text, hora FROM staging.llamadas").fetchall() == [(1, DIA, 23)]
+    assert warehouse.execute("SELECT record_id, partition_key FROM etl_validation_errors").fetchall() == [("4", DIA)]
 
     # a backfill of three days is one run (read as a first one-day batch, then the other two
     # days in one query): every day partition replaced, each error row keyed by its record's day
@@ -367,7 +432,7 @@ def test_other_time_zone(ivr_writer, warehouse, instance, monkeypatch):
     # In UTC the partition of the 10th starts at 00:00 UTC: the call at 05:30 UTC on the 11th
     # belongs to the 11th, hour 5. Only the settings change (partition keys are days either way).
     monkeypatch.setenv("IACT_ZONA_HORARIA", "UTC")
-    insertar(ivr_writer, "llamadas", [llamada(1, datetime(2024, 3, 11, 5, 30, tzinfo=timezone.utc))])
+    insertar(ivr_writer, "llamadas", [llamada(1, datetime(2024, 3, 11, 5, 30, tzinfo=UTC))])
     assert materializar(instance, staging.llamadas, "2024-03-11").success
     assert warehouse.execute("SELECT fecha::text, hora FROM staging.llamadas").fetchall() == [("2024-03-11", 5)]
 
@@ -383,8 +448,12 @@ FROM etl_validation_errors ORDER BY 1, 2, 3, 4, 5
 
 
 def _fuente_mixta(conn, n=20):
-    insertar(conn, "llamadas", [llamada(i, f"2024-03-10 {8 + i % 12:02d}:{i % 60:02d}:00") for i in range(1, n + 1)]
-             + [llamada(1000, fin=None), llamada(1001, cliente=None)])
+    insertar(
+        conn,
+        "llamadas",
+        [llamada(i, f"2024-03-10 {8 + i % 12:02d}:{i % 60:02d}:00") for i in range(1, n + 1)]
+        + [llamada(1000, fin=None), llamada(1001, cliente=None)],
+    )
 
 
 def test_rerun_leaves_identical_staging_and_error_rows(ivr_writer, warehouse, instance):
@@ -438,9 +507,7 @@ def _materializar_aparte(dagster_home: str) -> tuple[str, bool]:
 
 
 def _esperando_lock(conn) -> int:
-    return conn.execute(
-        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
-    ).fetchone()[0]
+    return conn.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted").fetchone()[0]
 
 
 def test_a_run_failing_mid_load_leaves_previous_rows(ivr_writer, warehouse, instance, monkeypatch):
@@ -472,8 +539,12 @@ def test_a_run_failing_mid_load_leaves_previous_rows(ivr_writer, warehouse, inst
 def test_reject_rate_above_threshold_blocks_downstream(ivr_writer, warehouse, instance):
     ejecutados = []
 
-    @dg.asset(key=["reportes", "prueba"], deps=[staging.llamadas.key], partitions_def=partitions.diaria,
-              backfill_policy=dg.BackfillPolicy.single_run())
+    @dg.asset(
+        key=["reportes", "prueba"],
+        deps=[staging.llamadas.key],
+        partitions_def=partitions.diaria,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+    )
     def reporte_prueba(context):
         ejecutados.append(context.partition_key)
 
@@ -499,10 +570,13 @@ def fuente_alterada(ivr_writer):
     """Lets a test break the source contract; restores ivr.llamadas afterwards."""
     yield ivr_writer
     ivr_writer.execute("TRUNCATE ivr.llamadas")
-    columnas = {r[0]: r[1] for r in ivr_writer.execute(
-        "SELECT column_name, data_type FROM information_schema.columns "
-        "WHERE table_schema = 'ivr' AND table_name = 'llamadas'"
-    ).fetchall()}
+    columnas = {
+        r[0]: r[1]
+        for r in ivr_writer.execute(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = 'ivr' AND table_name = 'llamadas'"
+        ).fetchall()
+    }
     if "cliente" in columnas:
         ivr_writer.execute("ALTER TABLE ivr.llamadas RENAME COLUMN cliente TO cliente_id")
     if "comienzo" in columnas:
@@ -537,8 +611,10 @@ def test_missing_column_fails_loads_nothing_and_records_critical(fuente_alterada
     assert fallo.user_failure_data.metadata["severidad"].value == "critical"
     descripcion = fallo.user_failure_data.description
     assert "\n" not in descripcion
-    assert descripcion == (f"staging/llamadas {DIA}: the source data is unusable, nothing was loaded: "
-                           "column cliente_id is missing from the source")
+    assert descripcion == (
+        f"staging/llamadas {DIA}: the source data is unusable, nothing was loaded: "
+        "column cliente_id is missing from the source"
+    )
     assert warehouse.execute("SELECT * FROM staging.llamadas ORDER BY 1").fetchall() == antes
     assert _criticos(warehouse) == [(DIA, None, "cliente_id", "columna_faltante", "critical")]
     # a second failing run replaces its critical row instead of adding one

@@ -14,7 +14,7 @@ from iact_pipelines.plataforma.resources import build_resources
 from iact_pipelines.reportes import assets as reportes
 from iact_pipelines.staging import assets as staging
 from iact_pipelines_tests.reportes.test_assets import materializar as materializar_reporte
-from iact_pipelines_tests.staging.test_assets import insertar, llamada, materializar
+from iact_pipelines_tests.staging.test_assets import insertar, llamada
 
 _ids = count(1)
 
@@ -43,13 +43,12 @@ def llamadas_de(dia: str, *clientes: str) -> list[dict]:
 
 
 def primeras(conn) -> dict[str, date]:
-    filas = conn.execute(
-        "SELECT cliente_id, primera_fecha FROM staging.clientes_primera_llamada ORDER BY 1"
-    ).fetchall()
+    filas = conn.execute("SELECT cliente_id, primera_fecha FROM staging.clientes_primera_llamada ORDER BY 1").fetchall()
     assert filas == conn.execute(_PRIMERA_FUERZA_BRUTA).fetchall()
-    assert conn.execute(
-        "SELECT fecha, cliente_id, llamadas FROM staging.clientes_dia ORDER BY 1, 2"
-    ).fetchall() == conn.execute(_DIAS_FUERZA_BRUTA).fetchall()
+    assert (
+        conn.execute("SELECT fecha, cliente_id, llamadas FROM staging.clientes_dia ORDER BY 1, 2").fetchall()
+        == conn.execute(_DIAS_FUERZA_BRUTA).fetchall()
+    )
     return dict(filas)
 
 
@@ -60,73 +59,128 @@ def cargar(instance, desde: str, hasta: str | None = None) -> None:
     tags = {staging.ETIQUETA_ACEPTAR_DIAS: ",".join(d.isoformat() for d in dias)}
     if hasta is not None:
         tags.update({"dagster/asset_partition_range_start": desde, "dagster/asset_partition_range_end": hasta})
-    result = dg.materialize([staging.llamadas], partition_key=None if hasta else desde, tags=tags,
-                            instance=instance, resources=build_resources())
+    result = dg.materialize(
+        [staging.llamadas],
+        partition_key=None if hasta else desde,
+        tags=tags,
+        instance=instance,
+        resources=build_resources(),
+    )
     assert result.success
 
 
 def test_a_rebuilt_middle_month_moves_first_calls_both_ways(ivr_writer, warehouse, instance):
-    insertar(ivr_writer, "llamadas", llamadas_de("2024-01-10", "A", "B")
-             + llamadas_de("2024-02-10", "B", "C", "D", "D")
-             + llamadas_de("2024-03-10", "C", "D", "E"))
+    insertar(
+        ivr_writer,
+        "llamadas",
+        llamadas_de("2024-01-10", "A", "B")
+        + llamadas_de("2024-02-10", "B", "C", "D", "D")
+        + llamadas_de("2024-03-10", "C", "D", "E"),
+    )
     for dia in ("2024-01-10", "2024-02-10", "2024-03-10"):
         cargar(instance, dia)
-    assert primeras(warehouse) == {"A": date(2024, 1, 10), "B": date(2024, 1, 10), "C": date(2024, 2, 10),
-                                   "D": date(2024, 2, 10), "E": date(2024, 3, 10)}
+    assert primeras(warehouse) == {
+        "A": date(2024, 1, 10),
+        "B": date(2024, 1, 10),
+        "C": date(2024, 2, 10),
+        "D": date(2024, 2, 10),
+        "E": date(2024, 3, 10),
+    }
 
     # February changes at the source: C and D vanish from it, F and G appear; the month is rebuilt.
     ivr_writer.execute("DELETE FROM ivr.llamadas WHERE cliente_id IN ('C', 'D') AND inicio < '2024-03-01'")
     insertar(ivr_writer, "llamadas", llamadas_de("2024-02-10", "F") + llamadas_de("2024-02-20", "G", "B"))
     cargar(instance, "2024-02-01", "2024-02-29")
-    assert primeras(warehouse) == {"A": date(2024, 1, 10), "B": date(2024, 1, 10), "C": date(2024, 3, 10),
-                                   "D": date(2024, 3, 10), "E": date(2024, 3, 10), "F": date(2024, 2, 10),
-                                   "G": date(2024, 2, 20)}
+    assert primeras(warehouse) == {
+        "A": date(2024, 1, 10),
+        "B": date(2024, 1, 10),
+        "C": date(2024, 3, 10),
+        "D": date(2024, 3, 10),
+        "E": date(2024, 3, 10),
+        "F": date(2024, 2, 10),
+        "G": date(2024, 2, 20),
+    }
 
     assert materializar_reporte(instance, reportes.clientes_unicos, "2024-01-01", "2024-03-01").success
     # (month, unique, new, recurrent): Jan A B new; Feb B old, F G new; Mar C D E all new now.
     esperado = [(date(2024, 1, 1), 2, 2, 0), (date(2024, 2, 1), 3, 2, 1), (date(2024, 3, 1), 3, 3, 0)]
-    assert warehouse.execute(
-        "SELECT fecha_inicio, total_clientes_unicos, nuevos_clientes, clientes_recurrentes"
-        " FROM reportes_clientes_unicos ORDER BY 1"
-    ).fetchall() == esperado == warehouse.execute(_MENSUAL_FUERZA_BRUTA).fetchall()
+    assert (
+        warehouse.execute(
+            "SELECT fecha_inicio, total_clientes_unicos, nuevos_clientes, clientes_recurrentes"
+            " FROM reportes_clientes_unicos ORDER BY 1"
+        ).fetchall()
+        == esperado
+        == warehouse.execute(_MENSUAL_FUERZA_BRUTA).fetchall()
+    )
 
 
 def test_a_day_backfilled_before_later_days(ivr_writer, warehouse, instance):
-    insertar(ivr_writer, "llamadas", llamadas_de("2024-03-10", "C", "D", "E")
-             + llamadas_de("2024-03-12", "D", "H")
-             + llamadas_de("2024-03-05", "E", "H", "I"))
+    insertar(
+        ivr_writer,
+        "llamadas",
+        llamadas_de("2024-03-10", "C", "D", "E")
+        + llamadas_de("2024-03-12", "D", "H")
+        + llamadas_de("2024-03-05", "E", "H", "I"),
+    )
     cargar(instance, "2024-03-10")
     cargar(instance, "2024-03-12")
-    assert primeras(warehouse) == {"C": date(2024, 3, 10), "D": date(2024, 3, 10), "E": date(2024, 3, 10),
-                                   "H": date(2024, 3, 12)}
+    assert primeras(warehouse) == {
+        "C": date(2024, 3, 10),
+        "D": date(2024, 3, 10),
+        "E": date(2024, 3, 10),
+        "H": date(2024, 3, 12),
+    }
     cargar(instance, "2024-03-05")
-    assert primeras(warehouse) == {"C": date(2024, 3, 10), "D": date(2024, 3, 10), "E": date(2024, 3, 5),
-                                   "H": date(2024, 3, 5), "I": date(2024, 3, 5)}
+    assert primeras(warehouse) == {
+        "C": date(2024, 3, 10),
+        "D": date(2024, 3, 10),
+        "E": date(2024, 3, 5),
+        "H": date(2024, 3, 5),
+        "I": date(2024, 3, 5),
+    }
     # A range run over days already loaded changes nothing.
     cargar(instance, "2024-03-04", "2024-03-13")
     assert primeras(warehouse)["H"] == date(2024, 3, 5)
 
 
 def test_a_clients_earliest_day_deleted_at_the_source_and_re_run(ivr_writer, warehouse, instance):
-    insertar(ivr_writer, "llamadas", llamadas_de("2024-03-05", "A", "B", "J")
-             + llamadas_de("2024-03-08", "A")
-             + llamadas_de("2024-03-09", "B", "C", "K"))
+    insertar(
+        ivr_writer,
+        "llamadas",
+        llamadas_de("2024-03-05", "A", "B", "J")
+        + llamadas_de("2024-03-08", "A")
+        + llamadas_de("2024-03-09", "B", "C", "K"),
+    )
     for dia in ("2024-03-05", "2024-03-08", "2024-03-09"):
         cargar(instance, dia)
-    assert primeras(warehouse) == {"A": date(2024, 3, 5), "B": date(2024, 3, 5), "C": date(2024, 3, 9),
-                                   "J": date(2024, 3, 5), "K": date(2024, 3, 9)}
+    assert primeras(warehouse) == {
+        "A": date(2024, 3, 5),
+        "B": date(2024, 3, 5),
+        "C": date(2024, 3, 9),
+        "J": date(2024, 3, 5),
+        "K": date(2024, 3, 9),
+    }
 
     # A's call of the 5th is deleted at the source: A's first call is now the 8th.
     ivr_writer.execute("DELETE FROM ivr.llamadas WHERE cliente_id = 'A' AND inicio < '2024-03-06'")
     cargar(instance, "2024-03-05")
-    assert primeras(warehouse) == {"A": date(2024, 3, 8), "B": date(2024, 3, 5), "C": date(2024, 3, 9),
-                                   "J": date(2024, 3, 5), "K": date(2024, 3, 9)}
+    assert primeras(warehouse) == {
+        "A": date(2024, 3, 8),
+        "B": date(2024, 3, 5),
+        "C": date(2024, 3, 9),
+        "J": date(2024, 3, 5),
+        "K": date(2024, 3, 9),
+    }
 
     # C's only call is deleted: C has no first call any more.
     ivr_writer.execute("DELETE FROM ivr.llamadas WHERE cliente_id = 'C'")
     cargar(instance, "2024-03-09")
-    assert primeras(warehouse) == {"A": date(2024, 3, 8), "B": date(2024, 3, 5), "J": date(2024, 3, 5),
-                                   "K": date(2024, 3, 9)}
+    assert primeras(warehouse) == {
+        "A": date(2024, 3, 8),
+        "B": date(2024, 3, 5),
+        "J": date(2024, 3, 5),
+        "K": date(2024, 3, 9),
+    }
 
     assert materializar_reporte(instance, reportes.clientes_unicos, "2024-03-01").success
     assert warehouse.execute(

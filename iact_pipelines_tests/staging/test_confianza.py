@@ -4,7 +4,6 @@ results in a range, over-long values, on the real assets and databases."""
 from datetime import date, timedelta
 
 import dagster as dg
-import pytest
 
 from iact_pipelines.cli import main
 from iact_pipelines.monitoreo import seguimiento
@@ -31,8 +30,14 @@ def correr(instance, desde: str, hasta: str | None = None, tags: dict | None = N
     opciones = {"partition_key": desde} if hasta is None else {}
     if hasta is not None:
         tags.update({_RANGO[0]: desde, _RANGO[1]: hasta})
-    return dg.materialize([staging.llamadas, reportes.llamadas_dia], instance=instance, tags=tags,
-                          resources=build_resources(), raise_on_error=False, **opciones)
+    return dg.materialize(
+        [staging.llamadas, reportes.llamadas_dia],
+        instance=instance,
+        tags=tags,
+        resources=build_resources(),
+        raise_on_error=False,
+        **opciones,
+    )
 
 
 def cargas(conn) -> list[tuple]:
@@ -48,8 +53,11 @@ def en_staging(conn) -> list[tuple]:
 
 def volumen(result) -> list:
     """Every `volumen` evaluation of the run: results and per-day events alike."""
-    return [e.event_specific_data for e in result.all_events
-            if e.event_type_value == "ASSET_CHECK_EVALUATION" and e.event_specific_data.check_name == "volumen"]
+    return [
+        e.event_specific_data
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION" and e.event_specific_data.check_name == "volumen"
+    ]
 
 
 def test_an_empty_day_is_blocked_and_keeps_its_previous_rows(ivr_writer, warehouse, instance):
@@ -79,8 +87,11 @@ def _filas(conn):
 
 def test_a_half_full_day_against_the_same_weekdays_is_blocked(ivr_writer, warehouse, instance):
     hace_14, hace_7 = _dia(DIA, -14), _dia(DIA, -7)
-    insertar(ivr_writer, "llamadas", llamadas_del_dia(hace_14, 4, 100) + llamadas_del_dia(hace_7, 6, 200)
-             + llamadas_del_dia(DIA, 5, 1))
+    insertar(
+        ivr_writer,
+        "llamadas",
+        llamadas_del_dia(hace_14, 4, 100) + llamadas_del_dia(hace_7, 6, 200) + llamadas_del_dia(DIA, 5, 1),
+    )
     for dia in (hace_14, hace_7, DIA):
         assert correr(instance, dia).success
     # median of 4 and 6 = 5; 5 rows pass
@@ -102,17 +113,32 @@ def test_an_accepted_empty_day_is_published_and_recorded(ivr_writer, warehouse, 
     assert correr(instance, DIA).success
     ivr_writer.execute("DELETE FROM ivr.llamadas")  # a holiday: genuinely no calls
 
-    codigo = main(["materializar", "--desde", DIA, "--hasta", DIA, "--activos", "staging/llamadas,reportes/llamadas_dia",
-                   "--aceptar-dias", DIA])
+    codigo = main(
+        [
+            "materializar",
+            "--desde",
+            DIA,
+            "--hasta",
+            DIA,
+            "--activos",
+            "staging/llamadas,reportes/llamadas_dia",
+            "--aceptar-dias",
+            DIA,
+        ]
+    )
 
     assert codigo == 0, capsys.readouterr().err
     assert _filas(warehouse) == ([], [(DIA, 0)])  # the empty day is published: 24 hours of zeros
     ((fecha, estado, leidas, cargadas, mediana, por),) = cargas(warehouse)
     assert (fecha, estado, leidas, cargadas, mediana) == (DIA, "aceptado", 0, 0, None) and por
     (record,) = instance.get_run_records(limit=1)
-    (evaluacion,) = [e for e in instance.event_log_storage.get_logs_for_run(record.dagster_run.run_id)
-                     if e.dagster_event and e.dagster_event.event_type_value == "ASSET_CHECK_EVALUATION"
-                     and e.dagster_event.event_specific_data.check_name == "volumen"]
+    (evaluacion,) = [
+        e
+        for e in instance.event_log_storage.get_logs_for_run(record.dagster_run.run_id)
+        if e.dagster_event
+        and e.dagster_event.event_type_value == "ASSET_CHECK_EVALUATION"
+        and e.dagster_event.event_specific_data.check_name == "volumen"
+    ]
     datos = evaluacion.dagster_event.event_specific_data
     assert datos.passed and datos.metadata["aceptado"].value is True and datos.metadata["aceptado_por"].value == por
     fila = seguimiento.fila_etl(seguimiento.resumir_run(instance, record))
@@ -127,8 +153,11 @@ def test_a_range_with_one_bad_day_builds_the_other_nine(ivr_writer, warehouse, i
     insertar(ivr_writer, "llamadas", llamadas_del_dia(malo, 3, 1))
     assert correr(instance, malo).success  # the bad day's previous, good load
     ivr_writer.execute("DELETE FROM ivr.llamadas")
-    insertar(ivr_writer, "llamadas", [f for i, d in enumerate(dias) if d != malo
-                                      for f in llamadas_del_dia(d, 2 + i % 2, 100 * (i + 1))])
+    insertar(
+        ivr_writer,
+        "llamadas",
+        [f for i, d in enumerate(dias) if d != malo for f in llamadas_del_dia(d, 2 + i % 2, 100 * (i + 1))],
+    )
 
     result = correr(instance, dias[0], dias[-1])
 
@@ -138,19 +167,28 @@ def test_a_range_with_one_bad_day_builds_the_other_nine(ivr_writer, warehouse, i
     (fallo,) = [e for e in result.get_step_failure_events()]
     assert fallo.step_key == "reportes__llamadas_dia"
     assert fallo.step_failure_data.user_failure_data.description.startswith(
-        f"reportes_llamadas_dia: {malo} not rebuilt (previous rows kept)")
+        f"reportes_llamadas_dia: {malo} not rebuilt (previous rows kept)"
+    )
     # per-day check results and row counts
     por_dia = {e.partition: e.passed for e in volumen(result) if e.partition}
     assert por_dia == {d: d != malo for d in dias}
-    filas = {o.partition: o.metadata["dagster/row_count"].value
-             for o in (e.event_specific_data.asset_observation for e in result.all_events
-                       if e.event_type_value == "ASSET_OBSERVATION")}
+    filas = {
+        o.partition: o.metadata["dagster/row_count"].value
+        for o in (
+            e.event_specific_data.asset_observation
+            for e in result.all_events
+            if e.event_type_value == "ASSET_OBSERVATION"
+        )
+    }
     assert filas == {d: 0 if d == malo else 2 + i % 2 for i, d in enumerate(dias)}
     mats = result.asset_materializations_for_node("staging__llamadas")
     assert len(mats) == 10 and all("dagster/row_count" not in m.metadata for m in mats)
-    informe = {r.partition_key for r in instance.fetch_materializations(reportes.llamadas_dia.key, limit=100).records
-               if r.asset_materialization.metadata.get("run_id") and
-               r.asset_materialization.metadata["run_id"].value == result.run_id}
+    informe = {
+        r.partition_key
+        for r in instance.fetch_materializations(reportes.llamadas_dia.key, limit=100).records
+        if r.asset_materialization.metadata.get("run_id")
+        and r.asset_materialization.metadata["run_id"].value == result.run_id
+    }
     assert informe == set(dias) - {malo}
     assert [c[:2] for c in cargas(warehouse)] == [(d, "bloqueado" if d == malo else "cargado") for d in dias]
 
@@ -160,14 +198,26 @@ def test_an_over_long_value_is_a_rejected_row(ivr_writer, warehouse, instance, m
     ivr_writer.execute("ALTER TABLE ivr.menu_eventos ALTER COLUMN menu_nombre TYPE varchar(1000)")
     try:
         insertar(ivr_writer, "menu_eventos", [evento(1), evento(2, menu_nombre="x" * 500)])
-        result = dg.materialize([staging.menu_eventos], partition_key=DIA, instance=instance,
-                                resources=build_resources(), raise_on_error=False)
+        result = dg.materialize(
+            [staging.menu_eventos],
+            partition_key=DIA,
+            instance=instance,
+            resources=build_resources(),
+            raise_on_error=False,
+        )
         assert result.success
         assert warehouse.execute("SELECT evento_id FROM staging.menu_eventos").fetchall() == [(1,)]
         assert warehouse.execute(
             "SELECT record_id, field_name, error_type, severity, error_message FROM etl_validation_errors"
-        ).fetchall() == [("2", "menu_nombre", "valor_demasiado_largo", "error",
-                          "menu_nombre is longer than its staging column allows")]
+        ).fetchall() == [
+            (
+                "2",
+                "menu_nombre",
+                "valor_demasiado_largo",
+                "error",
+                "menu_nombre is longer than its staging column allows",
+            )
+        ]
     finally:
         ivr_writer.execute("TRUNCATE ivr.menu_eventos")
         ivr_writer.execute("ALTER TABLE ivr.menu_eventos ALTER COLUMN menu_nombre TYPE varchar(200)")
@@ -175,18 +225,29 @@ def test_an_over_long_value_is_a_rejected_row(ivr_writer, warehouse, instance, m
 
 def test_a_range_with_one_day_over_the_reject_rate_builds_the_others(ivr_writer, warehouse, instance):
     dias = [_dia(DIA, i) for i in range(3)]
-    insertar(ivr_writer, "llamadas", llamadas_del_dia(dias[0], 2, 10) + llamadas_del_dia(dias[2], 3, 30)
-             + [llamada(20, f"{dias[1]} 10:00:00"), llamada(21, f"{dias[1]} 11:00:00", fin=None)])  # 50% rejected
+    insertar(
+        ivr_writer,
+        "llamadas",
+        llamadas_del_dia(dias[0], 2, 10)
+        + llamadas_del_dia(dias[2], 3, 30)
+        + [llamada(20, f"{dias[1]} 10:00:00"), llamada(21, f"{dias[1]} 11:00:00", fin=None)],
+    )  # 50% rejected
 
     result = correr(instance, dias[0], dias[-1])
 
     assert not result.success
     assert warehouse.execute(_INFORME).fetchall() == [(dias[0], 2), (dias[2], 3)]
     assert en_staging(warehouse) == [(dias[0], 2), (dias[1], 1), (dias[2], 3)]  # the valid rows are loaded
-    tasa = {e.event_specific_data.partition: e.event_specific_data.passed for e in result.all_events
-            if e.event_type_value == "ASSET_CHECK_EVALUATION"
-            and e.event_specific_data.check_name == "tasa_rechazo" and e.event_specific_data.partition}
+    tasa = {
+        e.event_specific_data.partition: e.event_specific_data.passed
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+        and e.event_specific_data.check_name == "tasa_rechazo"
+        and e.event_specific_data.partition
+    }
     assert tasa == {dias[0]: True, dias[1]: False, dias[2]: True}
-    assert warehouse.execute(
-        "SELECT fecha::text, tasa_rechazo_excedida FROM staging_cargas ORDER BY 1").fetchall() == [
-        (dias[0], False), (dias[1], True), (dias[2], False)]
+    assert warehouse.execute("SELECT fecha::text, tasa_rechazo_excedida FROM staging_cargas ORDER BY 1").fetchall() == [
+        (dias[0], False),
+        (dias[1], True),
+        (dias[2], False),
+    ]

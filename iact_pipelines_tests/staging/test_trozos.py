@@ -6,7 +6,16 @@ import pytest
 
 from iact_pipelines.staging import assets as staging
 from iact_pipelines_tests.staging.test_assets import (  # noqa: F401 (fixtures)
-    DIA, errores, evento, en_staging, insertar, llamada, llamadas_legado, materializar, metadatos, sin_umbral,
+    DIA,
+    en_staging,
+    errores,
+    evento,
+    insertar,
+    llamada,
+    llamadas_legado,
+    materializar,
+    metadatos,
+    sin_umbral,
 )
 
 
@@ -16,15 +25,20 @@ def un_registro_por_trozo(monkeypatch):
     monkeypatch.setattr(staging, "FILAS_POR_TROZO", 1)
 
 
-def test_a_repeated_id_in_two_chunks_rejects_both_copies(llamadas_legado, warehouse, instance, sin_umbral,
-                                                          un_registro_por_trozo):
-    insertar(llamadas_legado, "llamadas", [
-        llamada(1, cliente="A"),
-        llamada(4, cliente="B"),           # loaded with its chunk, taken out when the copy shows up
-        llamada(2, cliente="A"),
-        llamada(4, cliente="B"),
-        llamada(3, cliente=None),          # warned, loaded
-    ])
+def test_a_repeated_id_in_two_chunks_rejects_both_copies(
+    llamadas_legado, warehouse, instance, sin_umbral, un_registro_por_trozo
+):
+    insertar(
+        llamadas_legado,
+        "llamadas",
+        [
+            llamada(1, cliente="A"),
+            llamada(4, cliente="B"),  # loaded with its chunk, taken out when the copy shows up
+            llamada(2, cliente="A"),
+            llamada(4, cliente="B"),
+            llamada(3, cliente=None),  # warned, loaded
+        ],
+    )
 
     result = materializar(instance, staging.llamadas)
 
@@ -34,12 +48,14 @@ def test_a_repeated_id_in_two_chunks_rejects_both_copies(llamadas_legado, wareho
         3: {("cliente_no_identificado", "cliente_id", "warning")},
         4: {("id_duplicado", "llamada_id", "error")},
     }
-    assert warehouse.execute(
-        "SELECT count(*) FROM etl_validation_errors WHERE record_id = '4'"
-    ).fetchone() == (2,)
+    assert warehouse.execute("SELECT count(*) FROM etl_validation_errors WHERE record_id = '4'").fetchone() == (2,)
     meta = metadatos(result, staging.llamadas)
-    assert (meta["registros_extraidos"], meta["registros_cargados"], meta["registros_fallidos"],
-            meta["registros_advertidos"]) == (5, 3, 2, 1)
+    assert (
+        meta["registros_extraidos"],
+        meta["registros_cargados"],
+        meta["registros_fallidos"],
+        meta["registros_advertidos"],
+    ) == (5, 3, 2, 1)
     assert meta["errores_por_regla"] == {"cliente_no_identificado": 1, "id_duplicado": 2}
     # The first-call rows count the loaded calls only: B's copies were both taken out.
     assert warehouse.execute(
@@ -51,12 +67,16 @@ def test_a_repeated_id_in_two_chunks_rejects_both_copies(llamadas_legado, wareho
 
 
 def test_a_visit_logged_again_in_a_later_chunk(ivr_writer, warehouse, instance, sin_umbral, un_registro_por_trozo):
-    insertar(ivr_writer, "menu_eventos", [
-        evento(10, "2024-03-10 11:00:00", llamada_id=7),  # a later copy, read first: rejected
-        evento(1),
-        evento(3, llamada_id=None),
-        evento(9, "2024-03-10 11:00:00", llamada_id=7),   # the first log of the visit (lowest id): kept
-    ])
+    insertar(
+        ivr_writer,
+        "menu_eventos",
+        [
+            evento(10, "2024-03-10 11:00:00", llamada_id=7),  # a later copy, read first: rejected
+            evento(1),
+            evento(3, llamada_id=None),
+            evento(9, "2024-03-10 11:00:00", llamada_id=7),  # the first log of the visit (lowest id): kept
+        ],
+    )
 
     result = materializar(instance, staging.menu_eventos)
 
@@ -71,21 +91,36 @@ def test_a_visit_logged_again_in_a_later_chunk(ivr_writer, warehouse, instance, 
 
 
 def test_chunks_or_not_the_same_rows_and_error_rows(ivr_writer, warehouse, instance, sin_umbral, monkeypatch):
-    insertar(ivr_writer, "llamadas", [llamada(i, f"2024-03-10 {8 + i % 12:02d}:{i % 60:02d}:00",
-                                              cliente=f"C{i % 4}") for i in range(1, 30)]
-             + [llamada(1000, fin=None), llamada(1001, cliente=None)])
-    estado = ("SELECT record_id, field_name, error_type, severity, partition_key, record_data::text "
-              "FROM etl_validation_errors ORDER BY id")
+    insertar(
+        ivr_writer,
+        "llamadas",
+        [llamada(i, f"2024-03-10 {8 + i % 12:02d}:{i % 60:02d}:00", cliente=f"C{i % 4}") for i in range(1, 30)]
+        + [llamada(1000, fin=None), llamada(1001, cliente=None)],
+    )
+    estado = (
+        "SELECT record_id, field_name, error_type, severity, partition_key, record_data::text "
+        "FROM etl_validation_errors ORDER BY id"
+    )
     assert materializar(instance, staging.llamadas).success
-    de_una_vez = [warehouse.execute(q).fetchall() for q in (
-        "SELECT * FROM staging.llamadas ORDER BY llamada_id", estado,
-        "SELECT * FROM staging.clientes_dia ORDER BY cliente_id")]
+    de_una_vez = [
+        warehouse.execute(q).fetchall()
+        for q in (
+            "SELECT * FROM staging.llamadas ORDER BY llamada_id",
+            estado,
+            "SELECT * FROM staging.clientes_dia ORDER BY cliente_id",
+        )
+    ]
 
     monkeypatch.setattr(staging, "FILAS_POR_TROZO", 7)
     assert materializar(instance, staging.llamadas).success
 
-    en_trozos = [warehouse.execute(q).fetchall() for q in (
-        "SELECT * FROM staging.llamadas ORDER BY llamada_id", estado,
-        "SELECT * FROM staging.clientes_dia ORDER BY cliente_id")]
+    en_trozos = [
+        warehouse.execute(q).fetchall()
+        for q in (
+            "SELECT * FROM staging.llamadas ORDER BY llamada_id",
+            estado,
+            "SELECT * FROM staging.clientes_dia ORDER BY cliente_id",
+        )
+    ]
     assert en_trozos == de_una_vez
     assert len(de_una_vez[0]) == 30 and len(de_una_vez[1]) == 2

@@ -2,22 +2,30 @@
 critical cases, and the error rows built from the failures."""
 
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pyarrow as pa
 import pytest
 
-from iact_pipelines.staging import extraccion
-from iact_pipelines.staging import validacion
 from iact_pipelines.plataforma.config import ConfigError
+from iact_pipelines.staging import extraccion, validacion
 
-T0 = datetime(2024, 3, 10, 16, 0, tzinfo=timezone.utc)
+T0 = datetime(2024, 3, 10, 16, 0, tzinfo=UTC)
 _TS = pa.timestamp("us", tz="UTC")
-_LLAMADAS = pa.schema([
-    ("llamada_id", pa.int64()), ("centro_id", pa.string()), ("cliente_id", pa.string()), ("inicio", _TS),
-    ("ingreso_cola", _TS), ("atencion", _TS), ("fin", _TS), ("resultado", pa.string()),
-    ("fecha", pa.date32()), ("hora", pa.int16()),
-])
+_LLAMADAS = pa.schema(
+    [
+        ("llamada_id", pa.int64()),
+        ("centro_id", pa.string()),
+        ("cliente_id", pa.string()),
+        ("inicio", _TS),
+        ("ingreso_cola", _TS),
+        ("atencion", _TS),
+        ("fin", _TS),
+        ("resultado", pa.string()),
+        ("fecha", pa.date32()),
+        ("hora", pa.int16()),
+    ]
+)
 
 
 def seg(n):
@@ -30,10 +38,21 @@ def llamadas(*filas):
     registros = []
     for f in filas:
         id_, cola, atencion, fin, resultado, *resto = f
-        cliente, centro = (resto + ["C1", "19028031"][len(resto):])[:2]
-        registros.append({"llamada_id": id_, "centro_id": centro, "cliente_id": cliente, "inicio": T0,
-                          "ingreso_cola": seg(cola), "atencion": seg(atencion), "fin": seg(fin),
-                          "resultado": resultado, "fecha": date(2024, 3, 10), "hora": 10})
+        cliente, centro = (resto + ["C1", "19028031"][len(resto) :])[:2]
+        registros.append(
+            {
+                "llamada_id": id_,
+                "centro_id": centro,
+                "cliente_id": cliente,
+                "inicio": T0,
+                "ingreso_cola": seg(cola),
+                "atencion": seg(atencion),
+                "fin": seg(fin),
+                "resultado": resultado,
+                "fecha": date(2024, 3, 10),
+                "hora": 10,
+            }
+        )
     return extraccion.a_pandas(pa.Table.from_pylist(registros, schema=_LLAMADAS))
 
 
@@ -43,11 +62,11 @@ def fallas(resultado):
 
 def test_time_chain_skips_nulls_and_names_the_breaking_field():
     frame = llamadas(
-        (1, None, None, 30, "IVR"),        # inicio <= fin: fine
-        (2, None, None, -1, "IVR"),        # fin before inicio (queue and answer skipped)
-        (3, 10, None, 5, "ABANDONADA"),    # fin before ingreso_cola
-        (4, 10, 40, 30, "ATENDIDA"),       # fin before atencion
-        (5, 10, 10, 10, "ATENDIDA"),       # all equal: fine
+        (1, None, None, 30, "IVR"),  # inicio <= fin: fine
+        (2, None, None, -1, "IVR"),  # fin before inicio (queue and answer skipped)
+        (3, 10, None, 5, "ABANDONADA"),  # fin before ingreso_cola
+        (4, 10, 40, 30, "ATENDIDA"),  # fin before atencion
+        (5, 10, 10, 10, "ATENDIDA"),  # all equal: fine
     )
     assert fallas(validacion.validar("llamadas", frame)) == [
         (1, "orden_tiempos", "fin", "error"),
@@ -58,12 +77,12 @@ def test_time_chain_skips_nulls_and_names_the_breaking_field():
 
 def test_result_consistency_and_waits():
     frame = llamadas(
-        (1, 10, None, 20, "ATENDIDA"),             # answered without atencion
-        (2, None, None, 20, "ABANDONADA"),         # abandoned without queueing
-        (3, 10, 3610, 3700, "ATENDIDA"),           # waited 3600 s: not over 1 h
-        (4, 10, 3611, 3700, "ATENDIDA", None),     # waited 3601 s, unidentified: two warnings
-        (5, 10, None, 3611, "ABANDONADA"),         # waited 3601 s, then hung up
-        (6, None, None, 86401, "IVR"),             # 24 h and 1 s
+        (1, 10, None, 20, "ATENDIDA"),  # answered without atencion
+        (2, None, None, 20, "ABANDONADA"),  # abandoned without queueing
+        (3, 10, 3610, 3700, "ATENDIDA"),  # waited 3600 s: not over 1 h
+        (4, 10, 3611, 3700, "ATENDIDA", None),  # waited 3601 s, unidentified: two warnings
+        (5, 10, None, 3611, "ABANDONADA"),  # waited 3601 s, then hung up
+        (6, None, None, 86401, "IVR"),  # 24 h and 1 s
     )
     resultado = validacion.validar("llamadas", frame)
     assert fallas(resultado) == [
@@ -76,18 +95,52 @@ def test_result_consistency_and_waits():
     ]
     assert resultado.rechazadas.tolist() == [True, True, False, False, False, True]
     assert resultado.advertidas.tolist() == [False, False, False, True, True, False]
-    assert resultado.por_regla() == {"cliente_no_identificado": 1, "duracion_excesiva": 1, "espera_excesiva": 2,
-                                     "resultado_inconsistente": 2}
+    assert resultado.por_regla() == {
+        "cliente_no_identificado": 1,
+        "duracion_excesiva": 1,
+        "espera_excesiva": 2,
+        "resultado_inconsistente": 2,
+    }
 
 
 def test_later_copies_are_chosen_by_id_not_by_row_order():
     filas = [
-        {"evento_id": 30, "llamada_id": 1, "centro_id": "19028031", "menu_id": "MP", "menu_nombre": "x",
-         "entrada": T0, "salida": None, "resultado": "OK", "fecha": date(2024, 3, 10), "hora": 10},
-        {"evento_id": 10, "llamada_id": 1, "centro_id": "19028031", "menu_id": "MP", "menu_nombre": "x",
-         "entrada": T0, "salida": None, "resultado": "OK", "fecha": date(2024, 3, 10), "hora": 10},
-        {"evento_id": 20, "llamada_id": 1, "centro_id": "19028031", "menu_id": "MP", "menu_nombre": "x",
-         "entrada": T0, "salida": None, "resultado": "OK", "fecha": date(2024, 3, 10), "hora": 10},
+        {
+            "evento_id": 30,
+            "llamada_id": 1,
+            "centro_id": "19028031",
+            "menu_id": "MP",
+            "menu_nombre": "x",
+            "entrada": T0,
+            "salida": None,
+            "resultado": "OK",
+            "fecha": date(2024, 3, 10),
+            "hora": 10,
+        },
+        {
+            "evento_id": 10,
+            "llamada_id": 1,
+            "centro_id": "19028031",
+            "menu_id": "MP",
+            "menu_nombre": "x",
+            "entrada": T0,
+            "salida": None,
+            "resultado": "OK",
+            "fecha": date(2024, 3, 10),
+            "hora": 10,
+        },
+        {
+            "evento_id": 20,
+            "llamada_id": 1,
+            "centro_id": "19028031",
+            "menu_id": "MP",
+            "menu_nombre": "x",
+            "entrada": T0,
+            "salida": None,
+            "resultado": "OK",
+            "fecha": date(2024, 3, 10),
+            "hora": 10,
+        },
     ]
     for orden in (filas, filas[::-1]):
         frame = extraccion.a_pandas(pa.Table.from_pylist(orden))
@@ -118,8 +171,9 @@ def test_error_rows_most_severe_first_with_the_record_as_json():
         (3, None, None, None, "IVR", "C'9"),
     )
     resultado = validacion.validar("llamadas", frame)
-    filas = validacion.filas_de_error(frame, resultado, id_col="llamada_id",
-                                      columnas=list(extraccion.FUENTES["llamadas"].columnas))
+    filas = validacion.filas_de_error(
+        frame, resultado, id_col="llamada_id", columnas=list(extraccion.FUENTES["llamadas"].columnas)
+    )
     assert filas[["record_id", "error_type", "field_name", "severity"]].values.tolist() == [
         ["3", "nulo_requerido", "fin", "error"],
         [str(grande), "resultado_desconocido", "resultado", "error"],
@@ -127,11 +181,19 @@ def test_error_rows_most_severe_first_with_the_record_as_json():
     ]
     assert filas["partition_key"].tolist() == ["2024-03-10"] * 3
     assert filas["error_message"].tolist() == [
-        "fin is required but NULL", "resultado 'BUZON' is not a known result", "cliente_id is NULL: unidentified caller"
+        "fin is required but NULL",
+        "resultado 'BUZON' is not a known result",
+        "cliente_id is NULL: unidentified caller",
     ]
     assert json.loads(filas.loc[1, "record_data"]) == {
-        "llamada_id": grande, "centro_id": "19028031", "cliente_id": "C1", "inicio": "2024-03-10T16:00:00.000000Z",
-        "ingreso_cola": None, "atencion": None, "fin": "2024-03-10T16:00:30.000000Z", "resultado": "BUZON",
+        "llamada_id": grande,
+        "centro_id": "19028031",
+        "cliente_id": "C1",
+        "inicio": "2024-03-10T16:00:00.000000Z",
+        "ingreso_cola": None,
+        "atencion": None,
+        "fin": "2024-03-10T16:00:30.000000Z",
+        "resultado": "BUZON",
     }
     assert json.loads(filas.loc[0, "record_data"])["cliente_id"] == "C'9"
 
