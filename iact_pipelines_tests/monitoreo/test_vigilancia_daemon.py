@@ -327,7 +327,15 @@ def test_a_killed_worker_whose_code_server_lives_is_failed_by_dagster_once_and_r
                 daemon,
                 log,
             )
-            assert _estado(instance, reintento) == dg.DagsterRunStatus.QUEUED  # both slots are taken
+            # The retry is created NOT_STARTED, then submitted: it waits in the queue (both slots taken).
+            _esperar(
+                lambda: _estado(instance, reintento) != dg.DagsterRunStatus.NOT_STARTED,
+                30,
+                "the retry to be submitted",
+                daemon,
+                log,
+            )
+            assert _estado(instance, reintento) == dg.DagsterRunStatus.QUEUED
 
             for sensor in (sensors.alertas_fallos, sensors.espejo_etl_jobs):
                 sensor(dg.build_sensor_context(instance=instance, resources=build_resources()))
