@@ -27,10 +27,11 @@ def test_a_loaded_day_partition_and_its_parent_have_fresh_statistics(ivr_writer,
         "SELECT n_distinct FROM pg_stats WHERE schemaname = 'staging' AND tablename = %s AND attname = 'cliente_id'",
         (_PARTICION,),
     ).fetchone() == (7,)
-    assert warehouse.execute(
-        "SELECT n_distinct FROM pg_stats WHERE schemaname = 'staging' AND tablename = 'llamadas'"
-        " AND attname = 'cliente_id' AND inherited",
-    ).fetchone() == (7,)
+    if warehouse.info.server_version >= 180000:  # ANALYZE ONLY of the parent needs PostgreSQL 18
+        assert warehouse.execute(
+            "SELECT n_distinct FROM pg_stats WHERE schemaname = 'staging' AND tablename = 'llamadas'"
+            " AND attname = 'cliente_id' AND inherited",
+        ).fetchone() == (7,)
 
 
 def test_a_reload_refreshes_the_statistics(ivr_writer, warehouse, instance):
