@@ -21,8 +21,9 @@ from contextlib import contextmanager
 from datetime import date
 
 import psycopg
+from psycopg import sql
 
-from iact_pipelines.plataforma import db, reemplazo
+from iact_pipelines.plataforma import db, fechas, reemplazo
 
 # Writers of different days of staging.llamadas run concurrently; the first-call rows they
 # touch overlap (a client of both days). One lock, taken at the end of the day's transaction,
@@ -30,13 +31,13 @@ from iact_pipelines.plataforma import db, reemplazo
 # statement after the wait).
 _CANDADO = ("staging.clientes_primera_llamada",)
 
-_BORRAR_DIAS = "DELETE FROM staging.clientes_dia WHERE fecha >= %(desde)s AND fecha < %(hasta)s"
-
+# Into day partitions emptied by TRUNCATE and without index (migration 086): the table's one
+# writer, one GROUP BY per day, is what keeps (fecha, cliente_id) unique.
 _CARGAR_DIAS = """
 INSERT INTO staging.clientes_dia (fecha, cliente_id, llamadas)
 SELECT fecha, cliente_id, count(*)
 FROM staging.llamadas
-WHERE fecha >= %(desde)s AND fecha < %(hasta)s AND cliente_id IS NOT NULL
+WHERE fecha = ANY(%(dias)s::date[]) AND cliente_id IS NOT NULL
 GROUP BY fecha, cliente_id
 """
 
@@ -86,13 +87,16 @@ WHERE p.cliente_id = s.cliente_id
 _QUITAR = "DELETE FROM staging.clientes_primera_llamada WHERE cliente_id = ANY(%(clientes)s)"
 
 
-def actualizar(conn: psycopg.Connection, desde: date, hasta: date) -> None:
-    """Rewrite the days [desde, hasta) of staging.clientes_dia from staging.llamadas and move
-    the first calls they change; in the caller's transaction, after the days' rows are in."""
+def actualizar(conn: psycopg.Connection, desde: date, hasta: date, dias: Iterable[date] | None = None) -> None:
+    """Rewrite the days `dias` (default: all) of [desde, hasta) of staging.clientes_dia from
+    staging.llamadas and move the first calls the window changes; in the caller's transaction,
+    after the days' rows are in and their clientes_dia partitions exist (`reemplazar_dias`)."""
     parametros = {"desde": desde, "hasta": hasta}
+    elegidos = fechas.dias_semiabiertos(desde, hasta) if dias is None else sorted(set(dias))
     conn.execute("SELECT pg_advisory_xact_lock(%s)", (db.advisory_key(*_CANDADO),))
-    conn.execute(_BORRAR_DIAS, parametros)
-    conn.execute(_CARGAR_DIAS, parametros)
+    for dia in elegidos:
+        conn.execute(sql.SQL("TRUNCATE {}").format(reemplazo.particion_dia("staging", "clientes_dia", dia)))
+    conn.execute(_CARGAR_DIAS, {"dias": elegidos})
     conn.execute(_ADELANTAR, parametros)
     ausentes = [c for (c,) in conn.execute(_AUSENTES, parametros).fetchall()]
     if not ausentes:
@@ -112,8 +116,10 @@ def reemplazar_dias(
     """The staging day replace (`reemplazo.reemplazar_dias_staging`, `solo` its subset of days)
     plus, for calls, the days' first-call rows rewritten after the caller's load, before the
     commit: every writer of a calls day (the staging asset, the tests, the benchmark) keeps them
-    exact. Days left out of `solo` keep their rows, so recomputing them is a no-op."""
-    with reemplazo.reemplazar_dias_staging(conn, tabla, desde, hasta_excl, solo=solo):
+    exact. Days left out of `solo` keep their rows and their clientes_dia rows."""
+    dias = None if solo is None else sorted(set(solo))
+    derivadas = ("clientes_dia",) if tabla == "llamadas" else ()
+    with reemplazo.reemplazar_dias_staging(conn, tabla, desde, hasta_excl, solo=dias, derivadas=derivadas):
         yield conn
         if tabla == "llamadas":
-            actualizar(conn, desde, hasta_excl)
+            actualizar(conn, desde, hasta_excl, dias)
