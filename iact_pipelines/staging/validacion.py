@@ -10,9 +10,10 @@ its type, a check that could not even run) makes the frame unusable: `critical`.
 
 from __future__ import annotations
 
+import copy
 import re
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 
 import numpy as np
 import pandas as pd
@@ -337,7 +338,7 @@ class Resultado:
 
 # The rules that compare rows with each other (id_duplicado), as the models declare them:
 # (field as reported, key columns, id column for "later copies" or None for "every copy").
-# A day validated in chunks applies them again over the whole day's keys (`duplicados`).
+# A day validated in chunks applies them once, over the whole day's keys (`duplicados`).
 DUPLICADOS: dict[str, list[tuple[str, list[str], str | None]]] = {
     "llamadas": [("llamada_id", ["llamada_id"], None)],
     "menu_eventos": [
@@ -406,14 +407,28 @@ _CRITICOS_VACIOS = pd.DataFrame(
 )
 
 
-def validar(tabla: str, frame: pd.DataFrame) -> Resultado:
-    """Run the table's model (lazy) over `frame` (RangeIndex) and sort what fails by severity."""
+def validar(tabla: str, frame: pd.DataFrame, *, entre_filas: bool = True) -> Resultado:
+    """Run the table's model (lazy) over `frame` (RangeIndex) and sort what fails by severity.
+    `entre_filas=False` leaves the id_duplicado rules out: for a chunk of a batch whose keys
+    `duplicados` checks afterwards, all at once (a chunk alone cannot see every copy anyway)."""
+    esquema = MODELOS[tabla] if entre_filas else _sin_duplicados(tabla)
     try:
-        MODELOS[tabla].validate(frame, lazy=True)
+        esquema.validate(frame, lazy=True)
     except pa.errors.SchemaErrors as exc:
         fallas, criticos = _clasificar(exc.failure_cases)
         return Resultado(fallas=fallas, criticos=criticos, filas=len(frame))
     return Resultado(fallas=_FALLAS_VACIAS.copy(), criticos=_CRITICOS_VACIOS.copy(), filas=len(frame))
+
+
+@cache
+def _sin_duplicados(tabla: str) -> pa.DataFrameSchema:
+    """The table's model without its id_duplicado checks (the other rules, coercion included)."""
+    esquema = copy.deepcopy(MODELOS[tabla].to_schema())
+    fuera = {"id_duplicado"}
+    esquema.checks = [c for c in esquema.checks if c.name.split(":", 1)[0] not in fuera]
+    for columna in esquema.columns.values():
+        columna.checks = [c for c in columna.checks if c.name.split(":", 1)[0] not in fuera]
+    return esquema
 
 
 def _clasificar(casos: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
