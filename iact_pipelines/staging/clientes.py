@@ -41,34 +41,39 @@ WHERE fecha = ANY(%(dias)s::date[]) AND cliente_id IS NOT NULL
 GROUP BY fecha, cliente_id
 """
 
-# Clients seen in the window with no first call before it: their first call is their earliest
-# day in the window (no day before it has them). Cost: the window's rows plus one primary-key
-# probe per client.
+# Clients seen in the window whose first call it changes: new clients, and clients whose first
+# call is in the window or later and differs from their earliest day in the window (no day
+# before the window has them). Clients with an earlier first call, and those whose first call
+# already is that day (every client of a re-run day), are left out before the upsert: its
+# conflict path locks each row it meets, 1.7-2.1 s for 500k unchanged clients, against 0.6 s
+# for the anti join that skips them.
 _ADELANTAR = """
 INSERT INTO staging.clientes_primera_llamada (cliente_id, primera_fecha)
-SELECT v.cliente_id, min(v.fecha)
-FROM staging.clientes_dia AS v
-WHERE v.fecha >= %(desde)s AND v.fecha < %(hasta)s
-  AND NOT EXISTS (
+SELECT n.cliente_id, n.primera
+FROM (
+    SELECT cliente_id, min(fecha) AS primera FROM staging.clientes_dia
+    WHERE fecha >= %(desde)s AND fecha < %(hasta)s
+    GROUP BY cliente_id
+) AS n
+WHERE NOT EXISTS (
     SELECT 1 FROM staging.clientes_primera_llamada AS p
-    WHERE p.cliente_id = v.cliente_id AND p.primera_fecha < %(desde)s
-  )
-GROUP BY v.cliente_id
+    WHERE p.cliente_id = n.cliente_id AND (p.primera_fecha < %(desde)s OR p.primera_fecha = n.primera)
+)
 -- In key order: the upserts walk the primary key's pages in sequence (measured a quarter
 -- cheaper than hash order at 150k clients).
-ORDER BY v.cliente_id
+ORDER BY n.cliente_id
 ON CONFLICT (cliente_id) DO UPDATE SET primera_fecha = EXCLUDED.primera_fecha
-    WHERE staging.clientes_primera_llamada.primera_fecha <> EXCLUDED.primera_fecha
 """
 
 # Clients whose first call was in the window and who are no longer in it (their calls were
 # deleted at the source and the day re-run): usually none.
 _AUSENTES = """
-SELECT cliente_id FROM staging.clientes_primera_llamada
-WHERE primera_fecha >= %(desde)s AND primera_fecha < %(hasta)s
-EXCEPT
-SELECT cliente_id FROM staging.clientes_dia
-WHERE fecha >= %(desde)s AND fecha < %(hasta)s
+SELECT p.cliente_id FROM staging.clientes_primera_llamada AS p
+WHERE p.primera_fecha >= %(desde)s AND p.primera_fecha < %(hasta)s
+  AND NOT EXISTS (
+    SELECT 1 FROM staging.clientes_dia AS v
+    WHERE v.fecha >= %(desde)s AND v.fecha < %(hasta)s AND v.cliente_id = p.cliente_id
+  )
 """
 
 # Their next day after the window, or no first call at all. Reads the later days (the only
@@ -97,7 +102,13 @@ def actualizar(conn: psycopg.Connection, desde: date, hasta: date, dias: Iterabl
     for dia in elegidos:
         conn.execute(sql.SQL("TRUNCATE {}").format(reemplazo.particion_dia("staging", "clientes_dia", dia)))
     conn.execute(_CARGAR_DIAS, {"dias": elegidos})
+    # The window's days were just filled, without statistics: the planner guesses 200 clients
+    # and probes the primary key once per client (2.7 s for 500k) where a hash anti join takes
+    # 0.6 s. Off for this statement only.
+    (anterior,) = conn.execute("SELECT current_setting('enable_nestloop')").fetchone()
+    conn.execute("SELECT set_config('enable_nestloop', 'off', true)")
     conn.execute(_ADELANTAR, parametros)
+    conn.execute("SELECT set_config('enable_nestloop', %s, true)", (anterior,))
     ausentes = [c for (c,) in conn.execute(_AUSENTES, parametros).fetchall()]
     if not ausentes:
         return
