@@ -510,7 +510,7 @@ def _lote_en_trozos(
                     reloj = ahora
                     # The chunk's error rows, built while its COPY runs.
                     filas = validacion.filas_de_error(
-                        frame, resultado, id_col=fuente.id, columnas=list(fuente.columnas)
+                        frame, resultado, id_col=fuente.id, columnas=list(fuente.columnas), ordenar=False
                     )
                     errores.append(filas[~filas["partition_key"].isin(excluidos)] if excluidos else filas)
                     for regla, n in resultado.por_regla().items():

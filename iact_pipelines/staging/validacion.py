@@ -492,7 +492,9 @@ def _criticos(casos: pd.DataFrame) -> pd.DataFrame:
 COLUMNAS_ERROR = ["partition_key", "record_id", "field_name", "error_type", "error_message", "severity", "record_data"]
 
 
-def filas_de_error(frame: pd.DataFrame, resultado: Resultado, *, id_col: str, columnas: list[str]) -> pd.DataFrame:
+def filas_de_error(
+    frame: pd.DataFrame, resultado: Resultado, *, id_col: str, columnas: list[str], ordenar: bool = True
+) -> pd.DataFrame:
     """etl_validation_errors rows (without run and asset) for every failure, most severe first:
     partition_key (the record's own day), record_id, field_name, error_type, error_message,
     severity, record_data (the source record as JSON)."""
@@ -505,7 +507,7 @@ def filas_de_error(frame: pd.DataFrame, resultado: Resultado, *, id_col: str, co
     salida = pd.DataFrame(
         {
             "partition_key": pd.Series(frame["fecha"].to_numpy()[filas], dtype="datetime64[s]").dt.strftime("%Y-%m-%d"),
-            "record_id": frame[id_col].astype("string").to_numpy()[filas],
+            "record_id": frame[id_col].take(filas).astype("string").to_numpy(),
             "field_name": fallas["campo"].to_numpy(),
             "error_type": fallas["regla"].to_numpy(),
             "error_message": _mensajes(fallas),
@@ -513,7 +515,8 @@ def filas_de_error(frame: pd.DataFrame, resultado: Resultado, *, id_col: str, co
             "record_data": documentos.loc[filas].to_numpy(),
         }
     )
-    return ordenar_errores(salida)
+    # `ordenar=False`: the caller sorts once, after joining several chunks' rows.
+    return ordenar_errores(salida) if ordenar else salida
 
 
 def ordenar_errores(salida: pd.DataFrame) -> pd.DataFrame:
