@@ -25,13 +25,18 @@ def bloquear_particiones(conn: psycopg.Connection, tabla: str, claves: Iterable[
         db.lock_partition(conn, tabla, clave)
 
 
-def _day_partition(schema: str, tabla: str, dia: date) -> sql.Identifier:
+def particion_dia(schema: str, tabla: str, dia: date) -> sql.Identifier:
     return sql.Identifier(schema, f"{tabla}_{dia:%Y%m%d}")
 
 
 @contextmanager
 def reemplazar_dias_staging(
-    conn: psycopg.Connection, tabla: str, desde: date, hasta_exclusive: date, solo: Iterable[date] | None = None
+    conn: psycopg.Connection,
+    tabla: str,
+    desde: date,
+    hasta_exclusive: date,
+    solo: Iterable[date] | None = None,
+    derivadas: Iterable[str] = (),
 ) -> Iterator[psycopg.Connection]:
     """Empty the day partitions of `staging.<tabla>` in [desde, hasta) (only the days in `solo`
     when given: a day the `volumen` check blocks keeps its rows) inside one transaction
@@ -42,7 +47,8 @@ def reemplazar_dias_staging(
     a reader whose snapshot predates the commit would see the day empty. Readers therefore take
     the same per-day locks shared (`leer_dias_staging`) before they read. Staging writers go
     through `staging.clientes.reemplazar_dias`, which adds what depends on the day's rows in the
-    same transaction.
+    same transaction. `derivadas`: other day-partitioned `staging` tables the caller rewrites
+    for the same days in this transaction; their day partitions are created here too.
     """
     elegidos = fechas.dias_semiabiertos(desde, hasta_exclusive) if solo is None else sorted(set(solo))
     # Partitions are created in their own short transaction: CREATE ... PARTITION OF locks the
@@ -50,26 +56,27 @@ def reemplazar_dias_staging(
     claves = [d.isoformat() for d in elegidos]
     with conn.transaction():
         bloquear_particiones(conn, f"staging.{tabla}", claves)  # two creators of one partition would collide
-        for dia in elegidos:
-            conn.execute(
-                sql.SQL("CREATE TABLE IF NOT EXISTS {} PARTITION OF {} FOR VALUES FROM ({}) TO ({})").format(
-                    _day_partition("staging", tabla, dia),
-                    sql.Identifier("staging", tabla),
-                    sql.Literal(dia.isoformat()),
-                    sql.Literal((dia + timedelta(days=1)).isoformat()),
+        for destino in (tabla, *derivadas):
+            for dia in elegidos:
+                conn.execute(
+                    sql.SQL("CREATE TABLE IF NOT EXISTS {} PARTITION OF {} FOR VALUES FROM ({}) TO ({})").format(
+                        particion_dia("staging", destino, dia),
+                        sql.Identifier("staging", destino),
+                        sql.Literal(dia.isoformat()),
+                        sql.Literal((dia + timedelta(days=1)).isoformat()),
+                    )
                 )
-            )
     with conn.transaction():
         bloquear_particiones(conn, f"staging.{tabla}", claves)
         for dia in elegidos:
-            conn.execute(sql.SQL("TRUNCATE {}").format(_day_partition("staging", tabla, dia)))
+            conn.execute(sql.SQL("TRUNCATE {}").format(particion_dia("staging", tabla, dia)))
         yield conn
         # Fresh planner statistics for the new rows, committed with them: autovacuum would get
         # there minutes later, and a report planned on an empty partition's statistics picks a
         # nested loop over 100k rows (a first run 400x slower than its re-run). ANALYZE in the
         # loading transaction counts its own rows; it samples, so a 1M-row day costs ~0.2 s.
         for dia in elegidos:
-            conn.execute(sql.SQL("ANALYZE {}").format(_day_partition("staging", tabla, dia)))
+            conn.execute(sql.SQL("ANALYZE {}").format(particion_dia("staging", tabla, dia)))
 
 
 def analizar_tabla_staging(conn: psycopg.Connection, tabla: str) -> bool:

@@ -476,21 +476,19 @@ def _lote_en_trozos(
     trozos: list[pa.Table] = []
     dias, rechazos, avisos, errores, previa = [], [], [], [], None
     por_regla: dict[str, int] = {}
-    conocidas: list[pd.DataFrame] = []  # id_duplicado failures found inside a chunk (global rows)
     cargar = [date.fromisoformat(c) for c in claves if c not in excluidos]
     reloj = time.perf_counter()
     with warehouse.connect() as conn:
         with clientes.reemplazar_dias(conn, fuente.tabla, lote.desde, lote.hasta, solo=cargar):
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="copia") as hilo:
                 copia = None
-                base = 0
                 lector = _en_segundo_plano(extraccion.leer_trozos(ivr_url, fuente, lote, centros, FILAS_POR_TROZO))
                 for trozo in lector:
                     ahora = time.perf_counter()
                     segundos["extraccion"] += ahora - reloj
                     reloj = ahora
                     frame = extraccion.a_pandas(trozo)
-                    resultado = validacion.validar(fuente.tabla, frame)
+                    resultado = validacion.validar(fuente.tabla, frame, entre_filas=False)
                     if not resultado.criticos.empty:
                         raise _Critico(frame, resultado.criticos)
                     dia = pc.cast(trozo["fecha"], pa.int32()).to_numpy(zero_copy_only=False) - desde_dia
@@ -512,19 +510,16 @@ def _lote_en_trozos(
                     reloj = ahora
                     # The chunk's error rows, built while its COPY runs.
                     filas = validacion.filas_de_error(
-                        frame, resultado, id_col=fuente.id, columnas=list(fuente.columnas)
+                        frame, resultado, id_col=fuente.id, columnas=list(fuente.columnas), ordenar=False
                     )
                     errores.append(filas[~filas["partition_key"].isin(excluidos)] if excluidos else filas)
                     for regla, n in resultado.por_regla().items():
                         por_regla[regla] = por_regla.get(regla, 0) + n
-                    dup = resultado.fallas.loc[resultado.fallas["regla"] == "id_duplicado", ["fila", "campo"]]
-                    conocidas.append(dup.assign(fila=dup["fila"] + base))
                     trozos.append(trozo)
                     dias.append(dia)
                     rechazos.append(resultado.rechazadas)
                     avisos.append(advertencia)
                     previa = previa if previa is not None and previa.num_rows else validas.slice(0, 5)
-                    base += len(frame)
                     segundos["validacion"] += time.perf_counter() - reloj
                     reloj = time.perf_counter()
                 if copia is not None:
@@ -533,12 +528,13 @@ def _lote_en_trozos(
             segundos["carga"] += ahora - reloj
             reloj = ahora
 
-            # The rules over the whole batch's keys: a copy in another chunk is a copy too.
+            # The rules that compare rows run once, over the whole batch's keys (a copy in another
+            # chunk is a copy too); the copies the chunks loaded are deleted again by id.
             todo = pa.concat_tables(trozos)
             dia = np.concatenate(dias)
             rechazada = np.concatenate(rechazos)
             advertida = np.concatenate(avisos)
-            nuevas = _duplicados_nuevos(fuente, todo, conocidas)
+            nuevas = _duplicados(fuente, todo)
             if not nuevas.empty:
                 filas_nuevas = nuevas["fila"].to_numpy()
                 cargadas = np.unique(filas_nuevas[~rechazada[filas_nuevas] & ~excluir[dia[filas_nuevas]]])
@@ -588,15 +584,10 @@ def _lote_en_trozos(
     return resumen, previa
 
 
-def _duplicados_nuevos(fuente: Fuente, todo: pa.Table, conocidas: list[pd.DataFrame]) -> pd.DataFrame:
-    """id_duplicado failures over the whole batch that no single chunk saw."""
+def _duplicados(fuente: Fuente, todo: pa.Table) -> pd.DataFrame:
+    """id_duplicado failures over the whole batch (rows by position in `todo`)."""
     claves = extraccion.a_pandas(todo.select(validacion.columnas_duplicados(fuente.tabla)))
-    fallas = validacion.duplicados(fuente.tabla, claves)
-    if fallas.empty:
-        return fallas
-    vistas = pd.concat(conocidas, ignore_index=True) if conocidas else pd.DataFrame({"fila": [], "campo": []})
-    marcadas = fallas.merge(vistas.astype({"fila": "int64"}), on=["fila", "campo"], how="left", indicator=True)
-    return fallas[(marcadas["_merge"] == "left_only").to_numpy()].reset_index(drop=True)
+    return validacion.duplicados(fuente.tabla, claves)
 
 
 def _errores_de(fuente: Fuente, todo: pa.Table, fallas: pd.DataFrame, excluidos: set[str]) -> pd.DataFrame:

@@ -10,9 +10,10 @@ its type, a check that could not even run) makes the frame unusable: `critical`.
 
 from __future__ import annotations
 
+import copy
 import re
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 
 import numpy as np
 import pandas as pd
@@ -337,7 +338,7 @@ class Resultado:
 
 # The rules that compare rows with each other (id_duplicado), as the models declare them:
 # (field as reported, key columns, id column for "later copies" or None for "every copy").
-# A day validated in chunks applies them again over the whole day's keys (`duplicados`).
+# A day validated in chunks applies them once, over the whole day's keys (`duplicados`).
 DUPLICADOS: dict[str, list[tuple[str, list[str], str | None]]] = {
     "llamadas": [("llamada_id", ["llamada_id"], None)],
     "menu_eventos": [
@@ -406,14 +407,28 @@ _CRITICOS_VACIOS = pd.DataFrame(
 )
 
 
-def validar(tabla: str, frame: pd.DataFrame) -> Resultado:
-    """Run the table's model (lazy) over `frame` (RangeIndex) and sort what fails by severity."""
+def validar(tabla: str, frame: pd.DataFrame, *, entre_filas: bool = True) -> Resultado:
+    """Run the table's model (lazy) over `frame` (RangeIndex) and sort what fails by severity.
+    `entre_filas=False` leaves the id_duplicado rules out: for a chunk of a batch whose keys
+    `duplicados` checks afterwards, all at once (a chunk alone cannot see every copy anyway)."""
+    esquema = MODELOS[tabla] if entre_filas else _sin_duplicados(tabla)
     try:
-        MODELOS[tabla].validate(frame, lazy=True)
+        esquema.validate(frame, lazy=True)
     except pa.errors.SchemaErrors as exc:
         fallas, criticos = _clasificar(exc.failure_cases)
         return Resultado(fallas=fallas, criticos=criticos, filas=len(frame))
     return Resultado(fallas=_FALLAS_VACIAS.copy(), criticos=_CRITICOS_VACIOS.copy(), filas=len(frame))
+
+
+@cache
+def _sin_duplicados(tabla: str) -> pa.DataFrameSchema:
+    """The table's model without its id_duplicado checks (the other rules, coercion included)."""
+    esquema = copy.deepcopy(MODELOS[tabla].to_schema())
+    fuera = {"id_duplicado"}
+    esquema.checks = [c for c in esquema.checks if c.name.split(":", 1)[0] not in fuera]
+    for columna in esquema.columns.values():
+        columna.checks = [c for c in columna.checks if c.name.split(":", 1)[0] not in fuera]
+    return esquema
 
 
 def _clasificar(casos: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -477,7 +492,9 @@ def _criticos(casos: pd.DataFrame) -> pd.DataFrame:
 COLUMNAS_ERROR = ["partition_key", "record_id", "field_name", "error_type", "error_message", "severity", "record_data"]
 
 
-def filas_de_error(frame: pd.DataFrame, resultado: Resultado, *, id_col: str, columnas: list[str]) -> pd.DataFrame:
+def filas_de_error(
+    frame: pd.DataFrame, resultado: Resultado, *, id_col: str, columnas: list[str], ordenar: bool = True
+) -> pd.DataFrame:
     """etl_validation_errors rows (without run and asset) for every failure, most severe first:
     partition_key (the record's own day), record_id, field_name, error_type, error_message,
     severity, record_data (the source record as JSON)."""
@@ -490,7 +507,7 @@ def filas_de_error(frame: pd.DataFrame, resultado: Resultado, *, id_col: str, co
     salida = pd.DataFrame(
         {
             "partition_key": pd.Series(frame["fecha"].to_numpy()[filas], dtype="datetime64[s]").dt.strftime("%Y-%m-%d"),
-            "record_id": frame[id_col].astype("string").to_numpy()[filas],
+            "record_id": frame[id_col].take(filas).astype("string").to_numpy(),
             "field_name": fallas["campo"].to_numpy(),
             "error_type": fallas["regla"].to_numpy(),
             "error_message": _mensajes(fallas),
@@ -498,7 +515,8 @@ def filas_de_error(frame: pd.DataFrame, resultado: Resultado, *, id_col: str, co
             "record_data": documentos.loc[filas].to_numpy(),
         }
     )
-    return ordenar_errores(salida)
+    # `ordenar=False`: the caller sorts once, after joining several chunks' rows.
+    return ordenar_errores(salida) if ordenar else salida
 
 
 def ordenar_errores(salida: pd.DataFrame) -> pd.DataFrame:

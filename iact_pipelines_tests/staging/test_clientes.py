@@ -187,3 +187,32 @@ def test_a_clients_earliest_day_deleted_at_the_source_and_re_run(ivr_writer, war
         "SELECT total_clientes_unicos, nuevos_clientes, clientes_recurrentes, promedio_llamadas_cliente"
         " FROM reportes_clientes_unicos"
     ).fetchone() == (4, 4, 0, Decimal("1.25"))  # A 1, B 2, J 1, K 1 calls
+
+
+def test_a_rerun_day_rewrites_its_client_days_and_leaves_unchanged_first_calls_untouched(
+    ivr_writer, warehouse, instance
+):
+    # The day's client rows live in its own partition of staging.clientes_dia (migration 086),
+    # and a re-run of an unchanged day writes or locks no first-call row (same xmin, no xmax).
+    insertar(ivr_writer, "llamadas", llamadas_de("2024-05-01", "A", "B") + llamadas_de("2024-05-02", "B", "C", "C"))
+    cargar(instance, "2024-05-01")
+    cargar(instance, "2024-05-02")
+    version = "SELECT cliente_id, xmin::text || '/' || xmax::text FROM staging.clientes_primera_llamada ORDER BY 1"
+    antes = warehouse.execute(version).fetchall()
+    cargar(instance, "2024-05-02")
+    assert warehouse.execute(version).fetchall() == antes
+    assert primeras(warehouse) == {"A": date(2024, 5, 1), "B": date(2024, 5, 1), "C": date(2024, 5, 2)}
+    assert warehouse.execute(
+        "SELECT tableoid::regclass::text, cliente_id, llamadas FROM staging.clientes_dia ORDER BY 1, 2"
+    ).fetchall() == [
+        ("staging.clientes_dia_20240501", "A", 1),
+        ("staging.clientes_dia_20240501", "B", 1),
+        ("staging.clientes_dia_20240502", "B", 1),
+        ("staging.clientes_dia_20240502", "C", 2),
+    ]
+    # A new earliest day for C, backfilled: C's first call moves, A's and B's rows stay as they were.
+    insertar(ivr_writer, "llamadas", llamadas_de("2024-04-30", "C"))
+    cargar(instance, "2024-04-30")
+    assert primeras(warehouse) == {"A": date(2024, 5, 1), "B": date(2024, 5, 1), "C": date(2024, 4, 30)}
+    despues = dict(warehouse.execute(version).fetchall())
+    assert {c: despues[c] for c in ("A", "B")} == {c: x for c, x in antes if c in ("A", "B")}
