@@ -305,9 +305,11 @@ def _materializar_rango(args) -> int:
     if aceptados:
         import getpass
 
+        from iact_pipelines.staging.assets import ETIQUETA_ACEPTADO_POR, ETIQUETA_ACEPTAR_DIAS
+
         etiquetas = {
-            "iact/aceptar_dias": ",".join(d.isoformat() for d in sorted(set(aceptados))),
-            "iact/aceptado_por": getpass.getuser(),
+            ETIQUETA_ACEPTAR_DIAS: ",".join(d.isoformat() for d in sorted(set(aceptados))),
+            ETIQUETA_ACEPTADO_POR: getpass.getuser(),
         }
 
     from iact_pipelines.plataforma import db, migrations
