@@ -27,6 +27,8 @@ dev: install
 		$(BIN)/iact demo seed --desde $(DEMO_DESDE) --hasta $(DEMO_HASTA) --llamadas-por-dia $(DEMO_LLAMADAS) \
 		&& touch .iact/dev/.demo-seeded; \
 	fi
+	@# iact dev stops only a server it started itself: hand it the one migrate/seed started.
+	$(BIN)/iact db stop
 	exec $(BIN)/iact dev
 
 test: install
