@@ -41,6 +41,9 @@ DEFAULTS: dict[str, str | None] = {
     "IACT_PG_STATEMENT_TIMEOUT_S": "1800",
     "IACT_PG_LOCK_TIMEOUT_S": "600",
     "IACT_PG_IDLE_TX_TIMEOUT_S": "600",
+    # work_mem of every session (MB). PostgreSQL's 4 MB default spills a day's sorts and hash
+    # tables to disk and makes the planner pick sort-based plans for the day's aggregates.
+    "IACT_PG_WORK_MEM_MB": "64",
 }
 
 # The numeric settings and the closed range each must fall in: the one bounds table, used by
@@ -57,6 +60,8 @@ LIMITES: dict[str, tuple[float, float]] = {
     "IACT_PG_STATEMENT_TIMEOUT_S": (0, 7 * 86400),
     "IACT_PG_LOCK_TIMEOUT_S": (0, 7 * 86400),
     "IACT_PG_IDLE_TX_TIMEOUT_S": (0, 7 * 86400),
+    # Per sort or hash node of a session, so a few at once: from PostgreSQL's default to 2 GB.
+    "IACT_PG_WORK_MEM_MB": (4, 2048),
 }
 
 _CENTRO_RE = re.compile(r"^\d{8}$")

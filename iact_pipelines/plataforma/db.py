@@ -130,7 +130,8 @@ _CONFIGURACION_SIN_SQLSTATE = re.compile(
 REINTENTOS_CONEXION = (0.5, 1.0, 2.0)  # seconds to wait before each new attempt
 
 
-def _segundos(name: str) -> int:
+def _entero(name: str) -> int:
+    """An integer setting (seconds or megabytes), bounds checked."""
     from iact_pipelines.plataforma.config import parse_number
 
     return int(parse_number(name, env(name)))
@@ -138,14 +139,14 @@ def _segundos(name: str) -> int:
 
 def opciones_sesion(*, read_only: bool = False) -> str:
     """libpq `options` for every session: UTC, the timeouts (so no statement, lock wait or idle
-    transaction lasts forever), and read-only at the server when asked."""
-    options = "-c timezone=UTC"
+    transaction lasts forever), work_mem, and read-only at the server when asked."""
+    options = f"-c timezone=UTC -c work_mem={_entero('IACT_PG_WORK_MEM_MB')}MB"
     for setting, name in (
         ("statement_timeout", "IACT_PG_STATEMENT_TIMEOUT_S"),
         ("lock_timeout", "IACT_PG_LOCK_TIMEOUT_S"),
         ("idle_in_transaction_session_timeout", "IACT_PG_IDLE_TX_TIMEOUT_S"),
     ):
-        options += f" -c {setting}={_segundos(name)}s"
+        options += f" -c {setting}={_entero(name)}s"
     if read_only:
         options += " -c default_transaction_read_only=on"
     return options

@@ -463,7 +463,7 @@ def _lote_en_trozos(
 ) -> tuple[Resumen, pa.Table]:
     """The batch in overlapping chunks, inside the one transaction that replaces its days:
     while chunk k is validated here, chunk k+1 is read from the source (worker thread) and
-    chunk k-1 is COPYed into staging (another). What needs the whole batch comes after the last
+    chunk k-1 and its error rows are COPYed in (another). What needs the whole batch comes after the last
     chunk: the duplicate rules over every row's keys (rows they reject that were already
     loaded are deleted again), the per-day counts and the `volumen` verdicts. A day they block
     that was loaded raises _Bloqueados: the transaction rolls back (its previous rows stay) and
@@ -474,14 +474,19 @@ def _lote_en_trozos(
     segundos = {"extraccion": 0.0, "validacion": 0.0, "carga": 0.0}
     destino = sql.Identifier("staging", fuente.tabla)
     trozos: list[pa.Table] = []
-    dias, rechazos, avisos, errores, previa = [], [], [], [], None
+    dias, rechazos, avisos, previa = [], [], [], None
     por_regla: dict[str, int] = {}
     cargar = [date.fromisoformat(c) for c in claves if c not in excluidos]
     reloj = time.perf_counter()
     with warehouse.connect() as conn:
         with clientes.reemplazar_dias(conn, fuente.tabla, lote.desde, lote.hasta, solo=cargar):
+            # The days' earlier error rows go first: each chunk's own follow its COPY, on the
+            # same worker thread, while later chunks are read and validated (rather than all
+            # of them in one COPY after the last chunk, with one core idle).
+            job_id = _job(conn, context)
+            conn.execute(_BORRAR_ERRORES, (context.asset_key.to_user_string(), [d.isoformat() for d in cargar]))
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="copia") as hilo:
-                copia = None
+                copia, copias_errores = None, []
                 lector = _en_segundo_plano(extraccion.leer_trozos(ivr_url, fuente, lote, centros, FILAS_POR_TROZO))
                 for trozo in lector:
                     ahora = time.perf_counter()
@@ -510,9 +515,10 @@ def _lote_en_trozos(
                     reloj = ahora
                     # The chunk's error rows, built while its COPY runs.
                     filas = validacion.filas_de_error(
-                        frame, resultado, id_col=fuente.id, columnas=list(fuente.columnas), ordenar=False
+                        frame, resultado, id_col=fuente.id, columnas=list(fuente.columnas)
                     )
-                    errores.append(filas[~filas["partition_key"].isin(excluidos)] if excluidos else filas)
+                    filas = filas[~filas["partition_key"].isin(excluidos)] if excluidos else filas
+                    copias_errores.append(hilo.submit(_copiar_errores, conn, context, job_id, filas))
                     for regla, n in resultado.por_regla().items():
                         por_regla[regla] = por_regla.get(regla, 0) + n
                     trozos.append(trozo)
@@ -524,6 +530,8 @@ def _lote_en_trozos(
                     reloj = time.perf_counter()
                 if copia is not None:
                     copia.result()
+                for copia_errores in copias_errores:
+                    copia_errores.result()
             ahora = time.perf_counter()
             segundos["carga"] += ahora - reloj
             reloj = ahora
@@ -540,7 +548,7 @@ def _lote_en_trozos(
                 cargadas = np.unique(filas_nuevas[~rechazada[filas_nuevas] & ~excluir[dia[filas_nuevas]]])
                 rechazada[filas_nuevas] = True
                 por_regla["id_duplicado"] = por_regla.get("id_duplicado", 0) + len(nuevas)
-                errores.append(_errores_de(fuente, todo, nuevas, excluidos))
+                _copiar_errores(conn, context, job_id, _errores_de(fuente, todo, nuevas, excluidos))
                 if len(cargadas):
                     ids = pc.unique(todo[fuente.id].take(pa.array(cargadas))).to_pylist()
                     conn.execute(
@@ -573,9 +581,6 @@ def _lote_en_trozos(
                 v.cargadas = int(por_dia.loc[v.fecha, "cargados"])
                 leidos, rechazados = (int(por_dia.loc[v.fecha, c]) for c in ("leidos", "rechazados"))
                 v.tasa_excedida = v.estado != BLOQUEADO and leidos > 0 and rechazados / leidos > juez.tasa_maxima
-            job_id = _job(conn, context)
-            conn.execute(_BORRAR_ERRORES, (context.asset_key.to_user_string(), [d.isoformat() for d in cargar]))
-            _copiar_errores(conn, context, job_id, validacion.ordenar_errores(pd.concat(errores, ignore_index=True)))
             juez.registrar(conn, veredictos)
         # (leaving the block: the days' first-call rows, ANALYZE and the commit)
     segundos["carga"] += time.perf_counter() - reloj

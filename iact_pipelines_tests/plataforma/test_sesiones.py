@@ -22,18 +22,26 @@ def test_every_session_has_timeouts_from_the_environment(urls, monkeypatch):
     with db.connect(urls.warehouse) as conn:
         valores = [
             conn.execute(f"SHOW {g}").fetchone()[0]
-            for g in ("statement_timeout", "lock_timeout", "idle_in_transaction_session_timeout")
+            for g in ("statement_timeout", "lock_timeout", "idle_in_transaction_session_timeout", "work_mem")
         ]
-    assert valores == ["30min", "10min", "10min"]  # the documented defaults
+    assert valores == ["30min", "10min", "10min", "64MB"]  # the documented defaults
     monkeypatch.setenv("IACT_PG_LOCK_TIMEOUT_S", "3")
+    monkeypatch.setenv("IACT_PG_WORK_MEM_MB", "256")
     monkeypatch.setenv("IACT_PG_STATEMENT_TIMEOUT_S", "0")  # 0 disables
     with db.connect(urls.warehouse) as conn:
         assert conn.execute("SHOW lock_timeout").fetchone() == ("3s",)
         assert conn.execute("SHOW statement_timeout").fetchone() == ("0",)
+        assert conn.execute("SHOW work_mem").fetchone() == ("256MB",)
     adbc = db.connect_adbc(urls.ivr, read_only=True)
     with adbc, adbc.cursor() as cur:
         cur.execute("SELECT current_setting('lock_timeout')")
         assert cur.fetchone() == ("3s",)
+
+
+def test_a_work_mem_out_of_bounds_is_one_readable_line(urls, monkeypatch):
+    monkeypatch.setenv("IACT_PG_WORK_MEM_MB", "1")
+    with pytest.raises(ConfigError, match="IACT_PG_WORK_MEM_MB"):
+        db.connect(urls.warehouse)
 
 
 def test_an_idle_open_transaction_is_ended_by_the_server(urls, monkeypatch):
