@@ -163,6 +163,19 @@ def test_missing_column_and_unreadable_type_are_critical():
     assert tipo[["campo", "fila", "casos"]].values.tolist() == [["fin", 1, 1]]
 
 
+def test_a_frame_of_other_compatible_types_is_coerced_and_gives_the_same_failures():
+    filas = [(1, None, None, 30, "IVR"), (2, 5, None, 1, "ABANDONADA"), (2, 3, 9, 60, "ATENDIDA", None)]
+    exacto = llamadas(*filas)
+    assert validacion._tipos_exactos("llamadas", exacto)  # as the extraction yields it: not coerced
+    otro = exacto.astype({"llamada_id": "int32", "fin": "datetime64[ms, UTC]", "resultado": object})
+    assert not validacion._tipos_exactos("llamadas", otro)
+    uno, dos = validacion.validar("llamadas", exacto), validacion.validar("llamadas", otro)
+    assert uno.criticos.empty and dos.criticos.empty
+    columnas = ["fila", "regla", "campo", "severidad"]
+    assert sorted(uno.fallas[columnas].values.tolist()) == sorted(dos.fallas[columnas].values.tolist())
+    assert set(uno.fallas["regla"]) == {"id_duplicado", "orden_tiempos", "cliente_no_identificado"}
+
+
 def test_error_rows_most_severe_first_with_the_record_as_json():
     grande = 2**62 + 1  # beyond float precision: must stay exact
     frame = llamadas(
