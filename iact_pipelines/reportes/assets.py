@@ -9,6 +9,7 @@ whole window rather than a loop over days.
 
 import math
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -102,9 +103,9 @@ WHERE asset_key = %s AND fecha >= %s AND fecha < %s AND estado IN ('cargado', 'a
 """
 
 
-def _staging_de(context: dg.AssetExecutionContext) -> list[dg.AssetKey]:
-    """The staging assets this report reads (its deps under `staging/`)."""
-    deps = context.assets_def.asset_deps.get(context.asset_key, set())
+def _staging_de(context: dg.AssetExecutionContext, clave: dg.AssetKey) -> list[dg.AssetKey]:
+    """The staging assets report `clave` reads (its deps under `staging/`)."""
+    deps = context.assets_def.asset_deps.get(clave, set())
     return sorted((k for k in deps if k.path[0] == "staging"), key=lambda k: k.to_user_string())
 
 
@@ -138,6 +139,7 @@ def _materializar(
     extra=None,
     preparacion=None,
     dias_previos: int = 0,
+    clave: dg.AssetKey | None = None,
 ) -> dg.MaterializeResult:
     """Replace the rows of `tabla` for the run's window with `sentencia` in one transaction
     (after `preparacion`, one statement or a sequence of them, in the same transaction);
@@ -149,11 +151,13 @@ def _materializar(
     (they keep their previous rows; the other days are built, then the step fails naming them),
     and every report reads staging under the shared per-day locks, so it never sees a day a
     concurrent load has truncated but not yet committed. A month or quarter states how many of
-    its days are loaded, and is `final` only when it has ended and all of them are."""
+    its days are loaded, and is `final` only when it has ended and all of them are.
+    `clave`: the asset written, when the step materializes several (default: the step's one)."""
+    clave = clave or context.asset_key
     desde, hasta = _ventana(context)
     columna = catalogo.tabla(tabla).clave[0]
     parametros = {"desde": desde, "hasta": hasta, "umbral": settings.umbral_espera_segundos()}
-    staging = _staging_de(context)
+    staging = _staging_de(context, clave)
     diario = context.assets_def.partitions_def == partitions.diaria
     reloj = time.perf_counter()
     cifras: dict = {}
@@ -211,11 +215,11 @@ def _materializar(
         # logged through the context are dropped when the step raises, so they are reported to
         # the instance directly (tagged with this run).
         construidos = [d.isoformat() for inicio, fin in segmentos for d in fechas.dias_semiabiertos(inicio, fin)]
-        for clave in construidos:
+        for dia in construidos:
             context.instance.report_runless_asset_event(
                 dg.AssetMaterialization(
-                    asset_key=context.asset_key,
-                    partition=clave,
+                    asset_key=clave,
+                    partition=dia,
                     metadata={
                         "dagster/table_name": tabla,
                         "run_id": context.run_id,
@@ -233,7 +237,7 @@ def _materializar(
             },
             allow_retries=False,
         )
-    return dg.MaterializeResult(metadata=metadata)
+    return dg.MaterializeResult(asset_key=clave, metadata=metadata)
 
 
 @dg.asset(**_reporte("llamadas_dia", "reportes_llamadas_dia", partitions.diaria, STAGING_LLAMADAS))
@@ -332,43 +336,85 @@ def _analistas(settings: PipelineSettings) -> metricas.Analistas:
     )
 
 
-@dg.asset(**_reporte("intervalos", "reportes_intervalos", partitions.diaria, STAGING_LLAMADAS))
-def intervalos(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource, settings: PipelineSettings
-) -> dg.MaterializeResult:
-    """Llamadas por día local, cuarto de hora y centro (los 96): volumen, contención IVR, ASA, niveles de servicio y abandonos."""
-    preparacion, sentencia = _analistas(settings).intervalos
-    return _materializar(context, warehouse, settings, "reportes_intervalos", sentencia, preparacion=preparacion)
+intervalos = dg.AssetKey(["reportes", "intervalos"])
+rellamadas = dg.AssetKey(["reportes", "rellamadas"])
+devolucion = dg.AssetKey(["reportes", "devolucion"])
 
-
-@dg.asset(**_reporte("rellamadas", "reportes_rellamadas", partitions.diaria, STAGING_LLAMADAS))
-def rellamadas(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource, settings: PipelineSettings
-) -> dg.MaterializeResult:
-    """Rellamadas por día local y centro: clientes identificados que volvieron a llamar dentro de H horas."""
-    preparacion, sentencia = _analistas(settings).rellamadas
-    # The look-back reads staging back to the local day of (the window's first instant − H):
-    # ceil(H / 24) days, one more when a 23-hour day lies in between.
-    return _materializar(
-        context,
-        warehouse,
-        settings,
+# asset: (table, description in the UI)
+_ANALISTAS = {
+    intervalos: (
+        "reportes_intervalos",
+        "Llamadas por día local, cuarto de hora y centro (los 96): volumen, contención IVR, ASA, niveles de "
+        "servicio y abandonos.",
+    ),
+    rellamadas: (
         "reportes_rellamadas",
-        sentencia,
-        preparacion=preparacion,
-        dias_previos=math.ceil(settings.ventana_rellamada() / 24) + 1,
+        "Rellamadas por día local y centro: clientes identificados que volvieron a llamar dentro de H horas.",
+    ),
+    devolucion: (
+        "lista_devolucion",
+        "Lista de devolución por día local: clientes cuyo último abandono no fue seguido de una llamada atendida.",
+    ),
+}
+
+
+def _spec(clave: dg.AssetKey) -> dg.AssetSpec:
+    tabla, descripcion = _ANALISTAS[clave]
+    declaracion = _reporte(clave.path[-1], tabla, partitions.diaria, STAGING_LLAMADAS)
+    return dg.AssetSpec(
+        key=clave,
+        description=descripcion,
+        group_name=declaracion["group_name"],
+        kinds=declaracion["kinds"],
+        deps=declaracion["deps"],
+        metadata=declaracion["metadata"],
     )
 
 
-@dg.asset(**_reporte("devolucion", "lista_devolucion", partitions.diaria, STAGING_LLAMADAS))
-def devolucion(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource, settings: PipelineSettings
-) -> dg.MaterializeResult:
-    """Lista de devolución por día local: clientes cuyo último abandono no fue seguido de una llamada atendida."""
-    preparacion, sentencia = _analistas(settings).devolucion
-    return _materializar(context, warehouse, settings, "lista_devolucion", sentencia, preparacion=preparacion)
+def _analista(context, warehouse: WarehouseResource, settings: PipelineSettings, clave: dg.AssetKey):
+    preparacion, sentencia = getattr(_analistas(settings), clave.path[-1])
+    # The repeat-call look-back reads staging back to the local day of (the window's first
+    # instant − H): ceil(H / 24) days, one more when a 23-hour day lies in between.
+    previos = math.ceil(settings.ventana_rellamada() / 24) + 1 if clave == rellamadas else 0
+    tabla = _ANALISTAS[clave][0]
+    return _materializar(
+        context, warehouse, settings, tabla, sentencia, preparacion=preparacion, dias_previos=previos, clave=clave
+    )
 
 
-ANALISTAS = [intervalos, rellamadas, devolucion]
+@dg.multi_asset(
+    name="reportes_analistas",
+    specs=[_spec(clave) for clave in _ANALISTAS],
+    partitions_def=partitions.diaria,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    can_subset=True,
+)
+def analistas(context: dg.AssetExecutionContext, warehouse: WarehouseResource, settings: PipelineSettings):
+    """Los tres reportes para analistas de un día local, calculados a la vez: intervalos, rellamadas y devolución."""
+    # One step, the three statements at once on three sessions: they read the same staged calls
+    # under the same gates (a blocked day stops all three), and one at a time left a core idle
+    # (statements alone on a 1M-call day: 3.24 s one after another, 2.50 s at once).
+    elegidas = [clave for clave in _ANALISTAS if clave in context.selected_asset_keys]
+    with ThreadPoolExecutor(max_workers=len(elegidas), thread_name_prefix="analista") as hilos:
+        futuros = [hilos.submit(_analista, context, warehouse, settings, clave) for clave in elegidas]
+    # Every report that was built is recorded, then the step fails for the others.
+    fallas = [futuro.exception() for futuro in futuros if futuro.exception() is not None]
+    for futuro in futuros:
+        if futuro.exception() is None:
+            yield futuro.result()
+    otras = [f for f in fallas if not isinstance(f, dg.Failure)]
+    if otras:
+        raise otras[0]
+    if len(fallas) == 1:
+        raise fallas[0]
+    if fallas:
+        raise dg.Failure(
+            description="; ".join(f.description for f in fallas),
+            metadata=fallas[0].metadata,
+            allow_retries=all(f.allow_retries for f in fallas),
+        )
+
+
+ANALISTAS = [analistas]
 DIARIOS = [llamadas_dia, menu_problemas, transferencias, *ANALISTAS]
 report_assets = [*DIARIOS, clientes_unicos, trimestral]

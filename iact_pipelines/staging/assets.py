@@ -110,9 +110,11 @@ def _materializar(
         )
         resumenes.append(resumen)
         previa = previa if previa is not None and previa.num_rows else validas.slice(0, 5)
+    reloj = time.perf_counter()
     with warehouse.connect() as conn:
         reemplazo.analizar_tabla_staging(conn, tabla)
     resumen = Resumen.unir(resumenes)
+    resumen.segundos["carga"] = resumen.segundos.get("carga", 0.0) + time.perf_counter() - reloj
     if context.has_partition_key:
         checks = [_tasa_rechazo(resumen, settings.tasa_rechazo_maxima())]
         # One day: a real (partitioned, blocking) check result; a failure stops its reports.

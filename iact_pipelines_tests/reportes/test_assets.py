@@ -71,16 +71,24 @@ def cargar(conn: psycopg.Connection, tabla: str, filas: list[tuple]) -> None:
 
 
 def materializar(instance, asset, desde: str, hasta: str | None = None) -> dg.ExecuteInProcessResult:
-    """One run of `asset` over one partition or the key range desde..hasta (as a single-run backfill)."""
+    """One run of `asset` over one partition or the key range desde..hasta (as a single-run backfill).
+    An analyst report is named by its key: it is one of the `reportes.analistas` step's assets."""
+    opciones = {"instance": instance, "resources": build_resources()}
+    if isinstance(asset, dg.AssetKey):
+        opciones["selection"] = [asset]
+        asset = reportes.analistas
     if hasta is None:
-        return dg.materialize([asset], partition_key=desde, instance=instance, resources=build_resources())
+        return dg.materialize([asset], partition_key=desde, **opciones)
     tags = {"dagster/asset_partition_range_start": desde, "dagster/asset_partition_range_end": hasta}
-    return dg.materialize([asset], tags=tags, instance=instance, resources=build_resources())
+    return dg.materialize([asset], tags=tags, **opciones)
 
 
 def metadatos(result, asset) -> dict:
     """The run's materialization metadata (a range run records one materialization per partition, alike)."""
-    mats = result.asset_materializations_for_node(asset.op.name)
+    if isinstance(asset, dg.AssetKey):
+        mats = [m for m in result.asset_materializations_for_node(reportes.analistas.op.name) if m.asset_key == asset]
+    else:
+        mats = result.asset_materializations_for_node(asset.op.name)
     assert len({tuple(sorted((k, str(v.value)) for k, v in m.metadata.items())) for m in mats}) == 1
     return {k: v.value for k, v in mats[0].metadata.items()}
 
@@ -419,7 +427,7 @@ def test_a_failed_run_leaves_the_previous_rows(warehouse, instance):
 
 
 def test_report_assets_are_single_run_and_grouped():
-    claves = {"/".join(a.key.path) for a in reportes.report_assets}
+    claves = {"/".join(k.path) for a in reportes.report_assets for k in a.keys}
     assert claves == {
         "reportes/llamadas_dia",
         "reportes/menu_problemas",
@@ -432,5 +440,6 @@ def test_report_assets_are_single_run_and_grouped():
     }
     for asset in reportes.report_assets:
         assert asset.backfill_policy == dg.BackfillPolicy.single_run()
-        assert asset.group_names_by_key[asset.key] == "reportes"
-        assert asset.descriptions_by_key[asset.key]
+        for clave in asset.keys:
+            assert asset.group_names_by_key[clave] == "reportes"
+            assert asset.descriptions_by_key[clave]

@@ -251,3 +251,50 @@ def test_a_range_with_one_day_over_the_reject_rate_builds_the_others(ivr_writer,
         (dias[1], True),
         (dias[2], False),
     ]
+
+
+def test_the_analyst_reports_step_builds_the_good_days_and_fails_naming_the_three_tables(
+    ivr_writer, warehouse, instance
+):
+    dias = [_dia(DIA, i) for i in range(3)]
+    malo = dias[1]
+    insertar(ivr_writer, "llamadas", llamadas_del_dia(malo, 3, 1))
+    assert correr(instance, malo).success
+    ivr_writer.execute("DELETE FROM ivr.llamadas")
+    insertar(
+        ivr_writer,
+        "llamadas",
+        [f for i, d in enumerate(dias) if d != malo for f in llamadas_del_dia(d, 2, 100 * (i + 1))],
+    )
+
+    result = dg.materialize(
+        [staging.llamadas, *reportes.ANALISTAS],
+        instance=instance,
+        tags={_RANGO[0]: dias[0], _RANGO[1]: dias[-1]},
+        resources=build_resources(),
+        raise_on_error=False,
+    )
+
+    assert not result.success
+    (fallo,) = result.get_step_failure_events()
+    assert fallo.step_key == reportes.analistas.op.name
+    descripcion = fallo.step_failure_data.user_failure_data.description
+    for tabla in ("reportes_intervalos", "reportes_rellamadas", "lista_devolucion"):
+        assert f"{tabla}: {malo} not rebuilt (previous rows kept)" in descripcion
+    # The good days were built by all three (a 2-call day: the intervals count them), the bad
+    # one has no rows: it was never built before.
+    assert warehouse.execute(
+        "SELECT fecha::text, sum(ofrecidas)::int FROM reportes_intervalos GROUP BY 1 ORDER BY 1"
+    ).fetchall() == [(dias[0], 2), (dias[2], 2)]
+    assert warehouse.execute("SELECT DISTINCT fecha::text FROM reportes_rellamadas ORDER BY 1").fetchall() == [
+        (dias[0],),
+        (dias[2],),
+    ]
+    for clave in (reportes.intervalos, reportes.rellamadas, reportes.devolucion):
+        construidos = {
+            r.partition_key
+            for r in instance.fetch_materializations(clave, limit=100).records
+            if r.asset_materialization.metadata.get("run_id")
+            and r.asset_materialization.metadata["run_id"].value == result.run_id
+        }
+        assert construidos == {dias[0], dias[2]}
