@@ -361,14 +361,9 @@ _ANALISTAS = {
 def _spec(clave: dg.AssetKey) -> dg.AssetSpec:
     tabla, descripcion = _ANALISTAS[clave]
     declaracion = _reporte(clave.path[-1], tabla, partitions.diaria, STAGING_LLAMADAS)
-    return dg.AssetSpec(
-        key=clave,
-        description=descripcion,
-        group_name=declaracion["group_name"],
-        kinds=declaracion["kinds"],
-        deps=declaracion["deps"],
-        metadata=declaracion["metadata"],
-    )
+    # The same declaration as every report, less what the multi-asset holds for all three.
+    comunes = ("group_name", "kinds", "deps", "metadata")
+    return dg.AssetSpec(key=clave, description=descripcion, **{k: declaracion[k] for k in comunes})
 
 
 def _analista(context, warehouse: WarehouseResource, settings: PipelineSettings, clave: dg.AssetKey):
@@ -398,10 +393,11 @@ def analistas(context: dg.AssetExecutionContext, warehouse: WarehouseResource, s
     with ThreadPoolExecutor(max_workers=len(elegidas), thread_name_prefix="analista") as hilos:
         futuros = [hilos.submit(_analista, context, warehouse, settings, clave) for clave in elegidas]
     # Every report that was built is recorded, then the step fails for the others.
-    fallas = [futuro.exception() for futuro in futuros if futuro.exception() is not None]
-    for futuro in futuros:
-        if futuro.exception() is None:
+    errores = [futuro.exception() for futuro in futuros]
+    for futuro, error in zip(futuros, errores, strict=True):
+        if error is None:
             yield futuro.result()
+    fallas = [error for error in errores if error is not None]
     otras = [f for f in fallas if not isinstance(f, dg.Failure)]
     if otras:
         raise otras[0]

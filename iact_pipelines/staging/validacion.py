@@ -431,25 +431,17 @@ def _esquema(tabla: str, entre_filas: bool, coercion: bool) -> pa.DataFrameSchem
     """The schema `validar` runs. Without coercion only for a frame already of the model's
     dtypes (what Arrow gives for the declared source types): coercing it would copy every
     column for nothing (0.8 s per 2.4M event rows). A frame whose types differ is still coerced,
-    so a compatible change at the source is converted and an unreadable one is `tipo_invalido`."""
-    esquema = MODELOS[tabla].to_schema() if entre_filas else _sin_duplicados(tabla)
-    if coercion:
-        return esquema
-    esquema = copy.deepcopy(esquema)
-    esquema.coerce = False
-    for columna in esquema.columns.values():
-        columna.coerce = False
-    return esquema
-
-
-@cache
-def _sin_duplicados(tabla: str) -> pa.DataFrameSchema:
-    """The table's model without its id_duplicado checks (the other rules, coercion included)."""
+    so a compatible change at the source is converted and an unreadable one is `tipo_invalido`.
+    `entre_filas=False`: without the id_duplicado checks (the other rules unchanged)."""
     esquema = copy.deepcopy(MODELOS[tabla].to_schema())
-    fuera = {"id_duplicado"}
-    esquema.checks = [c for c in esquema.checks if c.name.split(":", 1)[0] not in fuera]
-    for columna in esquema.columns.values():
-        columna.checks = [c for c in columna.checks if c.name.split(":", 1)[0] not in fuera]
+    if not entre_filas:
+        esquema.checks = [c for c in esquema.checks if c.name.split(":", 1)[0] != "id_duplicado"]
+        for columna in esquema.columns.values():
+            columna.checks = [c for c in columna.checks if c.name.split(":", 1)[0] != "id_duplicado"]
+    if not coercion:
+        esquema.coerce = False
+        for columna in esquema.columns.values():
+            columna.coerce = False
     return esquema
 
 
@@ -514,9 +506,7 @@ def _criticos(casos: pd.DataFrame) -> pd.DataFrame:
 COLUMNAS_ERROR = ["partition_key", "record_id", "field_name", "error_type", "error_message", "severity", "record_data"]
 
 
-def filas_de_error(
-    frame: pd.DataFrame, resultado: Resultado, *, id_col: str, columnas: list[str], ordenar: bool = True
-) -> pd.DataFrame:
+def filas_de_error(frame: pd.DataFrame, resultado: Resultado, *, id_col: str, columnas: list[str]) -> pd.DataFrame:
     """etl_validation_errors rows (without run and asset) for every failure, most severe first:
     partition_key (the record's own day), record_id, field_name, error_type, error_message,
     severity, record_data (the source record as JSON)."""
@@ -537,14 +527,7 @@ def filas_de_error(
             "record_data": documentos.loc[filas].to_numpy(),
         }
     )
-    # `ordenar=False`: the caller sorts once, after joining several chunks' rows.
-    return ordenar_errores(salida) if ordenar else salida
-
-
-def ordenar_errores(salida: pd.DataFrame) -> pd.DataFrame:
-    """Error rows most severe first, then by day, record id, rule and field."""
-    if salida.empty:
-        return salida.reset_index(drop=True)
+    # Most severe first, then by day, record id, rule and field.
     orden = salida["severity"].map(_ORDEN_SEVERIDAD)
     return (
         salida.assign(_orden=orden, _id=pd.to_numeric(salida["record_id"], errors="coerce"))
