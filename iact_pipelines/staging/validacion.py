@@ -411,13 +411,62 @@ def validar(tabla: str, frame: pd.DataFrame, *, entre_filas: bool = True) -> Res
     """Run the table's model (lazy) over `frame` (RangeIndex) and sort what fails by severity.
     `entre_filas=False` leaves the id_duplicado rules out: for a chunk of a batch whose keys
     `duplicados` checks afterwards, all at once (a chunk alone cannot see every copy anyway)."""
-    esquema = _esquema(tabla, entre_filas, coercion=not _tipos_exactos(tabla, frame))
+    exacto = _tipos_exactos(tabla, frame)
+    esquema = _esquema(tabla, entre_filas, coercion=not exacto)
+    if exacto:
+        fallas = _fallas_de_los_checks(esquema, frame)
+        if fallas is not None:
+            return Resultado(fallas=fallas, criticos=_CRITICOS_VACIOS.copy(), filas=len(frame))
     try:
         esquema.validate(frame, lazy=True)
     except pa.errors.SchemaErrors as exc:
         fallas, criticos = _clasificar(exc.failure_cases)
         return Resultado(fallas=fallas, criticos=criticos, filas=len(frame))
     return Resultado(fallas=_FALLAS_VACIAS.copy(), criticos=_CRITICOS_VACIOS.copy(), filas=len(frame))
+
+
+def _fallas_de_los_checks(esquema: pa.DataFrameSchema, frame: pd.DataFrame) -> pd.DataFrame | None:
+    """The schema's checks run one by one through pandera's check backend (as `validate` runs
+    them: a column check on that column, NULLs dropped unless `ignore_na=False`), their failing
+    rows read straight off each boolean output. For a frame of the model's exact dtypes, whose
+    columns and types need no check: `validate(lazy=True)` would spend a third of its time
+    formatting every failure case into an error report we do not read (0.57 of 1.88 s for a
+    2.4M-event day). None when a check cannot run (the full validation then reports why)."""
+    partes = []
+    try:
+        for nombre, columna in esquema.columns.items():
+            for check in columna.checks:
+                salida = check(frame, nombre).check_output
+                malas = salida.index[~salida.to_numpy(dtype=bool)]
+                partes.append((check.name, nombre, malas, frame[nombre].take(malas).to_numpy(dtype=object)))
+        for check in esquema.checks:
+            salida = check(frame).check_output
+            malas = salida.index[~salida.to_numpy(dtype=bool)]
+            partes.append((check.name, None, malas, None))
+    except Exception:  # a check that cannot run: the full validation records it as critical
+        return None
+    if any(nombre.split(":", 1)[0] not in SEVERIDAD for nombre, *_ in partes):
+        return None
+    marcos = []
+    for nombre, columna, malas, valores in partes:
+        if not len(malas):
+            continue
+        regla, _, campo = nombre.partition(":")
+        marcos.append(
+            pd.DataFrame(
+                {
+                    "fila": np.asarray(malas, dtype="int64"),
+                    "regla": regla,
+                    "campo": campo or columna,
+                    "severidad": SEVERIDAD[regla],
+                    "valor": valores if valores is not None else None,
+                }
+            )
+        )
+    if not marcos:
+        return _FALLAS_VACIAS.copy()
+    fallas = pd.concat(marcos, ignore_index=True).astype({"fila": "int64"})
+    return fallas.drop_duplicates(subset=["fila", "regla", "campo"]).reset_index(drop=True)
 
 
 def _tipos_exactos(tabla: str, frame: pd.DataFrame) -> bool:
