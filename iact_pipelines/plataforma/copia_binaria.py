@@ -33,15 +33,20 @@ _EPOCA_PG_US = 946_684_800 * 1_000_000  # 2000-01-01T00:00:00Z (PostgreSQL's epo
 _EPOCA_PG_DIAS = 10_957  # the same day in days since 1970-01-01
 
 
-def copiar(conn: psycopg.Connection, destino: sql.Composable, tabla: pa.Table) -> int:
+def copiar(conn: psycopg.Connection, destino: sql.Composable, tabla: pa.Table, *, congelar: bool = False) -> int:
     """COPY every row of `tabla` into `destino` (columns matched by name) in the connection's
-    current transaction; returns the number of rows."""
+    current transaction; returns the number of rows. `congelar`: COPY FREEZE, for a table
+    truncated or created in the current transaction (PostgreSQL refuses it otherwise): the rows
+    are written frozen and their pages all-visible, so neither the first reader (hint bits)
+    nor autovacuum rewrites every page of the load afterwards."""
     if tabla.num_rows == 0:
         return 0
     columnas, n_fijas = orden_columnas(tabla)
     tabla = tabla.select(columnas)
-    consulta = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
-        destino, sql.SQL(", ").join(sql.Identifier(c) for c in columnas)
+    consulta = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY{})").format(
+        destino,
+        sql.SQL(", ").join(sql.Identifier(c) for c in columnas),
+        sql.SQL(", FREEZE" if congelar else ""),
     )
     # The queued writer sends from a worker thread while this one encodes the next block.
     with conn.cursor() as cur, cur.copy(consulta, writer=QueuedLibpqWriter(cur)) as copy:

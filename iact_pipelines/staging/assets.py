@@ -487,9 +487,19 @@ def _lote_en_trozos(
             # of them in one COPY after the last chunk, with one core idle).
             job_id = _job(conn, context)
             conn.execute(_BORRAR_ERRORES, (context.asset_key.to_user_string(), [d.isoformat() for d in cargar]))
-            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="copia") as hilo:
-                copia, copias_errores = None, []
-                lector = _en_segundo_plano(extraccion.leer_trozos(ivr_url, fuente, lote, centros, FILAS_POR_TROZO))
+            with (
+                ThreadPoolExecutor(max_workers=1, thread_name_prefix="copia") as hilo,
+                ThreadPoolExecutor(max_workers=1, thread_name_prefix="duplicados") as reglas,
+            ):
+                copia, copias_errores, duplicados = None, [], []
+                lector = _en_segundo_plano(
+                    _con_duplicados(
+                        extraccion.leer_trozos(ivr_url, fuente, lote, centros, FILAS_POR_TROZO),
+                        fuente,
+                        reglas,
+                        duplicados,
+                    )
+                )
                 for trozo in lector:
                     ahora = time.perf_counter()
                     segundos["extraccion"] += ahora - reloj
@@ -511,7 +521,15 @@ def _lote_en_trozos(
                     reloj = ahora
                     if copia is not None:
                         copia.result()  # the previous chunk's COPY (raises its error)
-                    copia = hilo.submit(copia_binaria.copiar, conn, destino, validas)
+                    particion = _particion_del_trozo(fuente, validas)
+                    copia = hilo.submit(
+                        copia_binaria.copiar,
+                        conn,
+                        particion or destino,
+                        validas,
+                        # the day's partition was truncated in this transaction (reemplazar_dias)
+                        congelar=particion is not None,
+                    )
                     ahora = time.perf_counter()
                     segundos["carga"] += ahora - reloj
                     reloj = ahora
@@ -530,6 +548,18 @@ def _lote_en_trozos(
                     previa = previa if previa is not None and previa.num_rows else validas.slice(0, 5)
                     segundos["validacion"] += time.perf_counter() - reloj
                     reloj = time.perf_counter()
+
+                # The rules that compare rows ran once, over the whole batch's keys (a copy in
+                # another chunk is a copy too), started when the last chunk was read; the copies
+                # the chunks loaded are deleted again by id below.
+                todo = pa.concat_tables(trozos)
+                dia = np.concatenate(dias)
+                rechazada = np.concatenate(rechazos)
+                advertida = np.concatenate(avisos)
+                nuevas = duplicados[0].result()
+                ahora = time.perf_counter()
+                segundos["validacion"] += ahora - reloj
+                reloj = ahora
                 if copia is not None:
                     copia.result()
                 for copia_errores in copias_errores:
@@ -538,13 +568,6 @@ def _lote_en_trozos(
             segundos["carga"] += ahora - reloj
             reloj = ahora
 
-            # The rules that compare rows run once, over the whole batch's keys (a copy in another
-            # chunk is a copy too); the copies the chunks loaded are deleted again by id.
-            todo = pa.concat_tables(trozos)
-            dia = np.concatenate(dias)
-            rechazada = np.concatenate(rechazos)
-            advertida = np.concatenate(avisos)
-            nuevas = _duplicados(fuente, todo)
             if not nuevas.empty:
                 filas_nuevas = nuevas["fila"].to_numpy()
                 cargadas = np.unique(filas_nuevas[~rechazada[filas_nuevas] & ~excluir[dia[filas_nuevas]]])
@@ -589,6 +612,28 @@ def _lote_en_trozos(
     if previa is None:
         previa = fuente.esquema_staging.empty_table()
     return resumen, previa
+
+
+def _particion_del_trozo(fuente: Fuente, validas: pa.Table) -> sql.Identifier | None:
+    """The day partition a chunk's rows are COPYed straight into when they all belong to one
+    day (always, in a daily run): PostgreSQL then routes no row through the parent (about a
+    tenth of the COPY) and can write them frozen. None: the chunk spans days (the parent)."""
+    extremos = pc.min_max(validas["fecha"]).as_py()
+    if validas.num_rows and extremos["min"] == extremos["max"]:
+        return reemplazo.particion_dia("staging", fuente.tabla, extremos["min"])
+    return None
+
+
+def _con_duplicados(trozos, fuente: Fuente, hilo: ThreadPoolExecutor, futuro: list):
+    """Pass the chunks through keeping their key columns; once the last one is read, the whole
+    batch's duplicate rules start on `hilo` (their future appended to `futuro`), so they run
+    while the last chunks are still validated and COPYed instead of after them (0.6-0.9 s of
+    a 2.4M-event day's tail)."""
+    claves = []
+    for trozo in trozos:
+        claves.append(trozo.select(validacion.columnas_duplicados(fuente.tabla)))
+        yield trozo
+    futuro.append(hilo.submit(_duplicados, fuente, pa.concat_tables(claves)))
 
 
 def _duplicados(fuente: Fuente, todo: pa.Table) -> pd.DataFrame:

@@ -65,6 +65,8 @@ ORDER BY n.cliente_id
 ON CONFLICT (cliente_id) DO UPDATE SET primera_fecha = EXCLUDED.primera_fecha
 """
 
+_HABIA_DIAS = "SELECT EXISTS (SELECT 1 FROM staging.clientes_dia WHERE fecha = ANY(%(dias)s::date[]))"
+
 # Clients whose first call was in the window and who are no longer in it (their calls were
 # deleted at the source and the day re-run): usually none.
 _AUSENTES = """
@@ -99,6 +101,10 @@ def actualizar(conn: psycopg.Connection, desde: date, hasta: date, dias: Iterabl
     parametros = {"desde": desde, "hasta": hasta}
     elegidos = fechas.dias_semiabiertos(desde, hasta) if dias is None else sorted(set(dias))
     conn.execute("SELECT pg_advisory_xact_lock(%s)", (db.advisory_key(*_CANDADO),))
+    # A first call is always one of the client's days: if the rewritten days had none, no
+    # client can have left them (a day's first load, the usual case) and the absent-client
+    # search (0.35 s for 500k clients) is skipped.
+    (habia,) = conn.execute(_HABIA_DIAS, {"dias": elegidos}).fetchone()
     for dia in elegidos:
         conn.execute(sql.SQL("TRUNCATE {}").format(reemplazo.particion_dia("staging", "clientes_dia", dia)))
     conn.execute(_CARGAR_DIAS, {"dias": elegidos})
@@ -109,7 +115,7 @@ def actualizar(conn: psycopg.Connection, desde: date, hasta: date, dias: Iterabl
     (anterior,) = conn.execute("SELECT current_setting('enable_nestloop')").fetchone()
     conn.execute("SELECT set_config('enable_nestloop', 'off', true)")
     conn.execute(_ADELANTAR, parametros)
-    ausentes = [c for (c,) in conn.execute(_AUSENTES, parametros).fetchall()]
+    ausentes = [c for (c,) in conn.execute(_AUSENTES, parametros).fetchall()] if habia else []
     conn.execute("SELECT set_config('enable_nestloop', %s, true)", (anterior,))
     if not ausentes:
         return

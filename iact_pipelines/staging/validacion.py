@@ -84,7 +84,11 @@ def _no_nulo(s: pd.Series) -> pd.Series:
 
 
 def _centro_valido(s: pd.Series) -> pd.Series:
-    return s.str.fullmatch(_CENTRO).fillna(False).astype(bool)
+    # A day holds a handful of distinct codes: match each once (a regex per row of a 2.4M-row
+    # day cost 0.34 s), then spread the verdicts through the codes (NULL -> -1 -> False).
+    codigos, distintos = pd.factorize(s)
+    validos = np.append(pd.Series(distintos, dtype=object).str.fullmatch(_CENTRO).fillna(False).to_numpy(bool), False)
+    return pd.Series(validos[codigos], index=s.index)
 
 
 def _sin_repetir(s: pd.Series) -> pd.Series:

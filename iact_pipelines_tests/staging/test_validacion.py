@@ -2,13 +2,15 @@
 critical cases, and the error rows built from the failures."""
 
 import json
+import re
 from datetime import UTC, date, datetime, timedelta
 
+import pandas as pd
 import pyarrow as pa
 import pytest
 
-from iact_pipelines.plataforma.config import ConfigError
 from iact_pipelines.demo import generador as demo
+from iact_pipelines.plataforma.config import ConfigError
 from iact_pipelines.staging import extraccion, validacion
 
 T0 = datetime(2024, 3, 10, 16, 0, tzinfo=UTC)
@@ -234,7 +236,14 @@ def test_checks_read_one_by_one_find_what_pandera_lazy_validation_reports(tabla,
     # the types the source declares (the generator writes dictionaries and seconds)
     origen = origen.cast(
         pa.schema(
-            (f.name, f.type.value_type if pa.types.is_dictionary(f.type) else _TS if pa.types.is_timestamp(f.type) else f.type)
+            (
+                f.name,
+                f.type.value_type
+                if pa.types.is_dictionary(f.type)
+                else _TS
+                if pa.types.is_timestamp(f.type)
+                else f.type,
+            )
             for f in origen.schema
         )
     )
@@ -255,3 +264,10 @@ def test_checks_read_one_by_one_find_what_pandera_lazy_validation_reports(tabla,
         ]
         assert len(filas[0]) == len(directo.fallas) > 0
         assert filas[0].equals(filas[1])
+
+
+def test_center_codes_are_matched_once_per_distinct_value_with_the_regex_verdict():
+    valores = ["19028031", "1902803", " 19028031", "19028031 ", "ABCDEFGH", "190280311", None, "19028031", "٠١٢٣٤٥٦٧"]
+    serie = pd.Series(valores * 3, dtype=pd.StringDtype("pyarrow"))
+    esperado = [v is not None and re.fullmatch(r"[0-9]{8}", v) is not None for v in valores * 3]
+    assert validacion._centro_valido(serie).tolist() == esperado
