@@ -332,6 +332,7 @@ TABLAS: dict[str, Tabla] = {
                 Columna("fecha", DATE, "día local de las llamadas"),
                 Columna("cliente_id", varchar(32), "cliente identificado que llamó ese día"),
                 Columna("llamadas", INTEGER, "llamadas del cliente ese día (validadas, centros permitidos)"),
+                Columna("ultima_llamada", TIMESTAMPTZ, "inicio de su última llamada de ese día"),
             ),
             ("fecha", "cliente_id"),
         ),

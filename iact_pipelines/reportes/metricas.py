@@ -421,31 +421,41 @@ FROM (SELECT {_sumas([c for c in _CRUDOS_INTERVALOS if c != "espera_maxima"])} F
 # result; previous in (inicio, llamada_id) order) started at most H before it: the immediate
 # predecessor is the latest earlier call, so "some earlier call within H" reduces to it.
 # Only a client with two calls in [first instant of the window - H, end of the window) can
-# repeat; staging.clientes_dia (one row per client and day, kept exact by every calls load)
-# names a superset of them cheaply: more than one call on a day of the window, a row on a
-# look-back day, or rows on two days of the window (`multiples`: 25k of 502k clients on the 1M-call
-# demo day). Only their calls are sorted for lag(); every other identified call is its caller's
-# only call in the window, so the day and center's identified calls less those of `multiples`
-# are that many more clients, none repeating. Before the window only a
-# client's first call of the window looks back, to their latest call since (first instant of
-# the window - H): the look-back days' calls of those clients are read once and reduced to one
-# max(inicio) per client, never sorted.
+# repeat; staging.clientes_dia (one row per client and day with their calls and the start of
+# the last one, kept exact by every calls load) names them cheaply (`multiples`): more than
+# one call on a day of the window, a last call on a look-back day within H of the window, or
+# rows on two days of the window (25k-65k of 502k clients on the 1M-call demo day). Only
+# their calls are sorted for lag(); every other identified call is its caller's only call in
+# the window, so the day and center's identified calls less those of `multiples` are that many
+# more clients, none repeating. A client's first call of the window looks back to their latest
+# call before it, which is the latest `ultima_llamada` of the look-back days (no look-back
+# day's calls are read).
 _VENTANA = "make_interval(hours => {ventana})"
 _INICIO_VENTANA = "(%(desde)s::timestamp AT TIME ZONE {zona})"
+# The first look-back day, exactly (a DST change can add a day), plus a constant bound the
+# planner can fold (`date - integer` is immutable; `timestamptz - interval` is only stable):
+# it prunes the look-back to its day partitions when planning and estimates from their
+# statistics, instead of from the partitioned parent's.
 _DIA_PREVIO = f"(({_INICIO_VENTANA} - {_VENTANA}) AT TIME ZONE {{zona}})::date"
+_DIAS_PREVIOS = "%(desde)s::date - {dias_atras}"
 
 _AGREGADO_RELLAMADAS = _temporal(
     "agregado_rellamadas",
     f"""
-WITH multiples AS NOT MATERIALIZED (
+WITH previas AS MATERIALIZED (
+    -- clients of the window whose last call before it started within H of its first instant
+    SELECT v.cliente_id, max(a.ultima_llamada) AS inicio
+    FROM staging.clientes_dia AS v
+    JOIN staging.clientes_dia AS a ON a.cliente_id = v.cliente_id
+    WHERE v.fecha >= %(desde)s AND v.fecha < %(hasta)s
+      AND a.fecha >= {_DIAS_PREVIOS} AND a.fecha >= {_DIA_PREVIO} AND a.fecha < %(desde)s
+      AND a.ultima_llamada >= {_INICIO_VENTANA} - {_VENTANA}
+    GROUP BY v.cliente_id
+), multiples AS MATERIALIZED (
     SELECT cliente_id FROM staging.clientes_dia
     WHERE fecha >= %(desde)s AND fecha < %(hasta)s AND llamadas > 1
     UNION
-    -- a call on a look-back day before the window
-    SELECT v.cliente_id FROM staging.clientes_dia AS v
-    WHERE v.fecha >= %(desde)s AND v.fecha < %(hasta)s
-      AND EXISTS (SELECT 1 FROM staging.clientes_dia AS a
-                  WHERE a.cliente_id = v.cliente_id AND a.fecha >= {_DIA_PREVIO} AND a.fecha < %(desde)s)
+    SELECT cliente_id FROM previas
     UNION
     -- calls on two days of a window of several days (nothing is read for a one-day window)
     SELECT cliente_id FROM staging.clientes_dia
@@ -459,13 +469,6 @@ WITH multiples AS NOT MATERIALIZED (
         lag(inicio) OVER (PARTITION BY cliente_id COLLATE "C" ORDER BY inicio, llamada_id) AS inicio_previa
     FROM staging.llamadas
     WHERE fecha >= %(desde)s AND fecha < %(hasta)s AND cliente_id IN (SELECT cliente_id FROM multiples)
-), previas AS (
-    SELECT l.cliente_id, max(l.inicio) AS inicio
-    FROM staging.llamadas AS l
-    WHERE l.cliente_id IS NOT NULL AND l.fecha >= {_DIA_PREVIO} AND l.fecha < %(desde)s
-      AND l.inicio >= {_INICIO_VENTANA} - {_VENTANA}
-      AND l.cliente_id IN (SELECT cliente_id FROM multiples)
-    GROUP BY l.cliente_id
 ), por_cliente AS (
     SELECT i.fecha, i.centro_id, i.cliente_id, count(*) AS llamadas,
         count(*) FILTER (WHERE coalesce(i.inicio_previa, p.inicio) >= i.inicio - {_VENTANA}) AS rellamadas
@@ -544,24 +547,37 @@ FROM filas
 
 # The callback worklist: per local day, callers whose last abandoned call (last in (inicio,
 # llamada_id) order, any center) is not followed that day by an answered call (any center).
-# The day's abandoned identified calls are few: their last one per client first, then one pass
-# over the day's calls of just those clients counts them and looks for a later answered call.
+# The day's abandoned identified calls are few: their last one per client first. A caller with
+# no other call that day (staging.clientes_dia, kept exact by every calls load, says how many)
+# is listed as is: one call, abandoned. Only the others' calls are read again, to count them
+# and look for a later answered call (a few thousand clients instead of every call of the day).
 _AGREGADO_DEVOLUCION = _temporal(
     "agregado_devolucion",
     f"""
-WITH ultimo AS (
+WITH ultimo AS MATERIALIZED (
     SELECT DISTINCT ON (fecha, cliente_id) fecha, cliente_id, llamada_id, inicio, centro_id, {ESPERA} AS espera
     FROM staging.llamadas
     WHERE fecha >= %(desde)s AND fecha < %(hasta)s AND cliente_id IS NOT NULL AND resultado = 'ABANDONADA'
     ORDER BY fecha, cliente_id, inicio DESC, llamada_id DESC
+), varias AS MATERIALIZED (
+    SELECT u.*
+    FROM ultimo AS u
+    JOIN staging.clientes_dia AS v ON v.fecha = u.fecha AND v.cliente_id = u.cliente_id
+    WHERE v.fecha >= %(desde)s AND v.fecha < %(hasta)s AND v.llamadas > 1
 )
 SELECT u.fecha, u.cliente_id, u.centro_id, u.inicio AS ultimo_abandono, u.espera,
     count(*) FILTER (WHERE l.resultado = 'ABANDONADA') AS abandonos, count(*) AS llamadas
-FROM ultimo AS u
-JOIN staging.llamadas AS l ON l.fecha = u.fecha AND l.cliente_id = u.cliente_id
-WHERE l.fecha >= %(desde)s AND l.fecha < %(hasta)s
+FROM varias AS u
+JOIN (
+    SELECT fecha, cliente_id, llamada_id, inicio, resultado FROM staging.llamadas
+    WHERE fecha >= %(desde)s AND fecha < %(hasta)s AND cliente_id IN (SELECT cliente_id FROM varias)
+) AS l ON l.fecha = u.fecha AND l.cliente_id = u.cliente_id
 GROUP BY u.fecha, u.cliente_id, u.llamada_id, u.inicio, u.centro_id, u.espera
 HAVING NOT coalesce(bool_or(l.resultado = 'ATENDIDA' AND (l.inicio, l.llamada_id) > (u.inicio, u.llamada_id)), false)
+UNION ALL
+SELECT u.fecha, u.cliente_id, u.centro_id, u.inicio, u.espera, 1, 1
+FROM ultimo AS u
+WHERE NOT EXISTS (SELECT 1 FROM varias AS m WHERE m.fecha = u.fecha AND m.cliente_id = u.cliente_id)
 """,
 )
 
@@ -595,6 +611,8 @@ def analistas(*, corto: float, ventana: int, zona: str, centros: list[str]) -> A
     valores = {
         "corto": _sql.SQL("{}::numeric").format(_sql.Literal(str(Decimal(str(corto))))),
         "ventana": _sql.Literal(int(ventana)),
+        # whole days an H-hour look-back can reach before the window's first day (DST included)
+        "dias_atras": _sql.Literal(int(ventana) // 24 + 2),
         "zona": _sql.Literal(zona),
         "centros": _sql.Literal(list(centros)),
     }
