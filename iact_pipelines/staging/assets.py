@@ -485,7 +485,7 @@ def _lote_en_trozos(
     cargar = [date.fromisoformat(c) for c in claves if c not in excluidos]
     reloj = time.perf_counter()
     with warehouse.connect() as conn:
-        with clientes.reemplazar_dias(conn, fuente.tabla, lote.desde, lote.hasta, solo=cargar):
+        with clientes.reemplazar_dias(conn, fuente.tabla, lote.desde, lote.hasta, solo=cargar) as carga:
             # The days' earlier error rows go first: each chunk's own follow its COPY, on the
             # same worker thread, while later chunks are read and validated (rather than all
             # of them in one COPY after the last chunk, with one core idle).
@@ -586,6 +586,9 @@ def _lote_en_trozos(
                         ),
                         (lote.desde, lote.hasta, ids),
                     )
+            if fuente.tabla == "llamadas":
+                # the days' client rows, from the rows loaded (not read back from staging)
+                carga.clientes_dia = clientes.dias_de_clientes(todo.filter(pa.array(~rechazada & ~excluir[dia])))
             n = len(claves)
             por_dia = pd.DataFrame(
                 {

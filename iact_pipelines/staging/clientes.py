@@ -19,12 +19,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date
 
 import psycopg
+import pyarrow as pa
+import pyarrow.compute as pc
 from psycopg import sql
 
-from iact_pipelines.plataforma import db, fechas, reemplazo
+from iact_pipelines.plataforma import copia_binaria, db, fechas, reemplazo
 
 # Writers of different days of staging.llamadas run concurrently; the first-call rows they
 # touch overlap (a client of both days). One lock, taken at the end of the day's transaction,
@@ -95,10 +98,35 @@ WHERE p.cliente_id = s.cliente_id
 _QUITAR = "DELETE FROM staging.clientes_primera_llamada WHERE cliente_id = ANY(%(clientes)s)"
 
 
-def actualizar(conn: psycopg.Connection, desde: date, hasta: date, dias: Iterable[date] | None = None) -> None:
+def dias_de_clientes(llamadas: pa.Table) -> pa.Table:
+    """The staging.clientes_dia rows of loaded calls held in Arrow (fecha, cliente_id, inicio at
+    least): what `_CARGAR_DIAS` computes from staging.llamadas, without reading the day back
+    (a multi-threaded hash aggregate in Arrow, 0.1-0.2 s for 535k calls, against 0.65-0.76 s
+    for the GROUP BY and INSERT on one PostgreSQL core)."""
+    identificadas = llamadas.select(["fecha", "cliente_id", "inicio"]).filter(pc.is_valid(llamadas["cliente_id"]))
+    grupos = identificadas.group_by(["fecha", "cliente_id"]).aggregate([("cliente_id", "count"), ("inicio", "max")])
+    return pa.table(
+        {
+            "fecha": grupos["fecha"],
+            "cliente_id": grupos["cliente_id"],
+            "llamadas": pc.cast(grupos["cliente_id_count"], pa.int32()),
+            "ultima_llamada": grupos["inicio_max"],
+        }
+    )
+
+
+def actualizar(
+    conn: psycopg.Connection,
+    desde: date,
+    hasta: date,
+    dias: Iterable[date] | None = None,
+    clientes_dia: pa.Table | None = None,
+) -> None:
     """Rewrite the days `dias` (default: all) of [desde, hasta) of staging.clientes_dia from
     staging.llamadas and move the first calls the window changes; in the caller's transaction,
-    after the days' rows are in and their clientes_dia partitions exist (`reemplazar_dias`)."""
+    after the days' rows are in and their clientes_dia partitions exist (`reemplazar_dias`).
+    `clientes_dia`: those days' rows already computed from the loaded calls (`dias_de_clientes`),
+    COPYed instead of aggregated again from staging.llamadas."""
     parametros = {"desde": desde, "hasta": hasta}
     elegidos = fechas.dias_semiabiertos(desde, hasta) if dias is None else sorted(set(dias))
     conn.execute("SELECT pg_advisory_xact_lock(%s)", (db.advisory_key(*_CANDADO),))
@@ -108,7 +136,13 @@ def actualizar(conn: psycopg.Connection, desde: date, hasta: date, dias: Iterabl
     (habia,) = conn.execute(_HABIA_DIAS, {"dias": elegidos}).fetchone()
     for dia in elegidos:
         conn.execute(sql.SQL("TRUNCATE {}").format(reemplazo.particion_dia("staging", "clientes_dia", dia)))
-    conn.execute(_CARGAR_DIAS, {"dias": elegidos})
+    if clientes_dia is None:
+        conn.execute(_CARGAR_DIAS, {"dias": elegidos})
+    else:
+        for dia in elegidos:
+            # into the day partition truncated just above, in this transaction: frozen
+            del_dia = clientes_dia.filter(pc.equal(clientes_dia["fecha"], pa.scalar(dia, pa.date32())))
+            copia_binaria.copiar(conn, reemplazo.particion_dia("staging", "clientes_dia", dia), del_dia, congelar=True)
     # Statistics for the days just written, committed with them (as the staging days get):
     # the repeat-call report joins a day's clients with the previous day's, and without them
     # the planner takes a 500k-client day for 200 rows (1.5 s instead of 0.3 s).
@@ -137,10 +171,20 @@ def actualizar(conn: psycopg.Connection, desde: date, hasta: date, dias: Iterabl
 DERIVADAS = {"llamadas": ("clientes_dia",)}
 
 
+@dataclass
+class Carga:
+    """What `reemplazar_dias` hands its caller: the connection, and a place for the days'
+    client rows when the caller has them in Arrow (`dias_de_clientes`); left None, they are
+    aggregated from the loaded staging.llamadas rows."""
+
+    conn: psycopg.Connection
+    clientes_dia: pa.Table | None = None
+
+
 @contextmanager
 def reemplazar_dias(
     conn: psycopg.Connection, tabla: str, desde: date, hasta_excl: date, solo: Iterable[date] | None = None
-) -> Iterator[psycopg.Connection]:
+) -> Iterator[Carga]:
     """The staging day replace (`reemplazo.reemplazar_dias_staging`, `solo` its subset of days)
     plus, for calls, the days' first-call rows rewritten after the caller's load, before the
     commit: every writer of a calls day (the staging asset, the tests, the benchmark) keeps them
@@ -148,6 +192,7 @@ def reemplazar_dias(
     dias = None if solo is None else sorted(set(solo))
     derivadas = DERIVADAS.get(tabla, ())
     with reemplazo.reemplazar_dias_staging(conn, tabla, desde, hasta_excl, solo=dias, derivadas=derivadas):
-        yield conn
+        carga = Carga(conn)
+        yield carga
         if tabla == "llamadas":
-            actualizar(conn, desde, hasta_excl, dias)
+            actualizar(conn, desde, hasta_excl, dias, carga.clientes_dia)

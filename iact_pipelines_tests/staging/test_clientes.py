@@ -22,7 +22,8 @@ _PRIMERA_FUERZA_BRUTA = """
 SELECT cliente_id, min(fecha) FROM staging.llamadas WHERE cliente_id IS NOT NULL GROUP BY 1 ORDER BY 1
 """
 _DIAS_FUERZA_BRUTA = """
-SELECT fecha, cliente_id, count(*)::int FROM staging.llamadas WHERE cliente_id IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2
+SELECT fecha, cliente_id, count(*)::int, max(inicio)
+FROM staging.llamadas WHERE cliente_id IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2
 """
 # The monthly report's figures straight from staging (every earlier day scanned).
 _MENSUAL_FUERZA_BRUTA = """
@@ -39,14 +40,17 @@ GROUP BY 1 ORDER BY 1
 
 
 def llamadas_de(dia: str, *clientes: str) -> list[dict]:
-    return [llamada(next(_ids), f"{dia} 10:00:00", cliente=c) for c in clientes]
+    # each client's calls at distinct times, so the last call of the day is one of them
+    return [llamada(next(_ids), f"{dia} {10 + i % 12}:00:00", cliente=c) for i, c in enumerate(clientes)]
 
 
 def primeras(conn) -> dict[str, date]:
     filas = conn.execute("SELECT cliente_id, primera_fecha FROM staging.clientes_primera_llamada ORDER BY 1").fetchall()
     assert filas == conn.execute(_PRIMERA_FUERZA_BRUTA).fetchall()
     assert (
-        conn.execute("SELECT fecha, cliente_id, llamadas FROM staging.clientes_dia ORDER BY 1, 2").fetchall()
+        conn.execute(
+            "SELECT fecha, cliente_id, llamadas, ultima_llamada FROM staging.clientes_dia ORDER BY 1, 2"
+        ).fetchall()
         == conn.execute(_DIAS_FUERZA_BRUTA).fetchall()
     )
     return dict(filas)
