@@ -35,8 +35,9 @@ from iact_pipelines.plataforma import copia_binaria, db, fechas, reemplazo
 # statement after the wait).
 _CANDADO = ("staging.clientes_primera_llamada",)
 
-# Into day partitions emptied by TRUNCATE and without index (migration 086): the table's one
-# writer, one GROUP BY per day, is what keeps (fecha, cliente_id) unique.
+# Into day partitions emptied by TRUNCATE and without index (migration 086): this module is the
+# table's one writer, and it fills a day from one grouping by (fecha, cliente_id), here or in
+# Arrow (`dias_de_clientes`), which is what keeps (fecha, cliente_id) unique.
 _CARGAR_DIAS = """
 INSERT INTO staging.clientes_dia (fecha, cliente_id, llamadas, ultima_llamada)
 SELECT fecha, cliente_id, count(*), max(inicio)
@@ -148,10 +149,11 @@ def actualizar(
     # the planner takes a 500k-client day for 200 rows (1.5 s instead of 0.3 s).
     for dia in elegidos:
         conn.execute(sql.SQL("ANALYZE {}").format(reemplazo.particion_dia("staging", "clientes_dia", dia)))
-    # The window's days were just filled, without statistics: the planner guesses 200 clients
-    # and probes the primary key once per client (2.7 s for 500k) where a hash anti join takes
-    # 0.6 s; and for the absent clients it would rescan the unindexed client days once per
-    # first call of the window (quadratic in a backfill). Off for these two statements only.
+    # Before the day partitions were analyzed above, the planner took a just-filled window for
+    # 200 clients and probed the primary key once per client (2.7 s for 500k) where a hash anti
+    # join takes 0.6 s, and for the absent clients rescanned the unindexed client days once per
+    # first call of the window (quadratic in a backfill). Nested loops stay off for these two
+    # statements only (not re-measured without it since the ANALYZE).
     (anterior,) = conn.execute("SELECT current_setting('enable_nestloop')").fetchone()
     conn.execute("SELECT set_config('enable_nestloop', 'off', true)")
     conn.execute(_ADELANTAR, parametros)
@@ -173,11 +175,10 @@ DERIVADAS = {"llamadas": ("clientes_dia",)}
 
 @dataclass
 class Carga:
-    """What `reemplazar_dias` hands its caller: the connection, and a place for the days'
-    client rows when the caller has them in Arrow (`dias_de_clientes`); left None, they are
-    aggregated from the loaded staging.llamadas rows."""
+    """What `reemplazar_dias` hands its caller: a place for the days' client rows when the
+    caller has them in Arrow (`dias_de_clientes`); left None, they are aggregated from the
+    loaded staging.llamadas rows."""
 
-    conn: psycopg.Connection
     clientes_dia: pa.Table | None = None
 
 
@@ -192,7 +193,7 @@ def reemplazar_dias(
     dias = None if solo is None else sorted(set(solo))
     derivadas = DERIVADAS.get(tabla, ())
     with reemplazo.reemplazar_dias_staging(conn, tabla, desde, hasta_excl, solo=dias, derivadas=derivadas):
-        carga = Carga(conn)
+        carga = Carga()
         yield carga
         if tabla == "llamadas":
             actualizar(conn, desde, hasta_excl, dias, carga.clientes_dia)
