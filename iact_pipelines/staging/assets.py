@@ -561,6 +561,18 @@ def _lote_en_trozos(
                 rechazada = np.concatenate(rechazos)
                 advertida = np.concatenate(avisos)
                 nuevas = duplicados[0].result()
+                # What follows from the whole batch's rules is computed while the last COPYs
+                # run: the rows they reject, their error rows, the days' client rows.
+                cargadas, errores_nuevos = np.array([], dtype="int64"), None
+                if not nuevas.empty:
+                    filas_nuevas = nuevas["fila"].to_numpy()
+                    cargadas = np.unique(filas_nuevas[~rechazada[filas_nuevas] & ~excluir[dia[filas_nuevas]]])
+                    rechazada[filas_nuevas] = True
+                    por_regla["id_duplicado"] = por_regla.get("id_duplicado", 0) + len(nuevas)
+                    errores_nuevos = _errores_de(fuente, todo, nuevas, excluidos)
+                if fuente.tabla == "llamadas":
+                    # the days' client rows, from the rows loaded (not read back from staging)
+                    carga.clientes_dia = clientes.dias_de_clientes(todo.filter(pa.array(~rechazada & ~excluir[dia])))
                 ahora = time.perf_counter()
                 segundos["validacion"] += ahora - reloj
                 reloj = ahora
@@ -572,12 +584,8 @@ def _lote_en_trozos(
             segundos["carga"] += ahora - reloj
             reloj = ahora
 
-            if not nuevas.empty:
-                filas_nuevas = nuevas["fila"].to_numpy()
-                cargadas = np.unique(filas_nuevas[~rechazada[filas_nuevas] & ~excluir[dia[filas_nuevas]]])
-                rechazada[filas_nuevas] = True
-                por_regla["id_duplicado"] = por_regla.get("id_duplicado", 0) + len(nuevas)
-                _copiar_errores(conn, context, job_id, _errores_de(fuente, todo, nuevas, excluidos))
+            if errores_nuevos is not None:
+                _copiar_errores(conn, context, job_id, errores_nuevos)
                 if len(cargadas):
                     ids = pc.unique(todo[fuente.id].take(pa.array(cargadas))).to_pylist()
                     conn.execute(
@@ -586,9 +594,6 @@ def _lote_en_trozos(
                         ),
                         (lote.desde, lote.hasta, ids),
                     )
-            if fuente.tabla == "llamadas":
-                # the days' client rows, from the rows loaded (not read back from staging)
-                carga.clientes_dia = clientes.dias_de_clientes(todo.filter(pa.array(~rechazada & ~excluir[dia])))
             n = len(claves)
             por_dia = pd.DataFrame(
                 {
@@ -644,9 +649,11 @@ def _con_duplicados(trozos, fuente: Fuente, hilo: ThreadPoolExecutor, futuro: li
 
 
 def _duplicados(fuente: Fuente, todo: pa.Table) -> pd.DataFrame:
-    """id_duplicado failures over the whole batch (rows by position in `todo`)."""
-    claves = extraccion.a_pandas(todo.select(validacion.columnas_duplicados(fuente.tabla)))
-    return validacion.duplicados(fuente.tabla, claves)
+    """id_duplicado failures over the whole batch (rows by position in `todo`): the rules run
+    on the rows that can break them only, read into pandas with their positions as index."""
+    filas = validacion.filas_candidatas(fuente.tabla, todo)
+    claves = extraccion.a_pandas(todo.select(validacion.columnas_duplicados(fuente.tabla)).take(pa.array(filas)))
+    return validacion.duplicados(fuente.tabla, claves.set_axis(pd.Index(filas)))
 
 
 def _errores_de(fuente: Fuente, todo: pa.Table, fallas: pd.DataFrame, excluidos: set[str]) -> pd.DataFrame:

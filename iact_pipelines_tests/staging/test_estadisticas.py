@@ -44,3 +44,34 @@ def test_a_reload_refreshes_the_statistics(ivr_writer, warehouse, instance):
     assert warehouse.execute(
         "SELECT reltuples FROM pg_class WHERE oid = 'staging.llamadas_20240310'::regclass"
     ).fetchone() == (50,)
+
+
+def test_the_parent_is_sampled_again_only_when_its_partitions_moved_more_than_a_tenth(
+    ivr_writer, warehouse, instance
+):
+    if warehouse.info.server_version < 180000:
+        return  # no ANALYZE ONLY of the parent before PostgreSQL 18: nothing to count
+
+    def muestreos() -> int:
+        warehouse.execute("SELECT pg_stat_clear_snapshot()")
+        fila = warehouse.execute(
+            "SELECT analyze_count FROM pg_stat_user_tables WHERE schemaname = 'staging' AND relname = 'llamadas'"
+        ).fetchone()
+        return fila[0] if fila else 0
+
+    insertar(ivr_writer, "llamadas", [llamada(i) for i in range(1, 101)])
+    assert materializar(instance, staging.llamadas).success
+    primero = muestreos()
+    assert primero >= 1
+    # the same day again, and 5 more rows: the parent's statistics still count it within 10%
+    assert materializar(instance, staging.llamadas).success
+    insertar(ivr_writer, "llamadas", [llamada(i) for i in range(101, 106)])
+    assert materializar(instance, staging.llamadas).success
+    assert muestreos() == primero
+    # 20% more rows: sampled again, and its row count follows
+    insertar(ivr_writer, "llamadas", [llamada(i) for i in range(106, 127)])
+    assert materializar(instance, staging.llamadas).success
+    assert muestreos() == primero + 1
+    assert warehouse.execute("SELECT reltuples FROM pg_class WHERE oid = 'staging.llamadas'::regclass").fetchone() == (
+        126,
+    )

@@ -271,3 +271,55 @@ def test_center_codes_are_matched_once_per_distinct_value_with_the_regex_verdict
     serie = pd.Series(valores * 3, dtype=pd.StringDtype("pyarrow"))
     esperado = [v is not None and re.fullmatch(r"[0-9]{8}", v) is not None for v in valores * 3]
     assert validacion._centro_valido(serie).tolist() == esperado
+
+
+@pytest.mark.parametrize("tabla", ["llamadas", "menu_eventos", "transferencias"])
+def test_duplicate_rules_over_the_candidate_rows_find_what_they_find_over_every_row(tabla):
+    # The whole batch's duplicate rules run on the rows whose numeric keys repeat. A demo day
+    # (its copied ids and re-logged events), plus rows that share the numeric keys but not the
+    # text one, NULL keys, and a second copy of a copy: the same failures either way.
+    zona = "America/Mexico_City"
+    fuente = extraccion.FUENTES[tabla]
+    origen = getattr(demo.dia_completo(date(2025, 3, 4), 20_000, 7, zona), tabla)
+    claves = extraccion.con_dia_local(origen, fuente.inicio, zona).select(validacion.columnas_duplicados(tabla))
+    claves = claves.cast(
+        pa.schema(
+            (
+                f.name,
+                f.type.value_type if pa.types.is_dictionary(f.type) else _TS if pa.types.is_timestamp(f.type) else f.type,
+            )
+            for f in claves.schema
+        )
+    )
+    extra = claves.slice(0, 6).to_pylist()
+    for i, fila in enumerate(extra):
+        if i == 0:
+            fila.update({c: None for c in fila if c != fuente.id})  # NULL keys
+        elif "menu_id" in fila and i == 1:
+            fila["menu_id"] = (fila["menu_id"] or "") + "X"  # same llamada and entrada, other menu
+        elif i == 2:
+            fila[fuente.id] = None
+    claves = pa.concat_tables([claves, pa.Table.from_pylist(extra + extra[3:], schema=claves.schema)])
+    todas = validacion.duplicados(tabla, extraccion.a_pandas(claves))
+    filas = validacion.filas_candidatas(tabla, claves)
+    candidatas = extraccion.a_pandas(claves.take(pa.array(filas))).set_axis(pd.Index(filas))
+    pocas = validacion.duplicados(tabla, candidatas)
+    assert len(todas) > 6
+    assert len(filas) < claves.num_rows / 5
+    pd.testing.assert_frame_equal(pocas.reset_index(drop=True), todas.reset_index(drop=True))
+
+
+def test_a_copy_without_an_id_is_rejected_not_crashed_on():
+    # It raised "Cannot mask with non-boolean array containing NA" and failed the whole day.
+    base = {"llamada_id": 1, "menu_id": "MP", "entrada": T0}
+    claves = extraccion.a_pandas(
+        pa.Table.from_pylist(
+            [{"evento_id": 10, **base}, {"evento_id": None, **base}, {"evento_id": 5, **base}],
+            schema=pa.schema(
+                [("evento_id", pa.int64()), ("llamada_id", pa.int64()), ("menu_id", pa.string()), ("entrada", _TS)]
+            ),
+        )
+    )
+    fallas = validacion.duplicados("menu_eventos", claves)
+    assert sorted(fallas["fila"].tolist()) == [0, 1]
+    assert set(fallas["campo"]) == {"llamada_id,menu_id,entrada"}
