@@ -448,8 +448,10 @@ WITH previas AS MATERIALIZED (
     FROM staging.clientes_dia AS v
     JOIN staging.clientes_dia AS a ON a.cliente_id = v.cliente_id
     WHERE v.fecha >= %(desde)s AND v.fecha < %(hasta)s
-      AND a.fecha >= {_DIAS_PREVIOS} AND a.fecha >= {_DIA_PREVIO} AND a.fecha < %(desde)s
-      AND a.ultima_llamada >= {_INICIO_VENTANA} - {_VENTANA}
+      -- the bounds as one-row subqueries: computed once, not per look-back row (a zone
+      -- conversion and an interval subtraction per row were a third of the join, 0.1 s)
+      AND a.fecha >= {_DIAS_PREVIOS} AND a.fecha >= (SELECT {_DIA_PREVIO}) AND a.fecha < %(desde)s
+      AND a.ultima_llamada >= (SELECT {_INICIO_VENTANA} - {_VENTANA})
     GROUP BY v.cliente_id
 ), multiples AS MATERIALIZED (
     SELECT cliente_id FROM staging.clientes_dia
