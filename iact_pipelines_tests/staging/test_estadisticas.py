@@ -46,9 +46,7 @@ def test_a_reload_refreshes_the_statistics(ivr_writer, warehouse, instance):
     ).fetchone() == (50,)
 
 
-def test_the_parent_is_sampled_again_only_when_its_partitions_moved_more_than_a_tenth(
-    ivr_writer, warehouse, instance
-):
+def test_the_parent_is_sampled_again_only_when_its_partitions_moved_more_than_a_tenth(ivr_writer, warehouse, instance):
     if warehouse.info.server_version < 180000:
         return  # no ANALYZE ONLY of the parent before PostgreSQL 18: nothing to count
 

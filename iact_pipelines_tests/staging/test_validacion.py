@@ -286,7 +286,11 @@ def test_duplicate_rules_over_the_candidate_rows_find_what_they_find_over_every_
         pa.schema(
             (
                 f.name,
-                f.type.value_type if pa.types.is_dictionary(f.type) else _TS if pa.types.is_timestamp(f.type) else f.type,
+                f.type.value_type
+                if pa.types.is_dictionary(f.type)
+                else _TS
+                if pa.types.is_timestamp(f.type)
+                else f.type,
             )
             for f in claves.schema
         )
