@@ -80,7 +80,20 @@ _CLIENTES_DE_LA_VENTANA = """SELECT cliente_id, min(fecha) AS primera FROM stagi
     WHERE fecha >= %(desde)s AND fecha < %(hasta)s
     GROUP BY cliente_id"""
 
-_HABIA_DIAS = "SELECT EXISTS (SELECT 1 FROM staging.clientes_dia WHERE fecha = ANY(%(dias)s::date[]))"
+# Each rewritten day's set of clients, before and after: its size and two 64-bit hash sums
+# (seeds 0 and 1, summed exactly as numeric). First calls follow from which clients have rows
+# on which days only, so when every rewritten day keeps its set (the re-run of an unchanged
+# day, as the 02:00 schedule does for the day before yesterday), no first call can change and
+# the upkeep statements below are skipped (0.6-0.8 s for 500k clients, against 0.05 s per
+# fingerprint). Two different sets of the same size get equal sums with probability about
+# 2^-128. No rows before: a day's first load, nothing to compare.
+_HUELLAS = """
+SELECT fecha, count(*), sum(hashtextextended(cliente_id, 0)), sum(hashtextextended(cliente_id, 1))
+FROM staging.clientes_dia
+WHERE fecha = ANY(%(dias)s::date[])
+GROUP BY fecha
+ORDER BY fecha
+"""
 
 # Clients whose first call was in the window and who are no longer in it (their calls were
 # deleted at the source and the day re-run): usually none.
@@ -141,10 +154,7 @@ def actualizar(
     parametros = {"desde": desde, "hasta": hasta}
     elegidos = fechas.dias_semiabiertos(desde, hasta) if dias is None else sorted(set(dias))
     conn.execute("SELECT pg_advisory_xact_lock(%s)", (db.advisory_key(*_CANDADO),))
-    # A first call is always one of the client's days: if the rewritten days had none, no
-    # client can have left them (a day's first load, the usual case) and the absent-client
-    # search (0.35 s for 500k clients) is skipped.
-    (habia,) = conn.execute(_HABIA_DIAS, {"dias": elegidos}).fetchone()
+    antes = conn.execute(_HUELLAS, {"dias": elegidos}).fetchall()
     for dia in elegidos:
         conn.execute(sql.SQL("TRUNCATE {}").format(reemplazo.particion_dia("staging", "clientes_dia", dia)))
     if clientes_dia is None:
@@ -159,6 +169,8 @@ def actualizar(
     # the planner takes a 500k-client day for 200 rows (1.5 s instead of 0.3 s).
     for dia in elegidos:
         conn.execute(sql.SQL("ANALYZE {}").format(reemplazo.particion_dia("staging", "clientes_dia", dia)))
+    if antes and conn.execute(_HUELLAS, {"dias": elegidos}).fetchall() == antes:
+        return
     # Before the day partitions were analyzed above, the planner took a just-filled window for
     # 200 clients and probed the primary key once per client (2.7 s for 500k) where a hash anti
     # join takes 0.6 s, and for the absent clients rescanned the unindexed client days once per
@@ -168,7 +180,10 @@ def actualizar(
     conn.execute("SELECT set_config('enable_nestloop', 'off', true)")
     clientes_ventana = _CLIENTES_DEL_DIA if (hasta - desde).days == 1 else _CLIENTES_DE_LA_VENTANA
     conn.execute(sql.SQL(_ADELANTAR).format(clientes=sql.SQL(clientes_ventana)), parametros)
-    ausentes = [c for (c,) in conn.execute(_AUSENTES, parametros).fetchall()] if habia else []
+    # A first call is always one of the client's days: if the rewritten days had none, no
+    # client can have left them (a day's first load, the usual case) and the absent-client
+    # search (0.35 s for 500k clients) is skipped.
+    ausentes = [c for (c,) in conn.execute(_AUSENTES, parametros).fetchall()] if antes else []
     conn.execute("SELECT set_config('enable_nestloop', %s, true)", (anterior,))
     if not ausentes:
         return

@@ -220,3 +220,21 @@ def test_a_rerun_day_rewrites_its_client_days_and_leaves_unchanged_first_calls_u
     assert primeras(warehouse) == {"A": date(2024, 5, 1), "B": date(2024, 5, 1), "C": date(2024, 4, 30)}
     despues = dict(warehouse.execute(version).fetchall())
     assert {c: despues[c] for c in ("A", "B")} == {c: x for c, x in antes if c in ("A", "B")}
+
+
+def test_a_rerun_day_with_as_many_clients_but_another_one_moves_first_calls(ivr_writer, warehouse, instance):
+    # A re-run whose day keeps its set of clients skips the first-call upkeep; one that swaps a
+    # client for another (same number of clients, same number of calls) must not.
+    insertar(ivr_writer, "llamadas", llamadas_de("2024-06-01", "A", "B") + llamadas_de("2024-06-02", "B"))
+    cargar(instance, "2024-06-01")
+    cargar(instance, "2024-06-02")
+    assert primeras(warehouse) == {"A": date(2024, 6, 1), "B": date(2024, 6, 1)}
+
+    ivr_writer.execute("UPDATE ivr.llamadas SET cliente_id = 'Z' WHERE cliente_id = 'A'")
+    cargar(instance, "2024-06-01")
+    assert primeras(warehouse) == {"B": date(2024, 6, 1), "Z": date(2024, 6, 1)}
+
+    # B's earlier day swapped for a later client: B's first call moves to the 2nd.
+    ivr_writer.execute("UPDATE ivr.llamadas SET cliente_id = 'Y' WHERE cliente_id = 'B' AND inicio < '2024-06-02'")
+    cargar(instance, "2024-06-01")
+    assert primeras(warehouse) == {"B": date(2024, 6, 2), "Y": date(2024, 6, 1), "Z": date(2024, 6, 1)}
