@@ -65,8 +65,10 @@ WITH n AS ({clientes}), cambios AS MATERIALIZED (
     INSERT INTO staging.clientes_primera_llamada (cliente_id, primera_fecha)
     SELECT cliente_id, primera FROM cambios WHERE actual IS NULL
     -- in key order: the inserts walk the primary key's pages in sequence (measured a quarter
-    -- cheaper than hash order at 150k clients)
-    ORDER BY cliente_id
+    -- cheaper than hash order at 150k clients); sorted in byte order, which is the key order
+    -- of a C or C.UTF-8 database and close to it otherwise (any order is correct), with
+    -- memcmp instead of strcoll (0.19 instead of 0.27 s for 500k clients)
+    ORDER BY cliente_id COLLATE "C"
 )
 UPDATE staging.clientes_primera_llamada AS p SET primera_fecha = c.primera
 FROM cambios AS c
