@@ -52,9 +52,10 @@ GROUP BY fecha, cliente_id
 # UPDATE, only after a backfill or a rebuild). Clients with an earlier first call, and those
 # whose first call already is that day (every client of a re-run day), are left out by the
 # join. Writers of calls days hold `_CANDADO` here, so a client without a row has none until
-# this statement commits: no conflict path is needed. It cost the upsert it replaces a
-# speculative insertion per new client (2.35-2.58 s for 420k new clients, 1.78-1.87 s split)
-# and a lock per unchanged one (1.7-2.1 s for 500k, against 0.6 s for the join that skips them).
+# this statement commits: no conflict path is needed. The upsert this replaces paid a
+# speculative insertion per new client (420k new clients: 2.35-2.58 s, against 1.78-1.87 s
+# here), and before that a lock per unchanged client (500k: 1.7-2.1 s, against 0.4-0.6 s for
+# the join that leaves them out).
 _ADELANTAR = """
 WITH n AS ({clientes}), cambios AS MATERIALIZED (
     SELECT n.cliente_id, n.primera, p.primera_fecha AS actual

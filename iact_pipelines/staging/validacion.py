@@ -403,12 +403,16 @@ def filas_candidatas(tabla: str, claves: pa_arrow.Table) -> np.ndarray:
     64-bit code per rule, repeat. Every row of a group with equal complete keys is among them
     (equal keys, equal code); a collision only adds a row that `duplicados` then clears. A
     rule's groups are decided within the group, so `duplicados` over these rows alone finds
-    exactly what it finds over all of them, and a 2.4M-event day hashes int64 codes instead of
-    converting every key to pandas and hashing three columns (0.2 s instead of 0.9-1.2 s)."""
+    exactly what it finds over all of them, hashing one int64 code per row instead of converting
+    every key to pandas and hashing three columns (3.97M event keys: 0.6 s instead of 0.9-1.2 s)."""
     elegidas = np.zeros(claves.num_rows, dtype=bool)
     for _, columnas, _ in DUPLICADOS[tabla]:
-        numericas = [c for c in columnas if not pa_arrow.types.is_string(claves[c].type)]
-        if not numericas:  # no cheap code for this rule: every row stays a candidate
+        numericas = [
+            c
+            for c in columnas
+            if pa_arrow.types.is_integer(claves[c].type) or pa_arrow.types.is_timestamp(claves[c].type)
+        ]
+        if not numericas:  # no integer or timestamp key: every row stays a candidate
             return np.arange(claves.num_rows)
         codigo = np.zeros(claves.num_rows, dtype=np.uint64)
         completa = np.ones(claves.num_rows, dtype=bool)
