@@ -133,9 +133,11 @@ def dia(urls: db.Urls, llamadas: int, repeticiones: int) -> dict:
     piso_s = _mediana([p["total"] for p in pisos])
     propio = _mediana([c["propio"] for c in corridas])
     run_s = _mediana([c["run"] for c in corridas])
+    pasos_analistas = [c["analistas"] for c in corridas if "analistas" in c]
+    analistas_s = f", analyst step {_mediana(pasos_analistas):.2f} s" if pasos_analistas else ""
     print(
         f"day at {llamadas:,} calls, medians of {repeticiones}: floor {piso_s:.2f} s, assets' own work "
-        f"{propio:.2f} s ({propio / piso_s:.2f}x), whole run {run_s:.2f} s ({run_s / piso_s:.2f}x)",
+        f"{propio:.2f} s ({propio / piso_s:.2f}x), whole run {run_s:.2f} s ({run_s / piso_s:.2f}x){analistas_s}",
         flush=True,
     )
     return {

@@ -20,7 +20,7 @@ TRUNCATE staging.llamadas, staging.menu_eventos, staging.transferencias,
          staging.clientes_dia, staging.clientes_primera_llamada,
          reportes_trimestral, reportes_transferencias, reportes_menu_problemas,
          reportes_llamadas_dia, reportes_clientes_unicos, reportes_intervalos, reportes_rellamadas,
-         lista_devolucion, etl_validation_errors, etl_jobs
+         lista_devolucion, etl_validation_errors, etl_jobs, staging_cargas
 """
 
 
