@@ -648,12 +648,13 @@ def _con_duplicados(trozos, fuente: Fuente, hilo: ThreadPoolExecutor, futuro: li
     futuro.append(hilo.submit(_duplicados, fuente, pa.concat_tables(claves)))
 
 
-def _duplicados(fuente: Fuente, todo: pa.Table) -> pd.DataFrame:
-    """id_duplicado failures over the whole batch (rows by position in `todo`): the rules run
-    on the rows that can break them only, read into pandas with their positions as index."""
-    filas = validacion.filas_candidatas(fuente.tabla, todo)
-    claves = extraccion.a_pandas(todo.select(validacion.columnas_duplicados(fuente.tabla)).take(pa.array(filas)))
-    return validacion.duplicados(fuente.tabla, claves.set_axis(pd.Index(filas)))
+def _duplicados(fuente: Fuente, claves: pa.Table) -> pd.DataFrame:
+    """id_duplicado failures over the whole batch's key columns (rows by position in `claves`,
+    which `_con_duplicados` gathered): the rules run on the rows that can break them only, read
+    into pandas with their positions as index."""
+    filas = validacion.filas_candidatas(fuente.tabla, claves)
+    candidatas = extraccion.a_pandas(claves.take(pa.array(filas)))
+    return validacion.duplicados(fuente.tabla, candidatas.set_axis(pd.Index(filas)))
 
 
 def _errores_de(fuente: Fuente, todo: pa.Table, fallas: pd.DataFrame, excluidos: set[str]) -> pd.DataFrame:

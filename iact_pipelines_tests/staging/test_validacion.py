@@ -225,15 +225,12 @@ def test_extraction_query_binds_values_as_literals():
         extraccion.consulta_extraccion(fuente, ventana, ["19028031'); DROP TABLE x; --"])
 
 
-@pytest.mark.parametrize("tabla", ["llamadas", "menu_eventos", "transferencias"])
-def test_checks_read_one_by_one_find_what_pandera_lazy_validation_reports(tabla, monkeypatch):
-    # A demo day carries every defect kind of DEFECTS.md. The frame as the extraction yields it
-    # takes the direct path (each check's output read off); the same frame through pandera's
-    # lazy validation and its failure-case report must give the same failures and error rows.
+def dia_demo(tabla: str) -> pa.Table:
+    """A 20k-call demo day of `tabla` (it carries every defect kind of DEFECTS.md) as the
+    extraction yields it: the types the source declares (the generator writes dictionaries and
+    seconds), with the local day and hour."""
     zona = "America/Mexico_City"
-    fuente = extraccion.FUENTES[tabla]
     origen = getattr(demo.dia_completo(date(2025, 3, 4), 20_000, 7, zona), tabla)
-    # the types the source declares (the generator writes dictionaries and seconds)
     origen = origen.cast(
         pa.schema(
             (
@@ -247,7 +244,16 @@ def test_checks_read_one_by_one_find_what_pandera_lazy_validation_reports(tabla,
             for f in origen.schema
         )
     )
-    frame = extraccion.a_pandas(extraccion.con_dia_local(origen, fuente.inicio, zona))
+    return extraccion.con_dia_local(origen, extraccion.FUENTES[tabla].inicio, zona)
+
+
+@pytest.mark.parametrize("tabla", ["llamadas", "menu_eventos", "transferencias"])
+def test_checks_read_one_by_one_find_what_pandera_lazy_validation_reports(tabla, monkeypatch):
+    # A demo day carries every defect kind of DEFECTS.md. The frame as the extraction yields it
+    # takes the direct path (each check's output read off); the same frame through pandera's
+    # lazy validation and its failure-case report must give the same failures and error rows.
+    fuente = extraccion.FUENTES[tabla]
+    frame = extraccion.a_pandas(dia_demo(tabla))
     assert validacion._tipos_exactos(tabla, frame)
     for entre_filas in (True, False):
         directo = validacion.validar(tabla, frame, entre_filas=entre_filas)
@@ -278,23 +284,8 @@ def test_duplicate_rules_over_the_candidate_rows_find_what_they_find_over_every_
     # The whole batch's duplicate rules run on the rows whose numeric keys repeat. A demo day
     # (its copied ids and re-logged events), plus rows that share the numeric keys but not the
     # text one, NULL keys, and a second copy of a copy: the same failures either way.
-    zona = "America/Mexico_City"
     fuente = extraccion.FUENTES[tabla]
-    origen = getattr(demo.dia_completo(date(2025, 3, 4), 20_000, 7, zona), tabla)
-    claves = extraccion.con_dia_local(origen, fuente.inicio, zona).select(validacion.columnas_duplicados(tabla))
-    claves = claves.cast(
-        pa.schema(
-            (
-                f.name,
-                f.type.value_type
-                if pa.types.is_dictionary(f.type)
-                else _TS
-                if pa.types.is_timestamp(f.type)
-                else f.type,
-            )
-            for f in claves.schema
-        )
-    )
+    claves = dia_demo(tabla).select(validacion.columnas_duplicados(tabla))
     extra = claves.slice(0, 6).to_pylist()
     for i, fila in enumerate(extra):
         if i == 0:
