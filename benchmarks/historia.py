@@ -5,7 +5,7 @@ The history is seeded straight into staging.llamadas, the only table those two r
 the demo generator's calls of each day (same generator as `iact demo seed`), filtered to the
 allowed centers and to rows staging can hold (NOT NULL columns), with their local day and
 hour, loaded a month at a time through the pipeline's own day replace
-(`staging.clientes.reemplazar_dias` + binary COPY), which also maintains the first-call
+(`staging.carga.reemplazar_dias` + binary COPY), which also maintains the first-call
 tables. Skipping the source, extraction and pandera is what makes 15 months at 100k calls/day
 take about a minute and a half instead of half an hour; the validation rejects ~1-2% more rows
 in a real run, which changes nothing about how the reports scale. The reports themselves run
@@ -28,11 +28,12 @@ import pyarrow.compute as pc
 from psycopg import sql
 
 from iact_pipelines.demo import generador
+from iact_pipelines.fuentes.contrato import FUENTES
 from iact_pipelines.plataforma import copia_binaria, db, fechas
 from iact_pipelines.plataforma.config import load_settings
 from iact_pipelines.plataforma.resources import build_resources
 from iact_pipelines.reportes import assets as reportes
-from iact_pipelines.staging import clientes, extraccion
+from iact_pipelines.staging import carga, extraccion
 
 MES = date(2025, 12, 1)
 TRIMESTRE = date(2025, 10, 1)
@@ -53,7 +54,7 @@ def _meses(desde: date, hasta: date) -> list[tuple[date, date]]:
 
 
 def _llamadas_de_mes(desde: date, hasta: date, llamadas: int, zona: str, centros: list[str]) -> pa.Table:
-    fuente = extraccion.FUENTES["llamadas"]
+    fuente = FUENTES["llamadas"]
     tablas = [
         bloque.llamadas
         for dia in fechas.dias_semiabiertos(desde, hasta)
@@ -80,7 +81,7 @@ def sembrar(urls: db.Urls, desde: date, hasta: date, llamadas: int) -> int:
             tabla = siguiente.result()
             if i + 1 < len(meses):
                 siguiente = generar(meses[i + 1])
-            with clientes.reemplazar_dias(conn, "llamadas", inicio, fin):
+            with carga.reemplazar_dias(conn, "llamadas", inicio, fin):
                 conn.execute("SET LOCAL synchronous_commit = off")  # bench data: speed over durability
                 filas += copia_binaria.copiar(conn, sql.Identifier("staging", "llamadas"), tabla)
     with db.connect(urls.warehouse, autocommit=True) as conn:

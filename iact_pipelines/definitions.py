@@ -12,7 +12,7 @@ from iact_pipelines.reportes.assets import report_assets
 from iact_pipelines.reportes.jobs import jobs
 from iact_pipelines.reportes.schedules import schedules
 from iact_pipelines.reportes.sensors import sensors as sensores_reportes
-from iact_pipelines.staging.assets import staging_assets, staging_checks
+from iact_pipelines.staging.assets import staging_assets
 
 # Every asset belongs to the data platform team and is tagged with its area (its group), so the
 # catalog can be filtered by owner and area.
@@ -25,7 +25,6 @@ def _con_propietario(spec: dg.AssetSpec) -> dg.AssetSpec:
 
 defs = dg.Definitions(
     assets=dg.map_asset_specs(_con_propietario, [*ivr_sources, *staging_assets, *report_assets, *tablas_externas]),
-    asset_checks=staging_checks,
     jobs=[*jobs, *fuentes.jobs, *purga.jobs],
     schedules=[*schedules, *fuentes.schedules, *purga.schedules],
     sensors=[*sensors, *sensores_reportes],

@@ -305,7 +305,7 @@ def _materializar_rango(args) -> int:
     if aceptados:
         import getpass
 
-        from iact_pipelines.staging.assets import ETIQUETA_ACEPTADO_POR, ETIQUETA_ACEPTAR_DIAS
+        from iact_pipelines.staging.compuerta import ETIQUETA_ACEPTADO_POR, ETIQUETA_ACEPTAR_DIAS
 
         etiquetas = {
             ETIQUETA_ACEPTAR_DIAS: ",".join(d.isoformat() for d in sorted(set(aceptados))),

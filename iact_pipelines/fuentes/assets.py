@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 from psycopg import sql
 
+from iact_pipelines.fuentes.contrato import FUENTES
 from iact_pipelines.plataforma import db
-from iact_pipelines.staging.extraccion import FUENTES
 
 _TABLAS = {
     "llamadas": "Llamadas tal como las registra el IVR: centro, cliente, entrada, cola, atención, fin y resultado.",

@@ -46,7 +46,7 @@ def reemplazar_dias_staging(
     transaction rolls back and the old rows are still there. TRUNCATE is not MVCC-safe, though:
     a reader whose snapshot predates the commit would see the day empty. Readers therefore take
     the same per-day locks shared (`leer_dias_staging`) before they read. Staging writers go
-    through `staging.clientes.reemplazar_dias`, which adds what depends on the day's rows in the
+    through `staging.carga.reemplazar_dias`, which adds what depends on the day's rows in the
     same transaction. `derivadas`: other day-partitioned `staging` tables the caller rewrites
     for the same days in this transaction; their day partitions are created here too.
     """

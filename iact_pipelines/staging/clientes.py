@@ -1,10 +1,10 @@
-"""Each client's first call, kept exact as staging days are replaced (issue 14).
+"""Each client's first call, kept exact as staging days are replaced.
 
 `staging.clientes_dia` holds what each day contributes (identified client, calls that day and
 the start of the last one);
 `staging.clientes_primera_llamada` the earliest of those days per client. Both are rewritten
 for a window of days in the same transaction as the window's `staging.llamadas` rows
-(every staging writer replaces days through `reemplazar_dias` below), so a rebuilt middle month, a day
+(every staging writer replaces days through `carga.reemplazar_dias`, which calls `actualizar`), so a rebuilt middle month, a day
 backfilled before later ones, or a client's earliest day emptied at the source and re-run
 leave exactly min(fecha) over the loaded days. The monthly report then reads the month's
 rows of these tables only: its cost follows the month, not the history.
@@ -17,9 +17,7 @@ step that reads later history, and only for such clients, which only a source de
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Iterable
 from datetime import date
 
 import psycopg
@@ -151,7 +149,7 @@ def actualizar(
 ) -> None:
     """Rewrite the days `dias` (default: all) of [desde, hasta) of staging.clientes_dia from
     staging.llamadas and move the first calls the window changes; in the caller's transaction,
-    after the days' rows are in and their clientes_dia partitions exist (`reemplazar_dias`).
+    after the days' rows are in and their clientes_dia partitions exist (`carga.reemplazar_dias`).
     `clientes_dia`: those days' rows already computed from the loaded calls (`dias_de_clientes`),
     COPYed instead of aggregated again from staging.llamadas."""
     parametros = {"desde": desde, "hasta": hasta}
@@ -196,33 +194,3 @@ def actualizar(
     sin_llamadas = [c for c in ausentes if c not in siguiente]
     if sin_llamadas:
         conn.execute(_QUITAR, {"clientes": sin_llamadas})
-
-
-# The day-partitioned staging tables each staging table's days rewrite in the same transaction.
-DERIVADAS = {"llamadas": ("clientes_dia",)}
-
-
-@dataclass
-class Carga:
-    """What `reemplazar_dias` hands its caller: a place for the days' client rows when the
-    caller has them in Arrow (`dias_de_clientes`); left None, they are aggregated from the
-    loaded staging.llamadas rows."""
-
-    clientes_dia: pa.Table | None = None
-
-
-@contextmanager
-def reemplazar_dias(
-    conn: psycopg.Connection, tabla: str, desde: date, hasta_excl: date, solo: Iterable[date] | None = None
-) -> Iterator[Carga]:
-    """The staging day replace (`reemplazo.reemplazar_dias_staging`, `solo` its subset of days)
-    plus, for calls, the days' first-call rows rewritten after the caller's load, before the
-    commit: every writer of a calls day (the staging asset, the tests, the benchmark) keeps them
-    exact. Days left out of `solo` keep their rows and their clientes_dia rows."""
-    dias = None if solo is None else sorted(set(solo))
-    derivadas = DERIVADAS.get(tabla, ())
-    with reemplazo.reemplazar_dias_staging(conn, tabla, desde, hasta_excl, solo=dias, derivadas=derivadas):
-        carga = Carga()
-        yield carga
-        if tabla == "llamadas":
-            actualizar(conn, desde, hasta_excl, dias, carga.clientes_dia)

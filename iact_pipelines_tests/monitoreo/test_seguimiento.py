@@ -10,7 +10,7 @@ from dagster._core.remote_origin import RegisteredCodeLocationOrigin, RemoteJobO
 from dagster._core.run_coordinator import SubmitRunContext
 
 from iact_pipelines.monitoreo import seguimiento, sensors
-from iact_pipelines.plataforma import db
+from iact_pipelines.plataforma import db, ejecuciones
 from iact_pipelines.plataforma.resources import build_resources
 
 DIARIA = dg.DailyPartitionsDefinition(start_date="2024-01-01")
@@ -188,7 +188,7 @@ def test_ciclo_completo_sin_retrocesos(instance, warehouse):
     assert filas(warehouse) == [fila]
     # Nor from the staging helper, which may create the row during the run.
     with db.connect(db.resolve_urls().warehouse) as conn:
-        seguimiento.asegurar_job(conn, run_id=run.run_id, job_name="purga", partition_key=None)
+        ejecuciones.asegurar_job(conn, run_id=run.run_id, job_name="purga", partition_key=None)
     assert filas(warehouse) == [fila]
     assert espejar(instance, c3) == c3
 
@@ -199,7 +199,7 @@ def test_errores_de_validacion_ligados_al_job(instance, warehouse):
     def llamadas_con_rechazos(context):
         """Writes one rejected row linked to its run's etl_jobs row."""
         with context.resources.warehouse.connect() as conn:
-            job_id = seguimiento.asegurar_job(
+            job_id = ejecuciones.asegurar_job(
                 conn, run_id=context.run_id, job_name=context.job_name, partition_key=context.partition_key
             )
             conn.execute(
@@ -311,7 +311,7 @@ def test_una_carga_en_curso_no_detiene_el_espejo(instance, warehouse, monkeypatc
 
     # The staging load of the first run created its row and has not committed yet.
     with db.connect(url) as carga:
-        seguimiento.asegurar_job(carga, run_id=primera.run_id, job_name="x", partition_key="2024-03-05")
+        ejecuciones.asegurar_job(carga, run_id=primera.run_id, job_name="x", partition_key="2024-03-05")
         cursor = espejar(instance)
         assert [(f[0], f[3]) for f in filas(warehouse)] == [(segunda.run_id, "completed")]
         carga.commit()
@@ -323,7 +323,7 @@ def test_una_carga_en_curso_no_detiene_el_espejo(instance, warehouse, monkeypatc
     # A load writing validation errors against an existing row (FK: FOR KEY SHARE) does not
     # block the mirror's update of that row at all.
     with db.connect(url) as carga:
-        job_id = seguimiento.asegurar_job(carga, run_id=primera.run_id, job_name="x", partition_key="2024-03-05")
+        job_id = ejecuciones.asegurar_job(carga, run_id=primera.run_id, job_name="x", partition_key="2024-03-05")
         carga.execute(
             """
             INSERT INTO etl_validation_errors (job_id, run_id, asset_key, partition_key, error_type, error_message)

@@ -15,7 +15,7 @@ from psycopg import sql
 from iact_pipelines.demo import generador as demo
 from iact_pipelines.plataforma.resources import build_resources
 from iact_pipelines.reportes import assets as reportes
-from iact_pipelines.staging import clientes
+from iact_pipelines.staging import carga
 from iact_pipelines.staging.assets import staging_assets
 from iact_pipelines_tests.reportes.test_assets import NAC, PUE, cargar, llamada, materializar, metadatos
 
@@ -192,7 +192,7 @@ def _cargar_en_zona(conn, filas: list[tuple], zona: str) -> None:
     """Staging rows with fecha/hora in `zona` (the staging asset's assignment for that setting)."""
     tz = ZoneInfo(zona)
     dias = sorted({f[3].astimezone(tz).date() for f in filas})
-    with clientes.reemplazar_dias(conn, "llamadas", dias[0], dias[-1] + timedelta(days=1)):
+    with carga.reemplazar_dias(conn, "llamadas", dias[0], dias[-1] + timedelta(days=1)):
         with conn.cursor().copy(
             "COPY staging.llamadas (llamada_id, centro_id, cliente_id, inicio, ingreso_cola, atencion, fin,"
             " resultado, fecha, hora) FROM STDIN"

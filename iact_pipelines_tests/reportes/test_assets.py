@@ -14,7 +14,7 @@ import pytest
 
 from iact_pipelines.plataforma.resources import build_resources
 from iact_pipelines.reportes import assets as reportes
-from iact_pipelines.staging import clientes
+from iact_pipelines.staging import carga
 
 ZONA = ZoneInfo("America/Mexico_City")
 NAC, PUE = "19028031", "19020084"
@@ -63,7 +63,7 @@ _INICIO = {"llamadas": 3, "menu_eventos": 5, "transferencias": 4}
 def cargar(conn: psycopg.Connection, tabla: str, filas: list[tuple]) -> None:
     """Write rows into staging.<tabla> with their local day and hour (day partitions created)."""
     dias = sorted({f[_INICIO[tabla]].astimezone(ZONA).date() for f in filas})
-    with clientes.reemplazar_dias(conn, tabla, dias[0], dias[-1] + timedelta(days=1)):
+    with carga.reemplazar_dias(conn, tabla, dias[0], dias[-1] + timedelta(days=1)):
         with conn.cursor().copy(f"COPY staging.{tabla} ({_COLUMNAS[tabla]}, fecha, hora) FROM STDIN") as copy:
             for fila in filas:
                 momento = fila[_INICIO[tabla]].astimezone(ZONA)

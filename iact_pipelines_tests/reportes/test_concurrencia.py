@@ -11,6 +11,7 @@ import dagster as dg
 from psycopg import sql
 
 from iact_pipelines.demo import generador
+from iact_pipelines.fuentes.contrato import FUENTES
 from iact_pipelines.plataforma import db, reemplazo
 from iact_pipelines.plataforma.resources import build_resources
 from iact_pipelines.reportes import assets as reportes
@@ -45,7 +46,7 @@ def _esperando(conn) -> int:
 def test_a_report_racing_a_staging_load_equals_staging(urls, warehouse, instance):
     generador.seed(urls.ivr, date.fromisoformat(DIA), date.fromisoformat(DIA), 2000, 7)
     assert dg.materialize([staging.llamadas], partition_key=DIA, instance=instance, resources=build_resources()).success
-    columnas = [c for c in staging.extraccion.FUENTES["llamadas"].columnas_staging]
+    columnas = [c for c in FUENTES["llamadas"].columnas_staging]
     filas = warehouse.execute(
         sql.SQL("SELECT {} FROM staging.llamadas").format(sql.SQL(", ").join(map(sql.Identifier, columnas)))
     ).fetchall()

@@ -13,10 +13,12 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 import pytest
 
+from iact_pipelines.fuentes.contrato import FUENTES
 from iact_pipelines.plataforma import db, partitions
+from iact_pipelines.plataforma.fechas import Ventana
 from iact_pipelines.plataforma.resources import build_resources
 from iact_pipelines.staging import assets as staging
-from iact_pipelines.staging import extraccion
+from iact_pipelines.staging import compuerta, corrida, extraccion
 
 ZONA = ZoneInfo("America/Mexico_City")
 NAC, PUE, GDL = "19028031", "19020084", "19014002"
@@ -145,7 +147,7 @@ def metadatos(result, asset) -> dict:
     return {k: v.value for k, v in mats[0].metadata.items()}
 
 
-def chequeo(result, nombre: str = staging.CHECK_TASA_RECHAZO):
+def chequeo(result, nombre: str = compuerta.CHECK_TASA_RECHAZO):
     (evaluacion,) = [e for e in result.get_asset_check_evaluations() if e.check_name == nombre]
     return evaluacion
 
@@ -360,9 +362,9 @@ def test_llamadas_padded_center_and_repeated_id(llamadas_legado, warehouse, inst
 
 
 def test_unreachable_source_asks_dagster_to_retry():
-    ventana = extraccion.Ventana(date(2024, 3, 10), date(2024, 3, 11), "America/Mexico_City")
+    ventana = Ventana(date(2024, 3, 10), date(2024, 3, 11), "America/Mexico_City")
     with pytest.raises(dg.RetryRequested):
-        extraccion.extraer("postgresql://iact@/ivr?host=/nonexistent", extraccion.FUENTES["llamadas"], ventana, [NAC])
+        extraccion.extraer("postgresql://iact@/ivr?host=/nonexistent", FUENTES["llamadas"], ventana, [NAC])
 
 
 def test_other_centers_are_filtered_in_the_query(ivr_writer):
@@ -371,8 +373,8 @@ def test_other_centers_are_filtered_in_the_query(ivr_writer):
         "llamadas",
         [llamada(1), llamada(2, centro=PUE), llamada(3, centro=GDL), llamada(4, centro="19002004")],
     )
-    ventana = extraccion.Ventana(date(2024, 3, 10), date(2024, 3, 11), "America/Mexico_City")
-    tabla = extraccion.extraer(db.resolve_urls().ivr, extraccion.FUENTES["llamadas"], ventana, [NAC, PUE])
+    ventana = Ventana(date(2024, 3, 10), date(2024, 3, 11), "America/Mexico_City")
+    tabla = extraccion.extraer(db.resolve_urls().ivr, FUENTES["llamadas"], ventana, [NAC, PUE])
     assert sorted(tabla["llamada_id"].to_pylist()) == [1, 2]
     assert set(tabla["centro_id"].to_pylist()) == {NAC, PUE}
 
@@ -423,7 +425,7 @@ def test_local_day_of_the_start_across_midnight_and_a_range_in_one_run(
 
     # the same, one day per batch
     antes = [warehouse.execute(q).fetchall() for q in estado]
-    monkeypatch.setattr(staging, "FILAS_POR_LOTE", 1)
+    monkeypatch.setattr(corrida, "FILAS_POR_LOTE", 1)
     assert materializar(instance, staging.llamadas, DIA, "2024-03-12").success
     assert [warehouse.execute(q).fetchall() for q in estado] == antes
 
@@ -524,7 +526,7 @@ def test_a_run_failing_mid_load_leaves_previous_rows(ivr_writer, warehouse, inst
         vistas.append(conn.execute("SELECT count(*) FROM staging.llamadas").fetchone()[0])
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(staging, "_copiar_errores", falla)
+    monkeypatch.setattr(corrida, "_copiar_errores", falla)
     fallido = materializar(instance, staging.llamadas)
 
     assert not fallido.success and vistas == [11]

@@ -13,6 +13,7 @@ from iact_pipelines.plataforma import fechas
 from iact_pipelines.plataforma.resources import build_resources
 from iact_pipelines.reportes import assets as reportes
 from iact_pipelines.staging import assets as staging
+from iact_pipelines.staging import compuerta
 from iact_pipelines_tests.reportes.test_assets import materializar as materializar_reporte
 from iact_pipelines_tests.staging.test_assets import insertar, llamada
 
@@ -60,7 +61,7 @@ def cargar(instance, desde: str, hasta: str | None = None) -> None:
     """Load the days desde..hasta, every one accepted: these tests leave days empty on purpose
     (a client's only day deleted at the source), which the `volumen` check would hold back."""
     dias = fechas.dias_semiabiertos(date.fromisoformat(desde), date.fromisoformat(hasta or desde) + fechas.UN_DIA)
-    tags = {staging.ETIQUETA_ACEPTAR_DIAS: ",".join(d.isoformat() for d in dias)}
+    tags = {compuerta.ETIQUETA_ACEPTAR_DIAS: ",".join(d.isoformat() for d in dias)}
     if hasta is not None:
         tags.update({"dagster/asset_partition_range_start": desde, "dagster/asset_partition_range_end": hasta})
     result = dg.materialize(

@@ -5,6 +5,7 @@ the counts, error rows and first-call rows are those of the whole day."""
 import pytest
 
 from iact_pipelines.staging import assets as staging
+from iact_pipelines.staging import carga
 from iact_pipelines_tests.staging.test_assets import (  # noqa: F401 (fixtures)
     DIA,
     en_staging,
@@ -22,7 +23,7 @@ from iact_pipelines_tests.staging.test_assets import (  # noqa: F401 (fixtures)
 @pytest.fixture
 def un_registro_por_trozo(monkeypatch):
     """Every source row its own chunk: every repeated key spans chunks."""
-    monkeypatch.setattr(staging, "FILAS_POR_TROZO", 1)
+    monkeypatch.setattr(carga, "FILAS_POR_TROZO", 1)
 
 
 def test_a_repeated_id_in_two_chunks_rejects_both_copies(
@@ -111,7 +112,7 @@ def test_chunks_or_not_the_same_rows_and_error_rows(ivr_writer, warehouse, insta
         )
     ]
 
-    monkeypatch.setattr(staging, "FILAS_POR_TROZO", 7)
+    monkeypatch.setattr(carga, "FILAS_POR_TROZO", 7)
     assert materializar(instance, staging.llamadas).success
 
     en_trozos = [

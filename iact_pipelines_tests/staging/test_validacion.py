@@ -10,7 +10,9 @@ import pyarrow as pa
 import pytest
 
 from iact_pipelines.demo import generador as demo
+from iact_pipelines.fuentes.contrato import FUENTES
 from iact_pipelines.plataforma.config import ConfigError
+from iact_pipelines.plataforma.fechas import Ventana
 from iact_pipelines.staging import extraccion, validacion
 
 T0 = datetime(2024, 3, 10, 16, 0, tzinfo=UTC)
@@ -188,7 +190,7 @@ def test_error_rows_most_severe_first_with_the_record_as_json():
     )
     resultado = validacion.validar("llamadas", frame)
     filas = validacion.filas_de_error(
-        frame, resultado, id_col="llamada_id", columnas=list(extraccion.FUENTES["llamadas"].columnas)
+        frame, resultado, id_col="llamada_id", columnas=list(FUENTES["llamadas"].columnas)
     )
     assert filas[["record_id", "error_type", "field_name", "severity"]].values.tolist() == [
         ["3", "nulo_requerido", "fin", "error"],
@@ -215,8 +217,8 @@ def test_error_rows_most_severe_first_with_the_record_as_json():
 
 
 def test_extraction_query_binds_values_as_literals():
-    fuente = extraccion.FUENTES["transferencias"]
-    ventana = extraccion.Ventana(date(2024, 3, 10), date(2024, 3, 12), "America/Mexico_City")
+    fuente = FUENTES["transferencias"]
+    ventana = Ventana(date(2024, 3, 10), date(2024, 3, 12), "America/Mexico_City")
     consulta = extraccion.consulta_extraccion(fuente, ventana, ["19028031", "19020084"])
     assert "btrim(t.\"centro_origen\") = ANY('{19028031,19020084}'::text[])" in consulta
     assert "t.\"inicio\" >= '2024-03-10 00:00:00-06:00'::timestamptz" in consulta
@@ -244,7 +246,7 @@ def dia_demo(tabla: str) -> pa.Table:
             for f in origen.schema
         )
     )
-    return extraccion.con_dia_local(origen, extraccion.FUENTES[tabla].inicio, zona)
+    return extraccion.con_dia_local(origen, FUENTES[tabla].inicio, zona)
 
 
 @pytest.mark.parametrize("tabla", ["llamadas", "menu_eventos", "transferencias"])
@@ -252,7 +254,7 @@ def test_checks_read_one_by_one_find_what_pandera_lazy_validation_reports(tabla,
     # A demo day carries every defect kind of DEFECTS.md. The frame as the extraction yields it
     # takes the direct path (each check's output read off); the same frame through pandera's
     # lazy validation and its failure-case report must give the same failures and error rows.
-    fuente = extraccion.FUENTES[tabla]
+    fuente = FUENTES[tabla]
     frame = extraccion.a_pandas(dia_demo(tabla))
     assert validacion._tipos_exactos(tabla, frame)
     for entre_filas in (True, False):
@@ -284,7 +286,7 @@ def test_duplicate_rules_over_the_candidate_rows_find_what_they_find_over_every_
     # The whole batch's duplicate rules run on the rows whose numeric keys repeat. A demo day
     # (its copied ids and re-logged events), plus rows that share the numeric keys but not the
     # text one, NULL keys, and a second copy of a copy: the same failures either way.
-    fuente = extraccion.FUENTES[tabla]
+    fuente = FUENTES[tabla]
     claves = dia_demo(tabla).select(validacion.columnas_duplicados(tabla))
     extra = claves.slice(0, 6).to_pylist()
     for i, fila in enumerate(extra):

@@ -1,0 +1,342 @@
+"""The day gate: which staging days are published, and why not.
+
+Two blocking checks judge every local day a staging run reads: `volumen` (a day that read no
+rows, or far fewer than the same weekday of the previous weeks, keeps its previous rows) and
+`tasa_rechazo` (a day that rejected more than the allowed share is loaded but held back from
+its reports). Each verdict is recorded in `staging_cargas`, in the transaction of the day's
+load; the reports and the CLI read it through `dias_retenidos` and `dias_cargados`, so the
+states below are never spelled anywhere else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+import psycopg
+
+CHECK_TASA_RECHAZO = "tasa_rechazo"
+CHECK_VOLUMEN = "volumen"
+# Run tag naming the local days (comma-separated) a person accepts although the `volumen`
+# check would block them (a holiday); `iact materializar --aceptar-dias` sets it, and
+# `iact/aceptado_por` names who.
+ETIQUETA_ACEPTAR_DIAS = "iact/aceptar_dias"
+ETIQUETA_ACEPTADO_POR = "iact/aceptado_por"
+SEMANAS_REFERENCIA = (7, 14, 21, 28)
+
+BLOQUEADO, CARGADO, ACEPTADO = "bloqueado", "cargado", "aceptado"
+
+_HISTORIA = """
+SELECT fecha::text, filas_leidas FROM staging_cargas
+WHERE asset_key = %s AND fecha = ANY(%s::date[]) AND estado IN ('cargado', 'aceptado') AND filas_leidas > 0
+"""
+_REGISTRAR_CARGA = """
+INSERT INTO staging_cargas (asset_key, fecha, estado, filas_leidas, filas_cargadas, mediana_referencia, motivo,
+                            aceptado_por, run_id, tasa_rechazo_excedida, updated_at)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now())
+ON CONFLICT (asset_key, fecha) DO UPDATE SET
+    tasa_rechazo_excedida = EXCLUDED.tasa_rechazo_excedida,
+    estado = EXCLUDED.estado, filas_leidas = EXCLUDED.filas_leidas, filas_cargadas = EXCLUDED.filas_cargadas,
+    mediana_referencia = EXCLUDED.mediana_referencia, motivo = EXCLUDED.motivo,
+    aceptado_por = EXCLUDED.aceptado_por, run_id = EXCLUDED.run_id, updated_at = EXCLUDED.updated_at
+"""
+_RETENIDOS = """
+SELECT DISTINCT fecha FROM staging_cargas
+WHERE asset_key = ANY(%s) AND fecha >= %s AND fecha < %s AND (estado = 'bloqueado' OR tasa_rechazo_excedida)
+ORDER BY fecha
+"""
+_CARGADOS = """
+SELECT count(*) FROM staging_cargas
+WHERE asset_key = %s AND fecha >= %s AND fecha < %s AND estado IN ('cargado', 'aceptado')
+"""
+
+
+def dias_retenidos(conn: psycopg.Connection, asset_keys: list[str], desde: date, hasta: date) -> list[date]:
+    """The days of [desde, hasta) that any of these staging assets holds back (blocked by
+    `volumen`, or over the reject rate): their reports are not rebuilt."""
+    return [d for (d,) in conn.execute(_RETENIDOS, (asset_keys, desde, hasta)).fetchall()]
+
+
+def dias_cargados(conn: psycopg.Connection, asset_key: str, desde: date, hasta: date) -> int:
+    """How many days of [desde, hasta) this staging asset loaded (or a person accepted)."""
+    return conn.execute(_CARGADOS, (asset_key, desde, hasta)).fetchone()[0]
+
+
+def dias_aceptados(tags) -> set[str]:
+    """The days of the run tag `iact/aceptar_dias` (ISO dates, comma-separated)."""
+    return {d.strip() for d in (tags.get(ETIQUETA_ACEPTAR_DIAS) or "").split(",") if d.strip()}
+
+
+def aceptado_por(context: dg.AssetExecutionContext) -> str:
+    tags = context.run.tags
+    return (tags.get(ETIQUETA_ACEPTADO_POR) or tags.get("dagster/user") or f"run {context.run_id}")[:150]
+
+
+@dataclass
+class Veredicto:
+    """The `volumen` check's verdict on one local day."""
+
+    fecha: str
+    leidas: int
+    cargadas: int
+    mediana: float | None
+    estado: str
+    motivo: str | None
+    aceptado_por: str | None = None
+    tasa_excedida: bool = False
+
+
+def _referencias(dia: str) -> list[str]:
+    return [(date.fromisoformat(dia) - timedelta(days=k)).isoformat() for k in SEMANAS_REFERENCIA]
+
+
+@dataclass
+class Volumen:
+    """The blocking `volumen` check: a day fails when it read 0 rows, or fewer than `fraccion`
+    x the median rows of the same weekday 7, 14, 21 and 28 days earlier, counting only days
+    loaded with rows, when at least two were. A day in `aceptados` is loaded anyway and
+    recorded as accepted."""
+
+    asset_key: str
+    fraccion: float
+    tasa_maxima: float
+    aceptados: set[str]
+    aceptado_por: str
+    run_id: str
+    veredictos: list[Veredicto] = field(default_factory=list)
+
+    def juzgar(self, conn: psycopg.Connection, leidas_por_dia: dict[str, int]) -> list[Veredicto]:
+        """Verdicts for a batch's days, in day order; earlier days of this run count as history."""
+        dias = sorted(leidas_por_dia)
+        referencias = sorted({r for d in dias for r in _referencias(d)})
+        historia = dict(conn.execute(_HISTORIA, (self.asset_key, referencias)).fetchall())
+        for v in self.veredictos:  # this run's earlier batches and days
+            self._recordar(historia, v)
+        nuevos = []
+        for dia in dias:
+            v = self._veredicto(dia, leidas_por_dia[dia], [historia[r] for r in _referencias(dia) if r in historia])
+            self._recordar(historia, v)
+            nuevos.append(v)
+        self.veredictos.extend(nuevos)
+        return nuevos
+
+    @staticmethod
+    def _recordar(historia: dict[str, int], v: Veredicto) -> None:
+        if v.estado != BLOQUEADO and v.leidas > 0:
+            historia[v.fecha] = v.leidas
+        else:
+            historia.pop(v.fecha, None)
+
+    def _veredicto(self, dia: str, leidas: int, previas: list[int]) -> Veredicto:
+        mediana = float(np.median(previas)) if len(previas) >= 2 else None
+        motivo = None
+        if leidas == 0:
+            motivo = "read 0 rows"
+        elif mediana is not None and leidas < self.fraccion * mediana:
+            motivo = (
+                f"read {leidas} rows, under {self.fraccion:g} x {mediana:g} (median of the same "
+                "weekday 7, 14, 21 and 28 days earlier)"
+            )
+        if motivo is None:
+            estado = CARGADO
+        elif dia in self.aceptados:
+            estado = ACEPTADO
+        else:
+            estado = BLOQUEADO
+        return Veredicto(dia, leidas, 0, mediana, estado, motivo, self.aceptado_por if estado == ACEPTADO else None)
+
+    def cerrar(self, conn: psycopg.Connection, veredictos: list[Veredicto], por_dia: pd.DataFrame) -> None:
+        """Complete the batch's verdicts with what was loaded and the reject rate, and record
+        them in `staging_cargas` (same transaction as the batch's load)."""
+        for v in veredictos:
+            v.cargadas = int(por_dia.loc[v.fecha, "cargados"])
+            leidos, rechazados = (int(por_dia.loc[v.fecha, c]) for c in ("leidos", "rechazados"))
+            v.tasa_excedida = v.estado != BLOQUEADO and leidos > 0 and rechazados / leidos > self.tasa_maxima
+        with conn.cursor() as cur:
+            cur.executemany(
+                _REGISTRAR_CARGA,
+                [
+                    (
+                        self.asset_key,
+                        v.fecha,
+                        v.estado,
+                        v.leidas,
+                        v.cargadas,
+                        v.mediana,
+                        v.motivo,
+                        v.aceptado_por,
+                        self.run_id,
+                        v.tasa_excedida,
+                    )
+                    for v in veredictos
+                ],
+            )
+
+    def bloqueados(self) -> list[str]:
+        return [v.fecha for v in self.veredictos if v.estado == BLOQUEADO]
+
+    def retenidos(self) -> list[str]:
+        return [v.fecha for v in self.veredictos if v.estado == BLOQUEADO or v.tasa_excedida]
+
+    def _metadata(self, v: Veredicto) -> dict:
+        return {
+            "fecha": v.fecha,
+            "estado": v.estado,
+            "filas_leidas": v.leidas,
+            "filas_cargadas": v.cargadas,
+            "mediana_referencia": v.mediana if v.mediana is not None else dg.MetadataValue.null(),
+            "volumen_minimo": self.fraccion,
+            "aceptado": v.estado == ACEPTADO,
+            "aceptado_por": v.aceptado_por or "",
+        }
+
+    def _descripcion(self, v: Veredicto) -> str:
+        if v.estado == BLOQUEADO:
+            return f"{v.fecha} {v.motivo}: not published (accept it with --aceptar-dias {v.fecha})"
+        if v.estado == ACEPTADO:
+            return f"{v.fecha} {v.motivo}: accepted by {v.aceptado_por}"
+        return f"{v.fecha}: {v.leidas} rows read" + (f" (median {v.mediana:g})" if v.mediana is not None else "")
+
+    def resultado(self, v: Veredicto) -> dg.AssetCheckResult:
+        return dg.AssetCheckResult(
+            check_name=CHECK_VOLUMEN,
+            passed=v.estado != BLOQUEADO,
+            severity=dg.AssetCheckSeverity.ERROR,
+            description=self._descripcion(v),
+            metadata=self._metadata(v),
+        )
+
+    def evaluacion(self, v: Veredicto) -> dg.AssetCheckEvaluation:
+        return dg.AssetCheckEvaluation(
+            asset_key=dg.AssetKey(self.asset_key.split("/")),
+            check_name=CHECK_VOLUMEN,
+            passed=v.estado != BLOQUEADO,
+            severity=dg.AssetCheckSeverity.ERROR,
+            blocking=True,
+            description=self._descripcion(v),
+            metadata=self._metadata(v),
+            partition=v.fecha,
+        )
+
+    def resumen_del_rango(self) -> dg.AssetCheckResult:
+        """Dagster requires one result for a range run (it has no partition): a summary that
+        never gates (WARN), so it cannot hold back the good days' reports."""
+        bloqueados = self.bloqueados()
+        return dg.AssetCheckResult(
+            check_name=CHECK_VOLUMEN,
+            passed=not bloqueados,
+            severity=dg.AssetCheckSeverity.WARN,
+            description=(
+                f"blocked: {', '.join(bloqueados)} (see each day's evaluation)"
+                if bloqueados
+                else f"every day of the range passed ({len(self.veredictos)} days)"
+            ),
+            metadata={
+                "dias_bloqueados": dg.MetadataValue.json(bloqueados),
+                "dias_aceptados": dg.MetadataValue.json([v.fecha for v in self.veredictos if v.estado == ACEPTADO]),
+            },
+        )
+
+
+def tasa_rechazo_dia(clave: dg.AssetKey, dia: str, fila, maxima: float) -> dg.AssetCheckEvaluation:
+    """One day's reject-rate verdict, as a per-partition evaluation (range runs)."""
+    tasa = float(fila["rechazados"] / fila["leidos"]) if fila["leidos"] else 0.0
+    return dg.AssetCheckEvaluation(
+        asset_key=clave,
+        check_name=CHECK_TASA_RECHAZO,
+        passed=tasa <= maxima,
+        partition=dia,
+        severity=dg.AssetCheckSeverity.ERROR,
+        blocking=True,
+        description=f"{dia}: rejected share {tasa:.2%} ({'above' if tasa > maxima else 'within'} {maxima:.2%})",
+        metadata={
+            "leidos": int(fila["leidos"]),
+            "rechazados": int(fila["rechazados"]),
+            "advertidos": int(fila["advertidos"]),
+            "tasa_rechazo": round(tasa, 6),
+            "tasa_rechazo_maxima": maxima,
+        },
+    )
+
+
+def tasa_rechazo(
+    por_dia: pd.DataFrame,
+    por_regla: dict[str, int],
+    maxima: float,
+    severidad: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR,
+) -> dg.AssetCheckResult:
+    """Fails (ERROR, blocking) when any day of the window rejected more than the allowed share;
+    WARN in a range run, where each day has its own evaluation and the reports gate per day."""
+    tasa = (por_dia["rechazados"] / por_dia["leidos"].where(por_dia["leidos"] > 0)).fillna(0.0)
+    excedidos = tasa[tasa > maxima]
+    leidos, rechazados = int(por_dia["leidos"].sum()), int(por_dia["rechazados"].sum())
+    return dg.AssetCheckResult(
+        check_name=CHECK_TASA_RECHAZO,
+        passed=excedidos.empty,
+        severity=severidad,
+        description=(
+            f"rejected share above {maxima:.2%} on {', '.join(f'{d} ({t:.2%})' for d, t in excedidos.items())}"
+            if not excedidos.empty
+            else f"rejected share within {maxima:.2%} on every day"
+        ),
+        metadata={
+            "leidos": leidos,
+            "cargados": int(por_dia["cargados"].sum()),
+            "rechazados": rechazados,
+            "advertidos": int(por_dia["advertidos"].sum()),
+            "tasa_rechazo": round(rechazados / leidos, 6) if leidos else 0.0,
+            "tasa_rechazo_maxima": maxima,
+            "dias_excedidos": dg.MetadataValue.json({d: round(float(t), 6) for d, t in excedidos.items()}),
+            "por_regla": dg.MetadataValue.json(por_regla),
+        },
+    )
+
+
+def resultados(
+    context: dg.AssetExecutionContext, juez: Volumen, por_dia: pd.DataFrame, por_regla: dict[str, int]
+) -> list[dg.AssetCheckResult]:
+    """The run's check results. One day: real (partitioned, blocking) results; a failure stops
+    its reports. A range: Dagster 1.13 attaches an AssetCheckResult to the run's whole range,
+    and a failed blocking one would hold back every day's reports, so each day gets its own
+    evaluation event instead, the results are range summaries that never gate, and the
+    reports skip the held days themselves (`dias_retenidos`). A held day fails the step
+    unless reports of the same run skip it and fail naming it."""
+    if context.has_partition_key:
+        return [tasa_rechazo(por_dia, por_regla, juez.tasa_maxima), juez.resultado(juez.veredictos[0])]
+    for dia, fila in por_dia.iterrows():
+        context.log_event(tasa_rechazo_dia(context.asset_key, dia, fila, juez.tasa_maxima))
+    for veredicto in juez.veredictos:
+        context.log_event(juez.evaluacion(veredicto))
+        context.log_event(
+            dg.AssetObservation(
+                asset_key=context.asset_key,
+                partition=veredicto.fecha,
+                metadata={
+                    "dagster/row_count": veredicto.cargadas,
+                    "filas_leidas": veredicto.leidas,
+                    "estado": veredicto.estado,
+                },
+            )
+        )
+    retenidos = juez.retenidos()
+    if retenidos and not _reportes_en_el_run(context):
+        raise dg.Failure(
+            description=f"{context.asset_key.to_user_string()}: {', '.join(retenidos)} held back by the "
+            "volumen or tasa_rechazo check (their reports are not rebuilt; the other days were loaded)",
+            metadata={"dias_retenidos": dg.MetadataValue.json(retenidos)},
+            allow_retries=False,
+        )
+    return [
+        tasa_rechazo(por_dia, por_regla, juez.tasa_maxima, dg.AssetCheckSeverity.WARN),
+        juez.resumen_del_rango(),
+    ]
+
+
+def _reportes_en_el_run(context: dg.AssetExecutionContext) -> bool:
+    """Whether assets downstream of this one run in the same run (they then skip the blocked
+    days and fail naming them; otherwise this step must fail itself)."""
+    seleccion = context.run.asset_selection or set(context.job_def.asset_layer.selected_asset_keys)
+    return any(clave.path[0] != "staging" for clave in seleccion)
