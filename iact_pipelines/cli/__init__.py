@@ -43,7 +43,9 @@ def una_linea(texto: str, largo: int = 400) -> str:
 
 
 def _error(mensaje: str) -> int:
-    print(f"iact: error: {una_linea(mensaje)}", file=sys.stderr, flush=True)
+    from iact_pipelines.plataforma.db import redact
+
+    print(f"iact: error: {una_linea(redact(mensaje))}", file=sys.stderr, flush=True)
     return SALIDA_ERROR
 
 

@@ -8,6 +8,7 @@ without delivering anything twice.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import psycopg
@@ -15,6 +16,7 @@ from dagster._core.storage.tags import PARENT_RUN_ID_TAG, RETRY_NUMBER_TAG, ROOT
 
 from iact_pipelines.buzon import mensajes
 from iact_pipelines.monitoreo.seguimiento import ResumenRun
+from iact_pipelines.plataforma import db
 
 PRIORIDAD_CRITICA = "critical"
 PRIORIDAD_ALTA = "high"
@@ -185,7 +187,12 @@ def escribir_alertas(conn: psycopg.Connection, alertas: list[Alerta]) -> int:
         )
     return sum(
         mensajes.alerta_a_admins(
-            conn, asunto=a.subject, cuerpo=a.body, prioridad=a.priority, metadata=a.metadata, dedupe_key=a.dedupe_key
+            conn,
+            asunto=db.redact(a.subject),
+            cuerpo=db.redact(a.body),
+            prioridad=a.priority,
+            metadata=json.loads(db.redact(json.dumps(a.metadata))),
+            dedupe_key=a.dedupe_key,
         )
         for a in alertas
     )

@@ -24,6 +24,7 @@ from dagster._core.storage.tags import (
 )
 from dagster._utils.error import SerializableErrorInfo
 
+from iact_pipelines.plataforma import db
 from iact_pipelines.plataforma.ejecuciones import CLAVE_SEVERIDAD
 
 _ESTADO_ETL = {
@@ -340,8 +341,10 @@ def fila_etl(resumen: ResumenRun) -> dict:
         "completed_at": resumen.completed_at,
         "execution_time_seconds": resumen.execution_time_seconds,
         **{columna: resumen.registros.get(columna, 0) for columna in CLAVES_REGISTROS.values()},
-        "error_message": resumen.error if resumen.estado in ("failed", "cancelled") else None,
-        "error_details": json.dumps(detalles),
+        "error_message": db.redact(resumen.error)
+        if resumen.estado in ("failed", "cancelled") and resumen.error
+        else None,
+        "error_details": db.redact(json.dumps(detalles)),
         "metadata": json.dumps(metadata),
     }
 

@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
@@ -37,13 +37,45 @@ class Urls:
     embedded: bool
 
 
-def redact(url: str) -> str:
-    """The URL with its password replaced, safe for logs, errors and the UI."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
+# Every form a libpq password takes in text: a URL's userinfo (up to the last @ before the
+# host), a `password=` or `sslpassword=` parameter of a URL query or a key=value DSN (bare or
+# single-quoted with backslash escapes).
+_USERINFO = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^\s/?#@:]*:)[^\s/?#]*(@)", re.IGNORECASE)
+_PARAMETRO = re.compile(r"(\b(?:ssl)?password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&'\"]+)", re.IGNORECASE)
+# Settings whose value may carry a password that then shows up bare in a message.
+_CON_SECRETOS = ("IACT_IVR_URL", "IACT_WAREHOUSE_URL", "DAGSTER_PG_URL", "PGPASSWORD")
+_SECRETO_MINIMO = 4  # shorter literals would mask ordinary words; their URL forms still are
+
+
+def _secretos_configurados() -> set[str]:
+    """The passwords the environment holds (URL userinfo, query or DSN parameter, PGPASSWORD),
+    as written and percent-decoded."""
+    secretos: set[str] = set()
+    for name in _CON_SECRETOS:
+        valor = os.environ.get(name, "")
+        if not valor:
+            continue
+        if name == "PGPASSWORD":
+            secretos.add(valor)
+            continue
+        secretos.update(m.group(0)[len(m.group(1)) : -1] for m in _USERINFO.finditer(valor))
+        for m in _PARAMETRO.finditer(valor):
+            crudo = m.group(2)
+            secretos.add(crudo)
+            if crudo.startswith("'"):
+                secretos.add(re.sub(r"\\(.)", r"\1", crudo[1:-1]))
+    return {v for s in secretos for v in (s, unquote(s)) if len(v) >= _SECRETO_MINIMO}
+
+
+def redact(texto: str) -> str:
+    """The text with every password replaced by ***: in URLs, query parameters, key=value
+    DSNs, and any configured password appearing bare. The one masking function for every
+    surface (CLI errors, step failures, etl_jobs, alerts)."""
+    texto = _USERINFO.sub(r"\1***\2", str(texto))
+    texto = _PARAMETRO.sub(r"\1***", texto)
+    for secreto in sorted(_secretos_configurados(), key=len, reverse=True):
+        texto = texto.replace(secreto, "***")
+    return texto
 
 
 def _with_database(base_url: str, database: str) -> str:
@@ -156,9 +188,9 @@ def _fallo_conexion(url: str, primera: str, sqlstate: str | None) -> Exception:
     """ConfigError for a configuration mistake, ServidorNoDisponible for anything transient."""
     if es_de_configuracion(sqlstate) or (sqlstate is None and _CONFIGURACION_SIN_SQLSTATE.search(primera)):
         return ConfigError(
-            f"cannot connect to {redact(url)}: {primera} (a configuration or permission error: not retried)"
+            redact(f"cannot connect to {url}: {primera} (a configuration or permission error: not retried)")
         )
-    return ServidorNoDisponible(f"cannot connect to {redact(url)}: {primera} (server unreachable or restarting)")
+    return ServidorNoDisponible(redact(f"cannot connect to {url}: {primera} (server unreachable or restarting)"))
 
 
 def _primera_linea(exc: Exception) -> str:

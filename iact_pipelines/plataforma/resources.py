@@ -28,6 +28,7 @@ class _Database(dg.ConfigurableResource):
 
 
 REINTENTOS_PASO = 3  # step retries of a transient failure, waiting 5, 10, 20 s
+ESPERA_REINTENTO_S = 5  # the first wait; each retry doubles it
 
 
 def _intento_actual() -> int:
@@ -41,13 +42,20 @@ def fuente_no_disponible() -> dg.RetryRequested:
     """What a step raises on a transient failure (source or warehouse unreachable, server
     restarting, serialization failure, deadlock): Dagster retries the step with exponential
     backoff before the run fails and alerts."""
-    return dg.RetryRequested(max_retries=REINTENTOS_PASO, seconds_to_wait=5 * 2 ** _intento_actual())
+    return dg.RetryRequested(max_retries=REINTENTOS_PASO, seconds_to_wait=ESPERA_REINTENTO_S * 2 ** _intento_actual())
 
 
 def error_de_configuracion(exc: Exception) -> dg.Failure:
     """A configuration or permission mistake: one line, never retried (retrying cannot fix it)."""
-    linea = " ".join(str(exc).split()) or type(exc).__name__
+    linea = " ".join(db.redact(str(exc)).split()) or type(exc).__name__
     return dg.Failure(description=f"configuration or permission error (not retried): {linea}", allow_retries=False)
+
+
+def sin_secretos(exc: Exception) -> Exception:
+    """The exception itself, or a stand-in with its text masked when it carries a password:
+    the event log stores a step's error (and its cause) for anyone with the UI to read."""
+    limpio = db.redact(str(exc))
+    return exc if limpio == str(exc) else RuntimeError(f"{type(exc).__name__}: {limpio}")
 
 
 @contextmanager
@@ -60,7 +68,7 @@ def errores_clasificados() -> Iterator[None]:
     except db.ParticionOcupada as exc:
         raise dg.Failure(description=str(exc), allow_retries=False) from None
     except db.ServidorNoDisponible as exc:
-        raise fuente_no_disponible() from exc
+        raise fuente_no_disponible() from sin_secretos(exc)
     except config.ConfigError as exc:
         raise error_de_configuracion(exc) from None
     except psycopg.Error as exc:
@@ -68,8 +76,11 @@ def errores_clasificados() -> Iterator[None]:
             raise error_de_configuracion(exc) from None
         # No SQLSTATE on an OperationalError: the connection itself broke (server restart).
         if db.es_transitorio(exc.sqlstate) or (exc.sqlstate is None and isinstance(exc, psycopg.OperationalError)):
-            raise fuente_no_disponible() from exc
-        raise
+            raise fuente_no_disponible() from sin_secretos(exc)
+        limpia = sin_secretos(exc)
+        if limpia is exc:
+            raise
+        raise limpia from None
 
 
 class IvrResource(_Database):

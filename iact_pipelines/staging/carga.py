@@ -90,7 +90,9 @@ class Copiador:
         particion = _particion_del_trozo(self._fuente, validas)
         destino = particion or sql.Identifier("staging", self._fuente.tabla)
         # a day partition was truncated in this transaction (reemplazar_dias): frozen
-        self._copia = self._hilo.submit(copia_binaria.copiar, self._conn, destino, validas, congelar=particion is not None)
+        self._copia = self._hilo.submit(
+            copia_binaria.copiar, self._conn, destino, validas, congelar=particion is not None
+        )
 
     def enviar(self, funcion, *args) -> None:
         """Run `funcion(conn, *args)` on the copy thread after what is queued."""

@@ -19,7 +19,7 @@ from psycopg import sql
 from iact_pipelines.fuentes.contrato import Fuente
 from iact_pipelines.plataforma import config, db
 from iact_pipelines.plataforma.fechas import Ventana
-from iact_pipelines.plataforma.resources import fuente_no_disponible
+from iact_pipelines.plataforma.resources import fuente_no_disponible, sin_secretos
 
 
 class FuenteInutilizable(Exception):
@@ -92,7 +92,7 @@ def leer_trozos(
     try:
         conn = db.connect_adbc(ivr_url, read_only=True)
     except db.ServidorNoDisponible as exc:
-        raise fuente_no_disponible() from exc
+        raise fuente_no_disponible() from sin_secretos(exc)
     except config.ConfigError as exc:
         base = _BASE_INEXISTENTE.search(str(exc))
         if base:
@@ -136,7 +136,7 @@ def leer_trozos(
                         columna.group(1) if columna else None,
                     ) from None
                 if db.es_transitorio(estado):
-                    raise fuente_no_disponible() from exc
+                    raise fuente_no_disponible() from sin_secretos(exc)
                 raise
 
 
