@@ -49,7 +49,7 @@ def preparar() -> db.Urls:
     for name in ("IACT_IVR_URL", "IACT_WAREHOUSE_URL", "DAGSTER_PG_URL"):
         os.environ.pop(name, None)
     urls = db.resolve_urls()
-    migrations.setup(urls)
+    migrations.setup(urls, crear=True)
     migrations.create_ivr_source(urls.ivr)
     prepare_dagster_home(urls)
     return urls

@@ -61,7 +61,7 @@ def pg_urls():
         dagster=db.sqlalchemy_url(_database(base, names[2])),
         embedded=False,
     )
-    migrations.setup(urls)
+    migrations.setup(urls, crear=True)
     # The source is created the way `iact demo seed` creates it: the pipeline never does.
     migrations.create_ivr_source(urls.ivr)
     db.export_env(urls)

@@ -16,7 +16,7 @@ def register(sub) -> None:
 
 def _migrate(args) -> int:
     urls = db.resolve_urls()
-    applied = migrations.setup(urls)
+    applied = migrations.setup(urls, crear=True)
     where = "embedded PostgreSQL" if urls.embedded else db.redact(urls.warehouse)
     if applied:
         print(f"applied {len(applied)} migration(s) on {where}: {', '.join(applied)}")

@@ -159,6 +159,7 @@ _CONFIGURACION_SIN_SQLSTATE = re.compile(
     r'|role ".*" does not exist|password authentication failed|no pg_hba\.conf entry|permission denied'
     r"|is not permitted to log in|no password supplied|Peer authentication failed|authentication failed"
 )
+_BASE_INEXISTENTE = re.compile(r'database "[^"]*" does not exist')
 REINTENTOS_CONEXION = (0.5, 1.0, 2.0)  # seconds to wait before each new attempt
 
 
@@ -257,6 +258,21 @@ def ensure_database(url: str) -> bool:
             return False
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
         return True
+
+
+def exigir_base(url: str, variable: str) -> None:
+    """Raise ConfigError, in one line naming the database, when the URL's database does not
+    exist (checked by connecting to it: no access to any other database is needed)."""
+    try:
+        connect(url).close()
+    except ConfigError as exc:
+        if not _BASE_INEXISTENTE.search(str(exc)):
+            raise
+        database = urlsplit(libpq_url(url)).path.lstrip("/")
+        raise ConfigError(
+            f"{variable}: the database {database!r} does not exist on that server (a misspelled name?); "
+            "nothing was created: `iact db migrate` creates the warehouse and Dagster databases"
+        ) from None
 
 
 def advisory_key(*parts: str) -> int:

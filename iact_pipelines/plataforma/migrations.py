@@ -92,10 +92,15 @@ def _linea(exc: Exception) -> str:
     return (lineas[0] if lineas else type(exc).__name__) + (f" (SQLSTATE {estado})" if estado else "")
 
 
-def setup(urls: db.Urls) -> list[str]:
-    """Create the warehouse and Dagster databases if missing and apply migrations. The IVR
-    source is never touched: a missing source database, table or column must surface as a
-    critical failure of the staging assets, not be papered over by an empty table."""
-    for url in (urls.warehouse, urls.dagster):
-        db.ensure_database(url)
+def setup(urls: db.Urls, *, crear: bool = False) -> list[str]:
+    """Apply migrations to the warehouse. With `crear` (`iact db migrate` only) the warehouse
+    and Dagster databases are created if missing; any other command refuses a missing one,
+    naming it, so a misspelled name never becomes a new, empty warehouse. The IVR source is
+    never touched: a missing source database, table or column must surface as a critical
+    failure of the staging assets, not be papered over by an empty table."""
+    for variable, url in (("IACT_WAREHOUSE_URL", urls.warehouse), ("DAGSTER_PG_URL", urls.dagster)):
+        if crear:
+            db.ensure_database(url)
+        else:
+            db.exigir_base(url, variable)
     return migrate(urls.warehouse)
