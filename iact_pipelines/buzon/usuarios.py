@@ -19,7 +19,10 @@ from psycopg.rows import class_row
 
 GRUPO_BUZON = "iact_buzon"
 # Roles a person's name may never take over: PostgreSQL's own and the platform's groups.
-_ROLES_RESERVADOS = re.compile(r"^(pg_.*|postgres|public|iact_analista|iact_buzon)$")
+# PostgreSQL's own reserved role names (CREATE ROLE refuses them) and the platform's roles.
+_ROLES_RESERVADOS = re.compile(
+    r"^(pg_.*|postgres|public|none|current_user|current_role|session_user|iact_analista|iact_buzon)$"
+)
 _MAX_ROL = 63  # PostgreSQL truncates identifiers beyond NAMEDATALEN - 1 bytes
 
 # Mirrors the CHECK on usuarios.nombre, so a person gets a readable error before the database's.
@@ -116,6 +119,8 @@ def _asegurar_rol(conn: psycopg.Connection, rol: str, *, login: bool) -> None:
         raise UsuarioError(
             f"sin permiso para crear o cambiar el rol {rol!r}: hazlo con el rol de la plataforma (CREATEROLE)"
         ) from None
+    except psycopg.errors.ReservedName:  # a name a later PostgreSQL reserves
+        raise UsuarioError(f"el nombre {rol!r} está reservado por PostgreSQL") from None
 
 
 def _fijar_clave(conn: psycopg.Connection, rol: str, clave: str) -> None:

@@ -70,3 +70,11 @@ def test_cli_usuarios(warehouse, capsys):
     assert main(["usuarios", "crear", "ana"]) == 2
     err = capsys.readouterr().err
     assert err == "iact: error: el usuario 'ana' ya existe\n"
+
+
+@pytest.mark.parametrize("nombre", ["none", "NONE", "public", "current_user", "session_user", "current_role"])
+def test_cli_nombre_reservado_por_postgresql_es_una_linea_en_espanol(nombre, warehouse, capsys):
+    assert main(["usuarios", "crear", nombre]) == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1 and "está reservado" in error[0] and "ReservedName" not in error[0], error
+    assert warehouse.execute("SELECT count(*) FROM usuarios").fetchone() == (0,)
