@@ -35,6 +35,9 @@ DEFAULTS: dict[str, str | None] = {
     "IACT_UI_URL": "http://127.0.0.1:3000",
     "IACT_MENU_UMBRAL_PROBLEMA": "0.20",
     "IACT_PURGA_DIAS": "30",
+    # Placeholders a source writes for "no caller id" (comma-separated, any case): staging
+    # stores them as NULL, like '' and blanks, so no report counts them as a client.
+    "IACT_CLIENTES_ANONIMOS": "anonymous,anonimo,anónimo,desconocido,unknown,null",
     # Session timeouts of every connection (seconds; 0 disables one). A statement must fit a
     # quarter's report; a lock wait gives a concurrent run of the same partition time to end;
     # an idle open transaction means a hung process holding locks.
@@ -93,6 +96,11 @@ def parse_zona(raw: str) -> str:
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(f"IACT_ZONA_HORARIA: unknown time zone {raw!r} (e.g. America/Mexico_City)") from None
     return raw
+
+
+def parse_clientes_anonimos(raw: str) -> tuple[str, ...]:
+    """IACT_CLIENTES_ANONIMOS: the placeholders, trimmed and in lower case."""
+    return tuple(dict.fromkeys(p.strip().lower() for p in (raw or "").split(",") if p.strip()))
 
 
 def parse_fecha(name: str, raw: str) -> date:
