@@ -37,9 +37,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_COLA = 160  # the end of a long line is kept whole: the run's link and what to do next go there
+
+
 def una_linea(texto: str, largo: int = 400) -> str:
+    """The text on one line; a long one is cut in the middle, so its end (the run's link) stays."""
     linea = " ".join(str(texto).split())
-    return linea if len(linea) <= largo else linea[: largo - 3] + "..."
+    return linea if len(linea) <= largo else linea[: largo - _COLA - 5] + " ... " + linea[-_COLA:]
 
 
 def _error(mensaje: str) -> int:

@@ -218,6 +218,7 @@ class _Leido:
 
 @dataclass
 class _Validado:
+    trozo: pa.Table  # as read, impossible instants nulled (their rows rejected)
     frame: pd.DataFrame
     resultado: validacion.Resultado
     dia: np.ndarray
@@ -250,7 +251,7 @@ def _cargar_lote(lote: Lote) -> tuple[Resumen, pa.Table]:
                             validado.frame, validado.resultado, id_col=fuente.id, columnas=list(fuente.columnas)
                         )
                         copiador.enviar(_copiar_errores, lote, job_id, errores.sin_excluidos(filas, lote.excluidos))
-                        _acumular(leido, trozo, validado)
+                        _acumular(leido, validado.trozo, validado)
                         reloj.marcar("validacion")
                 lote_entero = _reglas_del_lote(lote, leido, duplicados[0].result(), excluir)
                 if fuente.tabla == "llamadas":
@@ -275,8 +276,9 @@ def _validar(lote: Lote, trozo: pa.Table, excluir: np.ndarray) -> _Validado:
     """A chunk's row rules; the rows to load are the valid (or only warned) ones of the days
     not left out. An unusable chunk raises _Critico."""
     fuente = lote.fuente
+    trozo, imposibles = extraccion.sin_fechas_imposibles(trozo)
     frame = extraccion.a_pandas(trozo)
-    resultado = validacion.validar(fuente.tabla, frame, entre_filas=False)
+    resultado = validacion.validar(fuente.tabla, frame, entre_filas=False).con_fallas(imposibles)
     if not resultado.criticos.empty:
         raise _Critico(frame, resultado.criticos)
     desde_dia = (lote.ventana.desde - date(1970, 1, 1)).days
@@ -285,7 +287,7 @@ def _validar(lote: Lote, trozo: pa.Table, excluir: np.ndarray) -> _Validado:
     advertida[resultado.fallas.loc[resultado.fallas["severidad"] == validacion.WARNING, "fila"]] = True
     mantener = ~resultado.rechazadas & ~excluir[dia]
     validas = trozo.filter(pa.array(mantener)).select(list(fuente.columnas_staging)).cast(fuente.esquema_staging)
-    return _Validado(frame, resultado, dia, advertida, validas)
+    return _Validado(trozo, frame, resultado, dia, advertida, validas)
 
 
 def _acumular(leido: _Leido, trozo: pa.Table, validado: _Validado) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -144,6 +145,48 @@ def leer_trozos(
 def _motivo(exc: Exception) -> str:
     primera = next((line for line in str(exc).splitlines() if "ERROR:" in line), str(exc))
     return primera.split("ERROR:", 1)[-1].strip()
+
+
+# The instants a source row may hold. Anything outside (PostgreSQL's 'infinity', year 1 or
+# 9999) is no real call, and beyond pandas' nanosecond range the rules' arithmetic overflows:
+# such a value is nulled before pandas and its row rejected (`fecha_fuera_de_rango`).
+FECHA_MINIMA, FECHA_MAXIMA = datetime(1900, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC)
+# How ADBC hands over PostgreSQL's infinities (its int64 sentinels shifted to the Unix epoch).
+_INFINITOS = {-9222425352054775809: "infinity", -9222425352054775808: "-infinity"}
+FUERA_DE_RANGO = "fecha_fuera_de_rango"
+
+
+def _texto_instante(microsegundos: int) -> str:
+    if microsegundos in _INFINITOS:
+        return _INFINITOS[microsegundos]
+    try:
+        return (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=microsegundos)).isoformat()
+    except OverflowError:
+        return f"{microsegundos} µs since 1970"
+
+
+def sin_fechas_imposibles(tabla: pa.Table) -> tuple[pa.Table, pd.DataFrame]:
+    """The table with every timestamp outside [FECHA_MINIMA, FECHA_MAXIMA) nulled, and one
+    failure row (fila, regla, campo, severidad, valor) per such value: the rules then run on
+    representable values only, and those rows are rejected one by one, never the day."""
+    partes = []
+    for i, campo in enumerate(tabla.column_names):
+        columna = tabla[campo]
+        if not pa.types.is_timestamp(columna.type):
+            continue
+        fuera = pc.or_(pc.less(columna, FECHA_MINIMA), pc.greater_equal(columna, FECHA_MAXIMA)).fill_null(False)
+        if not pc.any(fuera).as_py():
+            continue
+        filas = pc.indices_nonzero(fuera).to_numpy()
+        crudos = pc.cast(columna, pa.int64()).take(pa.array(filas)).to_pylist()
+        partes.append(pd.DataFrame({"fila": filas, "campo": campo, "valor": [_texto_instante(v) for v in crudos]}))
+        tabla = tabla.set_column(i, campo, pc.if_else(fuera, pa.scalar(None, type=columna.type), columna))
+    if not partes:
+        return tabla, pd.DataFrame(columns=["fila", "regla", "campo", "severidad", "valor"])
+    fallas = pd.concat(partes, ignore_index=True).astype({"fila": "int64"})
+    return tabla, fallas.assign(regla=FUERA_DE_RANGO, severidad="error")[
+        ["fila", "regla", "campo", "severidad", "valor"]
+    ]
 
 
 def _preparado(tabla: pa.Table, fuente: Fuente, ventana: Ventana) -> pa.Table:

@@ -38,6 +38,7 @@ SEVERIDAD = {
     "id_duplicado": ERROR,
     "duracion_excesiva": ERROR,
     "valor_demasiado_largo": ERROR,
+    "fecha_fuera_de_rango": ERROR,  # found in Arrow before pandas: extraccion.sin_fechas_imposibles
     "cliente_no_identificado": WARNING,
     "espera_excesiva": WARNING,
 }
@@ -71,6 +72,7 @@ _MENSAJES = {
     ("resultado_inconsistente", "fin"): "exitosa is true but fin is NULL (a successful transfer connected)",
     "duracion_excesiva": "the call lasts more than 24 h (fin - inicio)",
     "valor_demasiado_largo": "{campo} is longer than its staging column allows",
+    "fecha_fuera_de_rango": "{campo} {valor} is outside the instants a call can hold (1900 to 2199)",
     "cliente_no_identificado": "cliente_id is NULL: unidentified caller",
     ("espera_excesiva", "atencion"): "waited more than 1 h in queue before an agent answered (atencion - ingreso_cola)",
     ("espera_excesiva", "fin"): "waited more than 1 h in queue before hanging up (fin - ingreso_cola)",
@@ -332,6 +334,12 @@ class Resultado:
         mask = np.zeros(self.filas, dtype=bool)
         mask[self.fallas.loc[self.fallas["severidad"] == WARNING, "fila"].to_numpy()] = True
         return mask & ~self.rechazadas
+
+    def con_fallas(self, otras: pd.DataFrame) -> Resultado:
+        """This result plus failures found outside the model (same columns as `fallas`)."""
+        if otras.empty:
+            return self
+        return Resultado(pd.concat([self.fallas, otras], ignore_index=True), self.criticos, self.filas)
 
     def por_regla(self) -> dict[str, int]:
         """Failures per rule (rows recorded in etl_validation_errors), critical ones included."""

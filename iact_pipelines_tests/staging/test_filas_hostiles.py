@@ -1,0 +1,81 @@
+"""A table of hostile source rows: every rule works on any value the source can hold
+(infinite and far-out timestamps, the largest ids), and each such row is rejected or warned on
+its own: never the day. Source rows = staged + rejected."""
+
+import pytest
+
+from iact_pipelines.staging import assets as staging
+from iact_pipelines_tests.staging.test_assets import errores, evento, insertar, llamada, materializar, transferencia
+
+MAXIMO = 2**63 - 1
+INF, MENOS_INF = "infinity", "-infinity"
+LEJOS = {"0001": "0001-01-01 00:00:00+00", "1900": "1900-01-01 00:00:00+00", "9999": "9999-12-31 00:00:00+00"}
+
+# (id, changes to a valid row, expected: "cargada" or the rule that rejects it)
+LLAMADAS = [
+    (1, {"ingreso_cola": INF, "atencion": INF, "fin": INF}, "fecha_fuera_de_rango"),
+    (2, {"fin": MENOS_INF}, "fecha_fuera_de_rango"),
+    (3, {"fin": LEJOS["9999"]}, "fecha_fuera_de_rango"),
+    (4, {"fin": LEJOS["0001"]}, "fecha_fuera_de_rango"),
+    (5, {"atencion": LEJOS["1900"]}, "orden_tiempos"),  # representable: the ordinary rule
+    (
+        6,
+        {"resultado": "IVR", "ingreso_cola": None, "atencion": None, "fin": "2199-01-01 00:00:00+00"},
+        "duracion_excesiva",
+    ),
+    (MAXIMO, {}, "cargada"),
+]
+EVENTOS = [
+    (1, {"salida": INF}, "fecha_fuera_de_rango"),
+    (2, {"salida": LEJOS["9999"]}, "fecha_fuera_de_rango"),
+    (MAXIMO, {"llamada_id": MAXIMO}, "cargada"),
+]
+TRANSFERENCIAS = [
+    (1, {"fin": INF}, "fecha_fuera_de_rango"),
+    (2, {"fin": MENOS_INF}, "fecha_fuera_de_rango"),
+    (MAXIMO, {"llamada_id": MAXIMO}, "cargada"),
+]
+
+
+@pytest.fixture
+def sin_umbral(monkeypatch):
+    monkeypatch.setenv("IACT_MAX_TASA_RECHAZO", "1")
+
+
+@pytest.mark.parametrize(
+    "tabla, id_col, hacer, casos",
+    [
+        ("llamadas", "llamada_id", llamada, LLAMADAS),
+        ("menu_eventos", "evento_id", evento, EVENTOS),
+        ("transferencias", "transferencia_id", transferencia, TRANSFERENCIAS),
+    ],
+)
+def test_each_hostile_row_is_rejected_alone(tabla, id_col, hacer, casos, ivr_writer, warehouse, instance, sin_umbral):
+    validas = [hacer(100 + i, f"2024-03-10 {8 + i:02d}:00:00") for i in range(5)]
+    insertar(ivr_writer, tabla, validas + [{**hacer(id_), **cambios} for id_, cambios, _ in casos])
+
+    result = materializar(instance, getattr(staging, tabla))
+
+    assert result.success
+    cargadas = {r[0] for r in warehouse.execute(f"SELECT {id_col} FROM staging.{tabla}")}
+    rechazos = errores(warehouse, f"staging/{tabla}")
+    for id_, _, esperado in casos:
+        if esperado == "cargada":
+            assert id_ in cargadas and id_ not in rechazos
+        else:
+            assert id_ not in cargadas and esperado in {regla for regla, _, sev in rechazos[id_] if sev == "error"}, (
+                id_,
+                rechazos.get(id_),
+            )
+    assert {100 + i for i in range(5)} <= cargadas
+    (fuente,) = ivr_writer.execute(f"SELECT count(*) FROM ivr.{tabla}").fetchone()
+    assert fuente == len(cargadas) + len(rechazos)
+
+
+def test_a_long_error_line_keeps_the_run_link_whole(capsys):
+    from iact_pipelines.cli import CliError, _error
+
+    enlace = "http://127.0.0.1:3000/runs/0fbbfa57-234c-46d9-81f1-1d4727fc1b14"
+    _error(str(CliError(f"run x failed: staging__llamadas: {'motivo largo ' * 60} (full log: {enlace}, or ...)")))
+    (linea,) = capsys.readouterr().err.splitlines()
+    assert len(linea) <= 420 and f"(full log: {enlace}, or ...)" in linea
