@@ -199,14 +199,24 @@ def _primera_linea(exc: Exception) -> str:
     return lines[0] if lines else type(exc).__name__
 
 
+def con_parametro(url: str, nombre: str, valor: str) -> str:
+    """The URL with one query parameter set (replacing any earlier value)."""
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != nombre]
+    return urlunsplit(parts._replace(query=urlencode([*query, (nombre, valor[:63])], quote_via=quote)))
+
+
 def connect(
-    url: str, *, read_only: bool = False, autocommit: bool = False, application_name: str = "iact"
+    url: str, *, read_only: bool = False, autocommit: bool = False, application_name: str | None = None
 ) -> psycopg.Connection:
     """Open a connection with the session settings of `opciones_sesion`; a read-only one refuses
     every write at the server. A transient failure is retried with backoff, then raised as
     ServidorNoDisponible; a configuration or permission one raises ConfigError at once.
-    `application_name` shows in pg_stat_activity (a run's sessions carry its run id)."""
+    `application_name` shows in pg_stat_activity (a run's sessions carry its run id); by
+    default the URL's own, else `iact`."""
     options = opciones_sesion(read_only=read_only)
+    if application_name is None:
+        application_name = dict(parse_qsl(urlsplit(url).query)).get("application_name", "iact")
     for espera in (*REINTENTOS_CONEXION, None):
         try:
             return psycopg.connect(

@@ -88,10 +88,19 @@ class IvrResource(_Database):
     writes to the source."""
 
     ROL: ClassVar[str] = "ivr"
+    # Set per run, as for the warehouse: the run's IVR sessions show as `iact run <run id>`.
+    _run_id: str | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        self._run_id = context.run_id
 
     def url_lectura(self) -> str:
-        """The source's URL (a ConfigError when it is misconfigured: not retried)."""
-        return self.resolved_url()
+        """The source's URL (a ConfigError when it is misconfigured: not retried), carrying the
+        run's application_name, which ADBC and psycopg sessions alike take from it."""
+        url = self.resolved_url()
+        if not self._run_id:
+            return url
+        return db.con_parametro(url, "application_name", f"{db.PREFIJO_RUN}{self._run_id}")
 
 
 class WarehouseResource(_Database):

@@ -53,6 +53,14 @@ _COLUMNA_INEXISTENTE = re.compile(r'column (?:\w+\.)?"?(\w+)"? does not exist')
 # libpq reports a missing database at connect time without a SQLSTATE, only the server's
 # FATAL text: a wrong database name is a broken contract (critical), not an outage to retry.
 _BASE_INEXISTENTE = re.compile(r'database "([^"]+)" does not exist')
+# A connection lost mid-stream reaches us from pyarrow's record-batch reader as a bare OSError
+# carrying libpq's text, without a SQLSTATE: a server shutdown or restart (57P0x), a killed
+# backend, a broken socket. Transient, like the same failure at the query.
+_CONEXION_PERDIDA = re.compile(
+    r"terminating connection|server closed the connection|could not receive data|no connection to the server"
+    r"|connection to server .* (?:failed|lost)|the database system is (?:shutting down|starting up|in recovery)"
+    r"|SSL SYSCALL error|Connection reset by peer|EOF detected"
+)
 
 
 def consulta_extraccion(fuente: Fuente, ventana: Ventana, centros: Sequence[str]) -> str:
@@ -123,6 +131,10 @@ def leer_trozos(
                 if any(b.num_rows for b in pendientes) or not enviados:
                     # An empty window still yields one (empty) table with the source's types.
                     yield _preparado(pa.Table.from_batches(pendientes, lector.schema), fuente, ventana)
+            except OSError as exc:
+                if not _CONEXION_PERDIDA.search(str(exc)):
+                    raise
+                raise fuente_no_disponible() from sin_secretos(exc)
             except adbc.Error as exc:
                 estado = getattr(exc, "sqlstate", None) or ""
                 if db.es_de_configuracion(estado):
