@@ -10,6 +10,7 @@ the same summary.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -59,6 +60,7 @@ _EVENTOS_RESUMEN = {
 
 _ERROR_CHECK_BLOQUEANTE = "DagsterAssetCheckFailedError"
 _ENVOLTURA_PASO = "DagsterExecutionStepExecutionError"
+_REINTENTO = "RetryRequested"  # a step whose retries ran out: the cause is what failed
 _MAX_TRAZA = 8000
 _MAX_DETALLE = 8
 
@@ -134,8 +136,12 @@ def ubicacion_de(run: dg.DagsterRun) -> str | None:
 
 def primera_linea(error: SerializableErrorInfo) -> tuple[str, str]:
     """(class, first line) of the error a person should read: the user's exception rather
-    than Dagster's wrapper around it."""
-    while error.cls_name == _ENVOLTURA_PASO and error.cause is not None:
+    than Dagster's wrapper around it; for retries run out, their cause (Dagster's own line,
+    "Exceeded max_retries of 3", says nothing about what failed)."""
+    agotados = None
+    while error.cause is not None and error.cls_name in (_ENVOLTURA_PASO, _REINTENTO):
+        if error.cls_name == _REINTENTO:
+            agotados = re.search(r"max_retries of (\d+)", error.message or "")
         error = error.cause
     lineas = (error.message or "").strip().splitlines()
     linea = lineas[0] if lineas else error.cls_name or "error"
@@ -143,6 +149,8 @@ def primera_linea(error: SerializableErrorInfo) -> tuple[str, str]:
     if sep and error.cls_name and nombre.endswith(error.cls_name):
         # "dagster._core.definitions.events.Failure: x" -> "Failure: x"
         linea = f"{error.cls_name}: {resto}"
+    if agotados:
+        linea += f" (tras {agotados.group(1)} reintentos)"
     return error.cls_name or "", linea
 
 
