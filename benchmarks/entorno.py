@@ -9,20 +9,11 @@ from pathlib import Path
 
 from psycopg import sql
 
-from iact_pipelines.plataforma import db, migrations
+from iact_pipelines.plataforma import catalogo, db, migrations
 from iact_pipelines.plataforma.config import PROJECT_ROOT
 from iact_pipelines.plataforma.instance import prepare_dagster_home
 
 BENCH_HOME = Path(os.environ.get("IACT_BENCH_HOME") or PROJECT_ROOT / ".iact" / "bench").resolve()
-
-_VACIAR_WAREHOUSE = """
-TRUNCATE staging.llamadas, staging.menu_eventos, staging.transferencias,
-         staging.clientes_dia, staging.clientes_primera_llamada,
-         reportes_trimestral, reportes_transferencias, reportes_menu_problemas,
-         reportes_llamadas_dia, reportes_clientes_unicos, reportes_intervalos, reportes_rellamadas,
-         lista_devolucion, etl_validation_errors, etl_jobs, staging_cargas
-"""
-
 
 _PARTICIONES_STAGING = """
 SELECT n.nspname, c.relname FROM pg_inherits i
@@ -60,7 +51,7 @@ def vaciar(urls: db.Urls) -> None:
     with db.connect(urls.ivr, autocommit=True) as conn:
         conn.execute("TRUNCATE ivr.llamadas, ivr.menu_eventos, ivr.transferencias")
     with db.connect(urls.warehouse, autocommit=True) as conn:
-        conn.execute(_VACIAR_WAREHOUSE)
+        conn.execute(catalogo.vaciar())
         # Day partitions too: the pipeline's first run must create them, as it would in production.
         for esquema, nombre in conn.execute(_PARTICIONES_STAGING).fetchall():
             conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(esquema, nombre)))

@@ -36,9 +36,10 @@ for _name in (
     os.environ.pop(_name, None)
 
 from iact_pipelines.plataforma import (  # noqa: E402 - after the environment is configured
+    catalogo,
     db,
     embedded,
-    migrations,  # noqa: E402
+    migrations,
 )
 
 
@@ -70,14 +71,6 @@ def pg_urls():
         embedded.stop(TEST_HOME)
 
 
-_RESET_WAREHOUSE = """
-TRUNCATE staging.llamadas, staging.menu_eventos, staging.transferencias,
-         staging.clientes_dia, staging.clientes_primera_llamada,
-         reportes_trimestral, reportes_transferencias, reportes_menu_problemas,
-         reportes_llamadas_dia, reportes_clientes_unicos, reportes_intervalos,
-         reportes_rellamadas, lista_devolucion, internal_messages,
-         etl_validation_errors, etl_jobs, staging_cargas, usuarios RESTART IDENTITY CASCADE
-"""
 _RESET_IVR = "TRUNCATE ivr.llamadas, ivr.menu_eventos, ivr.transferencias"
 
 
@@ -85,7 +78,7 @@ _RESET_IVR = "TRUNCATE ivr.llamadas, ivr.menu_eventos, ivr.transferencias"
 def urls(pg_urls):
     """Empty IVR source and warehouse for one test."""
     with db.connect(pg_urls.warehouse, autocommit=True) as conn:
-        conn.execute(_RESET_WAREHOUSE)
+        conn.execute(catalogo.vaciar())
     with db.connect(pg_urls.ivr, autocommit=True) as conn:
         conn.execute(_RESET_IVR)
     return pg_urls

@@ -1,11 +1,12 @@
-"""The table catalog: every warehouse table the platform writes, and each of its columns,
-described once (type, unit, meaning, formula reference).
+"""The table catalog: every warehouse table the platform owns, and each of its columns,
+declared once (type, nullability, allowed values, unit, meaning, formula reference).
 
 Everything else derives from here: the `COMMENT ON TABLE/COLUMN` an analyst reads in
-`psql \\d+` (applied by `migrations.migrate`), the Dagster `dagster/column_schema` of the
-staging and report assets, the Arrow types of the staging load, and the export headers. A test
-holds the catalog against the migrated DDL, so a column added in SQL without a description here
-(or the reverse) fails CI.
+`psql \\d+` (applied by `migrations.migrate`), the asset descriptions and the Dagster
+`dagster/column_schema` of the staging and report assets, the column part of the staging
+validation, the Arrow types of the staging load, the export headers and the reset of a test or
+benchmark warehouse. A test holds the catalog against the migrated DDL, so a table or column
+added in SQL without its entry here (or the reverse) fails CI.
 
 Types are written as PostgreSQL's `format_type()` prints them, so the comparison is exact.
 Descriptions are in Spanish: analysts and operators read them.
@@ -13,6 +14,7 @@ Descriptions are in Spanish: analysts and operators read them.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import dagster as dg
@@ -26,6 +28,12 @@ SUMA_SEGUNDOS = "numeric(14,2)"  # an additive sum of seconds, 2 decimals
 SEGUNDOS = "numeric(10,2)"  # seconds, 2 decimals
 PORCENTAJE = "numeric(5,2)"  # percent 0-100, 2 decimals
 DECIMAL = "numeric(10,2)"  # a plain ratio, 2 decimals
+
+
+_VARCHAR = re.compile(r"character varying\((\d+)\)")
+
+# The center code format (8 digits): staging's centro_malformado rule matches it.
+CODIGO_CENTRO = r"[0-9]{8}"
 
 
 def varchar(n: int) -> str:
@@ -42,10 +50,28 @@ class Columna:
     # Bookkeeping columns (id, created_at, updated_at): documented in the warehouse, left out
     # of asset schemas and exports.
     tecnica: bool = False
+    # NULL allowed (the DDL has no NOT NULL): most columns are NOT NULL.
+    nula: bool = False
+    # The only values the column takes (its description lists them), when it is an enumeration.
+    valores: tuple[str, ...] = ()
+    # A regular expression every value matches in full (CODIGO_CENTRO).
+    patron: str | None = None
 
     @property
     def encabezado(self) -> str:
         return self.etiqueta or self.nombre
+
+    @property
+    def largo_maximo(self) -> int | None:
+        """n of a varchar(n) column, else None."""
+        largo = _VARCHAR.fullmatch(self.tipo)
+        return int(largo.group(1)) if largo else None
+
+    def restricciones(self) -> list[str]:
+        return [
+            *([f"uno de: {', '.join(self.valores)}"] if self.valores else []),
+            *([f"patrón: {self.patron}"] if self.patron else []),
+        ]
 
 
 @dataclass(frozen=True)
@@ -55,14 +81,8 @@ class Tabla:
     escrita_por: str  # the asset, sensor or command that writes it
     columnas: tuple[Columna, ...]
     clave: tuple[str, ...] = field(default=())  # natural key, the period's date first
-
-    @property
-    def esquema(self) -> str:
-        return self.nombre.split(".")[0] if "." in self.nombre else "public"
-
-    @property
-    def relacion(self) -> str:
-        return self.nombre.split(".")[-1]
+    # Settings seeded by the migrations (config_reportes), not data: a reset keeps their rows.
+    configuracion: bool = False
 
     def identificador(self) -> sql.Identifier:
         return sql.Identifier(*self.nombre.split("."))
@@ -77,7 +97,17 @@ class Tabla:
         return [c.nombre for c in self.de_negocio()]
 
     def esquema_dagster(self) -> dg.TableSchema:
-        return dg.TableSchema(columns=[dg.TableColumn(c.nombre, c.tipo, c.descripcion) for c in self.de_negocio()])
+        return dg.TableSchema(
+            columns=[
+                dg.TableColumn(
+                    c.nombre,
+                    c.tipo,
+                    c.descripcion,
+                    constraints=dg.TableColumnConstraints(nullable=c.nula, other=c.restricciones()),
+                )
+                for c in self.de_negocio()
+            ]
+        )
 
     def metadata_dagster(self) -> dict:
         """Static asset metadata: the table's name and its described columns."""
@@ -86,7 +116,7 @@ class Tabla:
 
 _S = "segundos, 2 decimales"
 _P = "porcentaje 0-100, 2 decimales"
-_F = "fórmula en DESIGN.md, «Metrics (exact)»; SQL en reportes/metricas.py"
+_F = "fórmula en docs/METRICAS.md; SQL en reportes/metricas.py"
 
 
 def _auditoria() -> tuple[Columna, ...]:
@@ -94,6 +124,16 @@ def _auditoria() -> tuple[Columna, ...]:
         Columna("created_at", TIMESTAMPTZ, "cuándo se creó la fila", tecnica=True),
         Columna("updated_at", TIMESTAMPTZ, "cuándo cambió la fila por última vez", tecnica=True),
     )
+
+
+def _una_de(valores: dict[str, str]) -> str:
+    """ "a, b (note) o c": an enumeration's values, each with its note where one helps."""
+    partes = [f"{valor} ({nota})" if nota else valor for valor, nota in valores.items()]
+    return f"{', '.join(partes[:-1])} o {partes[-1]}"
+
+
+def _enumerada(nombre: str, tipo: str, valores: dict[str, str], etiqueta: str | None = None) -> Columna:
+    return Columna(nombre, tipo, _una_de(valores), etiqueta, valores=tuple(valores))
 
 
 def _id() -> Columna:
@@ -134,13 +174,14 @@ _TASA_ABANDONO_LLAMADAS = Columna(
     "tasa_abandono", PORCENTAJE, f"100 × abandonadas ÷ (atendidas + abandonadas); {_P}; {_F}", "Tasa abandono (%)"
 )
 
-_A = "fórmula en DESIGN.md, «Analyst reports beyond the seed (exact)»; SQL en reportes/metricas.py"
 _ESPERA = "espera = atencion - ingreso_cola (atendida) o fin - ingreso_cola (abandonada)"
-_CENTRO = Columna("centro_id", varchar(8), "centro (8 dígitos): 19028031 Nacional, 19020084 Puebla", "Centro")
+_CENTRO = Columna(
+    "centro_id", varchar(8), "centro (8 dígitos): 19028031 Nacional, 19020084 Puebla", "Centro", patron=CODIGO_CENTRO
+)
 
 
 def _pct(nombre: str, formula: str, etiqueta: str) -> Columna:
-    return Columna(nombre, PORCENTAJE, f"100 × {formula}; {_P}; {_A}", etiqueta)
+    return Columna(nombre, PORCENTAJE, f"100 × {formula}; {_P}; {_F}", etiqueta)
 
 
 _INTERVALOS = (
@@ -180,9 +221,9 @@ _INTERVALOS = (
         "espera_maxima", SEGUNDOS, f"espera máxima de atendidas y abandonadas, 0 si no hubo; {_S}", "Espera máx. (s)"
     ),
     Columna(
-        "tiempo_promedio_espera", SEGUNDOS, f"suma_espera_atendidas ÷ atendidas (ASA); {_S}; {_A}", "Espera prom. (s)"
+        "tiempo_promedio_espera", SEGUNDOS, f"suma_espera_atendidas ÷ atendidas (ASA); {_S}; {_F}", "Espera prom. (s)"
     ),
-    Columna("tiempo_promedio_atencion", SEGUNDOS, f"suma_atencion ÷ atendidas; {_S}; {_A}", "Atención prom. (s)"),
+    Columna("tiempo_promedio_atencion", SEGUNDOS, f"suma_atencion ÷ atendidas; {_S}; {_F}", "Atención prom. (s)"),
     _pct(
         "nivel_servicio", "atendidas_en_umbral ÷ (atendidas + abandonadas) (convención del seed)", "Nivel servicio (%)"
     ),
@@ -220,7 +261,7 @@ _RELLAMADAS = (
         INTEGER,
         "llamadas identificadas precedidas por otra llamada del mismo cliente (cualquier centro y resultado) "
         "iniciada en las ventana_rellamada_h horas previas, anterior en orden (inicio, llamada_id); "
-        f"lee la historia cargada de días anteriores; {_A}",
+        f"lee la historia cargada de días anteriores; {_F}",
         "Rellamadas",
     ),
     Columna(
@@ -275,17 +316,24 @@ TABLAS: dict[str, Tabla] = {
         # --- staging ---------------------------------------------------------------------------
         Tabla(
             "staging.llamadas",
-            "Llamadas validadas de los centros permitidos, particionadas por día local de inicio.",
+            "Llamadas validadas de los centros permitidos, por día local de inicio.",
             "staging/llamadas",
             (
                 Columna("llamada_id", BIGINT, "identificador de la llamada en el IVR"),
-                Columna("centro_id", varchar(8), "centro (8 dígitos): 19028031 Nacional, 19020084 Puebla"),
-                Columna("cliente_id", varchar(32), "identidad de quien llama; NULL si no se identificó"),
+                Columna(
+                    "centro_id",
+                    varchar(8),
+                    "centro (8 dígitos): 19028031 Nacional, 19020084 Puebla",
+                    patron=CODIGO_CENTRO,
+                ),
+                Columna("cliente_id", varchar(32), "identidad de quien llama; NULL si no se identificó", nula=True),
                 Columna("inicio", TIMESTAMPTZ, "entrada al IVR"),
-                Columna("ingreso_cola", TIMESTAMPTZ, "pidió un agente y entró a la cola; NULL si nunca"),
-                Columna("atencion", TIMESTAMPTZ, "un agente contestó; NULL si no"),
+                Columna("ingreso_cola", TIMESTAMPTZ, "pidió un agente y entró a la cola; NULL si nunca", nula=True),
+                Columna("atencion", TIMESTAMPTZ, "un agente contestó; NULL si no", nula=True),
                 Columna("fin", TIMESTAMPTZ, "fin de la llamada"),
-                Columna("resultado", varchar(12), "ATENDIDA, ABANDONADA (colgó en cola) o IVR (sin cola)"),
+                _enumerada(
+                    "resultado", varchar(12), {"ATENDIDA": "", "ABANDONADA": "colgó en cola", "IVR": "sin cola"}
+                ),
                 *_local("inicio"),
             ),
             ("fecha", "llamada_id"),
@@ -297,12 +345,12 @@ TABLAS: dict[str, Tabla] = {
             (
                 Columna("evento_id", BIGINT, "identificador del evento en el IVR"),
                 Columna("llamada_id", BIGINT, "llamada a la que pertenece la visita"),
-                Columna("centro_id", varchar(8), "centro (8 dígitos)"),
+                Columna("centro_id", varchar(8), "centro (8 dígitos)", patron=CODIGO_CENTRO),
                 Columna("menu_id", varchar(50), "menú"),
                 Columna("menu_nombre", varchar(200), "nombre del menú"),
                 Columna("entrada", TIMESTAMPTZ, "entrada al menú"),
-                Columna("salida", TIMESTAMPTZ, "salida del menú; NULL si colgó dentro"),
-                Columna("resultado", varchar(12), "OK, ABANDONO, TIMEOUT o ERROR"),
+                Columna("salida", TIMESTAMPTZ, "salida del menú; NULL si colgó dentro", nula=True),
+                _enumerada("resultado", varchar(12), dict.fromkeys(("OK", "ABANDONO", "TIMEOUT", "ERROR"), "")),
                 *_local("entrada"),
             ),
             ("fecha", "evento_id"),
@@ -314,10 +362,10 @@ TABLAS: dict[str, Tabla] = {
             (
                 Columna("transferencia_id", BIGINT, "identificador de la transferencia en el IVR"),
                 Columna("llamada_id", BIGINT, "llamada transferida"),
-                Columna("centro_origen", varchar(8), "centro que transfiere (8 dígitos)"),
-                Columna("centro_destino", varchar(8), "centro que recibe (8 dígitos)"),
+                Columna("centro_origen", varchar(8), "centro que transfiere (8 dígitos)", patron=CODIGO_CENTRO),
+                Columna("centro_destino", varchar(8), "centro que recibe (8 dígitos)", patron=CODIGO_CENTRO),
                 Columna("inicio", TIMESTAMPTZ, "inicio de la transferencia"),
-                Columna("fin", TIMESTAMPTZ, "fin; NULL si nunca conectó"),
+                Columna("fin", TIMESTAMPTZ, "fin; NULL si nunca conectó", nula=True),
                 Columna("exitosa", BOOLEAN, "la transferencia conectó"),
                 *_local("inicio"),
             ),
@@ -349,7 +397,8 @@ TABLAS: dict[str, Tabla] = {
         # --- reports -------------------------------------------------------------------------
         Tabla(
             "reportes_llamadas_dia",
-            "Llamadas por día y hora local (las 24 horas de cada día, con ceros).",
+            "Llamadas por día y hora local (las 24 horas, con ceros): volumen, atendidas, abandonadas, ASA, atención y "
+            "nivel de servicio.",
             "reportes/llamadas_dia",
             (
                 _id(),
@@ -362,7 +411,7 @@ TABLAS: dict[str, Tabla] = {
         ),
         Tabla(
             "reportes_menu_problemas",
-            "Menús del IVR por día local: visitas, abandonos, timeouts, errores y permanencia.",
+            "Menús del IVR por día local: visitas, abandonos, timeouts, errores, tasa de abandono y permanencia media.",
             "reportes/menu_problemas",
             (
                 _id(),
@@ -388,7 +437,7 @@ TABLAS: dict[str, Tabla] = {
         ),
         Tabla(
             "reportes_transferencias",
-            "Transferencias por día local, centro de origen y de destino.",
+            "Transferencias por día local, centro de origen y de destino: totales, tasa de éxito y duración media.",
             "reportes/transferencias",
             (
                 _id(),
@@ -411,7 +460,8 @@ TABLAS: dict[str, Tabla] = {
         ),
         Tabla(
             "reportes_clientes_unicos",
-            "Clientes identificados por mes calendario (el mes en curso hasta la fecha).",
+            "Clientes identificados por mes calendario (el mes en curso hasta la fecha): únicos, nuevos (primera "
+            "llamada), recurrentes y llamadas por cliente.",
             "reportes/clientes_unicos",
             (
                 _id(),
@@ -437,36 +487,40 @@ TABLAS: dict[str, Tabla] = {
         ),
         Tabla(
             "reportes_trimestral",
-            "Llamadas por trimestre calendario (el trimestre en curso hasta la fecha).",
+            "Llamadas por trimestre calendario (el trimestre en curso hasta la fecha): volumen, atendidas, abandonadas, "
+            "ASA, atención, nivel de servicio y tasa de abandono.",
             "reportes/trimestral",
             (
                 _id(),
-                Columna("trimestre", varchar(2), "Q1 a Q4", "Trimestre"),
+                Columna("trimestre", varchar(2), "Q1 a Q4", "Trimestre", valores=("Q1", "Q2", "Q3", "Q4")),
                 Columna("anio", INTEGER, "año", "Año"),
                 *_LLAMADAS,
                 _TASA_ABANDONO_LLAMADAS,
                 *_auditoria(),
-                Columna("fecha_inicio", DATE, "primer día del trimestre (derivada de anio y trimestre)", "Desde"),
+                Columna(
+                    "fecha_inicio", DATE, "primer día del trimestre (derivada de anio y trimestre)", "Desde", nula=True
+                ),
             ),
             ("fecha_inicio",),
         ),
         Tabla(
             "reportes_intervalos",
-            "Llamadas por día local, cuarto de hora y centro (los 96 intervalos de cada centro permitido, con ceros).",
+            "Llamadas por día local, cuarto de hora y centro (los 96 intervalos de cada centro permitido, con ceros): "
+            "volumen, contención IVR, ASA, niveles de servicio y abandonos.",
             "reportes/intervalos",
             _INTERVALOS,
             ("fecha", "intervalo", "centro_id"),
         ),
         Tabla(
             "reportes_rellamadas",
-            "Rellamadas por día local y centro: clientes que volvieron a llamar dentro de la ventana H.",
+            "Rellamadas por día local y centro: clientes identificados que volvieron a llamar dentro de H horas.",
             "reportes/rellamadas",
             _RELLAMADAS,
             ("fecha", "centro_id"),
         ),
         Tabla(
             "lista_devolucion",
-            "Lista de devolución: clientes que abandonaron y no fueron atendidos después ese día local.",
+            "Lista de devolución por día local: clientes cuyo último abandono no fue seguido de una llamada atendida.",
             "reportes/devolucion",
             _DEVOLUCION,
             ("fecha", "cliente_id"),
@@ -479,11 +533,14 @@ TABLAS: dict[str, Tabla] = {
             (
                 Columna("asset_key", varchar(100), "asset de staging (staging/llamadas, ...)"),
                 Columna("fecha", DATE, "día local"),
-                Columna(
+                _enumerada(
                     "estado",
                     varchar(20),
-                    "cargado (pasó volumen), aceptado (cargado por aceptación explícita) o bloqueado "
-                    "(no se cargó: quedan las filas anteriores y sus reportes no se reconstruyen)",
+                    {
+                        "cargado": "pasó volumen",
+                        "aceptado": "cargado por aceptación explícita",
+                        "bloqueado": "no se cargó: quedan las filas anteriores y sus reportes no se reconstruyen",
+                    },
                 ),
                 Columna("filas_leidas", INTEGER, "filas leídas de la fuente para el día"),
                 Columna("filas_cargadas", INTEGER, "filas cargadas en staging (0 si se bloqueó)"),
@@ -492,12 +549,14 @@ TABLAS: dict[str, Tabla] = {
                     "numeric(12,1)",
                     "mediana de filas leídas del mismo día de la semana 7, 14, 21 y 28 días antes "
                     "(solo días cargados con filas; NULL si hubo menos de dos)",
+                    nula=True,
                 ),
-                Columna("motivo", TEXT, "por qué el check volumen falló (NULL si pasó)"),
+                Columna("motivo", TEXT, "por qué el check volumen falló (NULL si pasó)", nula=True),
                 Columna(
                     "aceptado_por",
                     varchar(150),
                     "quién aceptó el día (iact materializar --aceptar-dias o etiqueta iact/aceptar_dias)",
+                    nula=True,
                 ),
                 Columna("run_id", varchar(64), "run de Dagster de la carga"),
                 Columna("updated_at", TIMESTAMPTZ, "cuándo se registró", tecnica=True),
@@ -511,25 +570,56 @@ TABLAS: dict[str, Tabla] = {
         ),
         # --- written outside the asset graph ------------------------------------------------
         Tabla(
+            "usuarios",
+            "Usuarios del buzón interno; los administradores activos reciben las alertas del pipeline.",
+            "iact usuarios (buzon/usuarios.py)",
+            (
+                _id(),
+                Columna(
+                    "nombre",
+                    varchar(150),
+                    "nombre de usuario (letras, dígitos, _.@-); su rol de PostgreSQL es el nombre en minúsculas",
+                ),
+                Columna("nombre_completo", varchar(200), "nombre para mostrar"),
+                Columna("es_admin", BOOLEAN, "administrador: recibe las alertas del pipeline"),
+                Columna("activo", BOOLEAN, "puede usar el buzón y recibir mensajes"),
+                *_auditoria(),
+            ),
+        ),
+        Tabla(
+            "config_reportes",
+            "Parámetros que leen las vistas de los analistas, iguales a la configuración del pipeline.",
+            "reportes/menu_problemas (IACT_MENU_UMBRAL_PROBLEMA); la migración crea cada parámetro",
+            (
+                Columna("clave", varchar(100), "parámetro (menu_umbral_problema)"),
+                Columna("valor", "numeric", "valor del parámetro"),
+                Columna("descripcion", TEXT, "qué significa el parámetro"),
+                Columna("updated_at", TIMESTAMPTZ, "cuándo cambió", tecnica=True),
+            ),
+            configuracion=True,
+        ),
+        Tabla(
             "etl_jobs",
             "Espejo de cada run de Dagster: ciclo de vida y conteos de registros.",
             "sensor espejo_etl_jobs (monitoreo/sensors.py) y los assets de staging",
             (
                 _id(),
                 Columna("job_name", varchar(200), "job de Dagster del run"),
-                Columna("status", varchar(20), "pending, running, completed, failed o cancelled"),
-                Columna("started_at", TIMESTAMPTZ, "inicio del run"),
-                Columna("completed_at", TIMESTAMPTZ, "fin del run"),
-                Columna("execution_time_seconds", "double precision", "duración del run, segundos"),
+                _enumerada(
+                    "status", varchar(20), dict.fromkeys(("pending", "running", "completed", "failed", "cancelled"), "")
+                ),
+                Columna("started_at", TIMESTAMPTZ, "inicio del run", nula=True),
+                Columna("completed_at", TIMESTAMPTZ, "fin del run", nula=True),
+                Columna("execution_time_seconds", "double precision", "duración del run, segundos", nula=True),
                 Columna("records_extracted", INTEGER, "filas leídas de la fuente"),
                 Columna("records_transformed", INTEGER, "filas validadas"),
                 Columna("records_loaded", INTEGER, "filas cargadas"),
                 Columna("records_failed", INTEGER, "filas rechazadas"),
-                Columna("error_message", TEXT, "error del run fallido"),
+                Columna("error_message", TEXT, "error del run fallido", nula=True),
                 Columna("error_details", JSONB, "detalle del error: pasos fallidos, severidad"),
                 Columna("metadata", JSONB, "etiquetas y datos del run"),
-                Columna("run_id", varchar(64), "run de Dagster que refleja esta fila"),
-                Columna("partition_key", varchar(100), "partición o rango del run (primero...último)"),
+                Columna("run_id", varchar(64), "run de Dagster que refleja esta fila", nula=True),
+                Columna("partition_key", varchar(100), "partición o rango del run (primero...último)", nula=True),
                 *_auditoria(),
             ),
         ),
@@ -539,16 +629,20 @@ TABLAS: dict[str, Tabla] = {
             "assets de staging (staging/assets.py)",
             (
                 _id(),
-                Columna("job_id", BIGINT, "fila de etl_jobs del run"),
+                Columna("job_id", BIGINT, "fila de etl_jobs del run", nula=True),
                 Columna("run_id", varchar(64), "run de Dagster"),
                 Columna("asset_key", varchar(100), "asset que validó"),
                 Columna("partition_key", varchar(100), "día local"),
-                Columna("record_id", varchar(64), "id del registro en la fuente"),
+                Columna("record_id", varchar(64), "id del registro en la fuente", nula=True),
                 Columna("error_type", varchar(100), "regla que falló (ver README, reglas de validación)"),
                 Columna("error_message", TEXT, "mensaje para personas"),
-                Columna("severity", varchar(20), "warning (se carga), error (no se carga) o critical (nada se carga)"),
+                _enumerada(
+                    "severity",
+                    varchar(20),
+                    {"warning": "se carga", "error": "no se carga", "critical": "nada se carga"},
+                ),
                 Columna("record_data", JSONB, "el registro de origen"),
-                Columna("field_name", varchar(100), "campo que falló"),
+                Columna("field_name", varchar(100), "campo que falló", nula=True),
                 *_auditoria(),
             ),
         ),
@@ -559,18 +653,23 @@ TABLAS: dict[str, Tabla] = {
             (
                 _id(),
                 Columna("recipient_id", BIGINT, "destinatario (usuarios.id)"),
-                Columna("sender_id", BIGINT, "remitente (usuarios.id); NULL si lo envía el sistema"),
+                Columna("sender_id", BIGINT, "remitente (usuarios.id); NULL si lo envía el sistema", nula=True),
                 Columna("subject", varchar(255), "asunto"),
                 Columna("body", TEXT, "cuerpo"),
-                Columna("message_type", varchar(20), "info, warning, alert o system"),
-                Columna("priority", varchar(20), "low, medium, high o critical"),
+                _enumerada("message_type", varchar(20), dict.fromkeys(("info", "warning", "alert", "system"), "")),
+                _enumerada("priority", varchar(20), dict.fromkeys(("low", "medium", "high", "critical"), "")),
                 Columna("is_read", BOOLEAN, "leído"),
-                Columna("read_at", TIMESTAMPTZ, "cuándo se leyó"),
+                Columna("read_at", TIMESTAMPTZ, "cuándo se leyó", nula=True),
                 *_auditoria(),
-                Columna("expires_at", TIMESTAMPTZ, "deja de mostrarse después de esta fecha"),
+                Columna("expires_at", TIMESTAMPTZ, "deja de mostrarse después de esta fecha", nula=True),
                 Columna("created_by_system", BOOLEAN, "alerta o aviso del sistema"),
                 Columna("metadata", JSONB, "datos del aviso: run, enlace, error"),
-                Columna("dedupe_key", varchar(200), "identifica un aviso del sistema para no entregarlo dos veces"),
+                Columna(
+                    "dedupe_key",
+                    varchar(200),
+                    "identifica un aviso del sistema para no entregarlo dos veces",
+                    nula=True,
+                ),
             ),
         ),
     )
@@ -578,7 +677,22 @@ TABLAS: dict[str, Tabla] = {
 
 
 def tabla(nombre: str) -> Tabla:
+    """The catalogued table `nombre` (`staging.llamadas`, `reportes_llamadas_dia`): its
+    `descripcion` is the asset description, its columns the asset's column schema."""
     return TABLAS[nombre]
+
+
+def tablas_de_datos() -> list[Tabla]:
+    """Every table whose rows the platform produces (all but the settings ones)."""
+    return [t for t in TABLAS.values() if not t.configuracion]
+
+
+def vaciar() -> sql.Composed:
+    """TRUNCATE of every data table, identities restarted: an empty warehouse for a test or a
+    benchmark run (the settings rows stay)."""
+    return sql.SQL("TRUNCATE {} RESTART IDENTITY").format(
+        sql.SQL(", ").join(t.identificador() for t in tablas_de_datos())
+    )
 
 
 def aplicar_comentarios(conn) -> None:

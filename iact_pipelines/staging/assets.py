@@ -63,12 +63,8 @@ def _asset(tabla: str, descripcion: str) -> dg.AssetsDefinition:
     return _staging
 
 
-llamadas = _asset("llamadas", "Llamadas validadas de los centros permitidos, por día local de inicio.")
-menu_eventos = _asset(
-    "menu_eventos", "Visitas validadas a menús del IVR de los centros permitidos, por día local de entrada."
-)
-transferencias = _asset(
-    "transferencias", "Transferencias validadas desde los centros permitidos, por día local de inicio."
-)
+llamadas = _asset("llamadas", catalogo.tabla("staging.llamadas").descripcion)
+menu_eventos = _asset("menu_eventos", catalogo.tabla("staging.menu_eventos").descripcion)
+transferencias = _asset("transferencias", catalogo.tabla("staging.transferencias").descripcion)
 
 staging_assets = [llamadas, menu_eventos, transferencias]

@@ -1,7 +1,8 @@
 """Validation of the extracted IVR frames with pandera, and its failures as error rows.
 
-One `DataFrameModel` per table holds every rule of `notes/DEFECTS.md`, vectorized. Each check
-is named after its rule, plus `:<field>` when the rule spans several columns (the field is
+One pandera schema per table holds every rule, vectorized: the column rules (required, unique
+id, maximum length, center format, allowed values) derived from the table's catalog entry, the
+row rules declared here. Each check is named after its rule, plus `:<field>` when the rule spans several columns (the field is
 then the column that breaks it), so a failure case alone says rule, field and row.
 Severities: `error` (row rejected), `warning` (row loaded and recorded); anything pandera
 reports that is not one of these rules (a missing column, a value that cannot be read as
@@ -11,7 +12,7 @@ its type, a check that could not even run) makes the frame unusable: `critical`.
 from __future__ import annotations
 
 import copy
-import re
+import functools
 from dataclasses import dataclass
 from functools import cache, cached_property
 
@@ -20,8 +21,8 @@ import pandas as pd
 import pandera.pandas as pa
 import pyarrow as pa_arrow
 import pyarrow.compute as pc
-from pandera.typing import Series
 
+from iact_pipelines.fuentes.contrato import COLUMNAS_DERIVADAS, FUENTES, Fuente
 from iact_pipelines.plataforma import catalogo
 
 ERROR = "error"
@@ -46,11 +47,9 @@ COLUMNA_FALTANTE = "columna_faltante"
 TIPO_INVALIDO = "tipo_invalido"
 CHECK_FALLIDO = "check_fallido"
 
-RESULTADOS_LLAMADA = ("ATENDIDA", "ABANDONADA", "IVR")
-RESULTADOS_MENU = ("OK", "ABANDONO", "TIMEOUT", "ERROR")
+RESULTADOS_LLAMADA = catalogo.tabla("staging.llamadas").columna("resultado").valores
 MAX_DURACION = pd.Timedelta(hours=24)
 MAX_ESPERA = pd.Timedelta(hours=1)
-_CENTRO = r"[0-9]{8}"
 
 # Messages per rule (and field); `{campo}` is the field, `{valor}` the offending value.
 _MENSAJES = {
@@ -78,8 +77,6 @@ _MENSAJES = {
     ("espera_excesiva", "fin"): "waited more than 1 h in queue before hanging up (fin - ingreso_cola)",
 }
 
-_TS = {"dtype_kwargs": {"unit": "us", "tz": "UTC"}, "nullable": True}
-
 
 def _no_nulo(s: pd.Series) -> pd.Series:
     return s.notna()
@@ -89,7 +86,9 @@ def _centro_valido(s: pd.Series) -> pd.Series:
     # A day holds a handful of distinct codes: match each once (a regex per row of a 2.4M-row
     # day cost 0.34 s), then spread the verdicts through the codes (NULL -> -1 -> False).
     codigos, distintos = pd.factorize(s)
-    validos = np.append(pd.Series(distintos, dtype=object).str.fullmatch(_CENTRO).fillna(False).to_numpy(bool), False)
+    validos = np.append(
+        pd.Series(distintos, dtype=object).str.fullmatch(catalogo.CODIGO_CENTRO).fillna(False).to_numpy(bool), False
+    )
     return pd.Series(validos[codigos], index=s.index)
 
 
@@ -117,24 +116,84 @@ def _copias_posteriores(df: pd.DataFrame, claves: list[str], id_col: str) -> pd.
     return ok
 
 
-def _largos(tabla: str) -> dict[str, int]:
-    """Max length of each free-text varchar(n) column of `staging.<tabla>`, from the catalog.
-    Centers and results are left out: their own rules already reject any longer value."""
-    largos = {}
-    for columna in catalogo.tabla(f"staging.{tabla}").de_negocio():
-        largo = re.fullmatch(r"character varying\((\d+)\)", columna.tipo)
-        if largo and not columna.nombre.startswith(("centro", "resultado")):
-            largos[columna.nombre] = int(largo.group(1))
-    return largos
+# The rules that compare rows with each other (id_duplicado): (field as reported, key columns,
+# id column for "later copies" or None for "every copy"). The schemas check them within a frame;
+# a day validated in chunks applies them once, over the whole day's keys (`duplicados`).
+DUPLICADOS: dict[str, list[tuple[str, list[str], str | None]]] = {
+    "llamadas": [("llamada_id", ["llamada_id"], None)],
+    "menu_eventos": [
+        ("evento_id", ["evento_id"], None),
+        ("llamada_id,menu_id,entrada", ["llamada_id", "menu_id", "entrada"], "evento_id"),
+    ],
+    "transferencias": [
+        ("transferencia_id", ["transferencia_id"], None),
+        ("llamada_id,inicio", ["llamada_id", "inicio"], "transferencia_id"),
+    ],
+}
 
 
-_LARGOS = {tabla: _largos(tabla) for tabla in ("llamadas", "menu_eventos")}
-
-
-def _cabe(tabla: str, s: pd.Series) -> pd.Series:
+def _cabe_en(largo: int):
     # A legacy source may widen a column: an over-long value is one rejected row, never a
     # failed day (the COPY into varchar(n) would raise StringDataRightTruncation).
-    return (s.str.len() <= _LARGOS[tabla][s.name]).fillna(True).astype(bool)
+    def cabe(s: pd.Series) -> pd.Series:
+        return (s.str.len() <= largo).fillna(True).astype(bool)
+
+    return cabe
+
+
+def _uno_de(valores: tuple[str, ...]):
+    def conocido(s: pd.Series) -> pd.Series:
+        return s.isin(valores)
+
+    return conocido
+
+
+_TIPOS = {
+    catalogo.BIGINT: pd.Int64Dtype(),
+    catalogo.BOOLEAN: pd.BooleanDtype(),
+    catalogo.TIMESTAMPTZ: pd.DatetimeTZDtype(unit="us", tz="UTC"),
+}
+
+
+def _reglas_de_columna(fuente: Fuente, columna: catalogo.Columna) -> list[pa.Check]:
+    """The rules a column's catalog entry implies, in this order: nulo_requerido (NOT NULL,
+    unless the extraction already guarantees a value: the window's start and the allowed-center
+    filter), id_duplicado (a source id), valor_demasiado_largo (free text of a varchar(n)),
+    centro_malformado (the center code format) and resultado_desconocido (allowed values)."""
+    reglas = []
+    if not columna.nula and columna.nombre not in (fuente.inicio, fuente.centro):
+        reglas.append(pa.Check(_no_nulo, name="nulo_requerido", ignore_na=False))
+    if any(campo == columna.nombre and id_col is None for campo, _, id_col in DUPLICADOS[fuente.tabla]):
+        reglas.append(pa.Check(_sin_repetir, name="id_duplicado"))
+    if columna.largo_maximo is not None and not columna.valores and columna.patron is None:
+        reglas.append(pa.Check(_cabe_en(columna.largo_maximo), name="valor_demasiado_largo"))
+    if columna.patron == catalogo.CODIGO_CENTRO:
+        reglas.append(pa.Check(_centro_valido, name="centro_malformado"))
+    if columna.valores:
+        reglas.append(pa.Check(_uno_de(columna.valores), name="resultado_desconocido"))
+    return reglas
+
+
+def _esquema_de(tabla: str, descripcion: str, de_columna: dict, de_fila: dict) -> pa.DataFrameSchema:
+    """`ivr.<tabla>` as extracted: the columns of its catalog entry (less the local day and hour
+    staging derives), each nullable for pandera (a required value is the nulo_requerido rule),
+    with the rules its entry implies, then `de_columna` (column: {rule: function}); the row rules
+    `de_fila` (name: function over the frame), then the "later copies" rules of DUPLICADOS."""
+    fuente = FUENTES[tabla]
+    columnas = {}
+    for c in fuente.catalogo.de_negocio():
+        if c.nombre in COLUMNAS_DERIVADAS:
+            continue
+        propias = [pa.Check(f, name=n, ignore_na=False) for n, f in de_columna.get(c.nombre, {}).items()]
+        tipo = str if c.largo_maximo is not None else _TIPOS[c.tipo]
+        columnas[c.nombre] = pa.Column(tipo, nullable=True, checks=[*_reglas_de_columna(fuente, c), *propias])
+    copias = {
+        f"id_duplicado:{campo}": functools.partial(_copias_posteriores, claves=claves, id_col=id_col)
+        for campo, claves, id_col in DUPLICADOS[tabla]
+        if id_col is not None
+    }
+    checks = [pa.Check(f, name=n, ignore_na=False) for n, f in {**de_fila, **copias}.items()]
+    return pa.DataFrameSchema(columnas, checks=checks, coerce=True, name=tabla, description=descripcion)
 
 
 def _despues(tarde: pd.Series, temprano: pd.Series) -> pd.Series:
@@ -142,171 +201,57 @@ def _despues(tarde: pd.Series, temprano: pd.Series) -> pd.Series:
     return ~(tarde < temprano).fillna(False).astype(bool)
 
 
-class Llamadas(pa.DataFrameModel):
-    """ivr.llamadas as extracted (allowed centers, one window)."""
-
-    llamada_id: Series[pd.Int64Dtype] = pa.Field(nullable=True)
-    centro_id: Series[str] = pa.Field(nullable=True)
-    cliente_id: Series[str] = pa.Field(nullable=True)
-    inicio: Series[pd.DatetimeTZDtype] = pa.Field(**_TS)
-    ingreso_cola: Series[pd.DatetimeTZDtype] = pa.Field(**_TS)
-    atencion: Series[pd.DatetimeTZDtype] = pa.Field(**_TS)
-    fin: Series[pd.DatetimeTZDtype] = pa.Field(**_TS)
-    resultado: Series[str] = pa.Field(nullable=True)
-
-    @pa.check("llamada_id", "fin", "resultado", name="nulo_requerido", ignore_na=False)
-    def _requeridos(cls, s: pd.Series) -> pd.Series:
-        return _no_nulo(s)
-
-    @pa.check("llamada_id", name="id_duplicado")
-    def _id_unico(cls, s: pd.Series) -> pd.Series:
-        return _sin_repetir(s)
-
-    @pa.check(*_LARGOS["llamadas"], name="valor_demasiado_largo")
-    def _largo(cls, s: pd.Series) -> pd.Series:
-        return _cabe("llamadas", s)
-
-    @pa.check("centro_id", name="centro_malformado")
-    def _centro(cls, s: pd.Series) -> pd.Series:
-        return _centro_valido(s)
-
-    @pa.check("resultado", name="resultado_desconocido")
-    def _resultado(cls, s: pd.Series) -> pd.Series:
-        return s.isin(RESULTADOS_LLAMADA)
-
-    @pa.check("cliente_id", name="cliente_no_identificado", ignore_na=False)
-    def _cliente(cls, s: pd.Series) -> pd.Series:
-        return _no_nulo(s)
-
-    @pa.dataframe_check(name="orden_tiempos:ingreso_cola", ignore_na=False)
-    def _orden_cola(cls, df: pd.DataFrame) -> pd.Series:
-        return _despues(df["ingreso_cola"], df["inicio"])
-
-    @pa.dataframe_check(name="orden_tiempos:atencion", ignore_na=False)
-    def _orden_atencion(cls, df: pd.DataFrame) -> pd.Series:
-        return _despues(df["atencion"], df["ingreso_cola"].fillna(df["inicio"]))
-
-    @pa.dataframe_check(name="orden_tiempos:fin", ignore_na=False)
-    def _orden_fin(cls, df: pd.DataFrame) -> pd.Series:
-        return _despues(df["fin"], df["atencion"].fillna(df["ingreso_cola"]).fillna(df["inicio"]))
-
-    @pa.dataframe_check(name="resultado_inconsistente:ingreso_cola", ignore_na=False)
-    def _resultado_cola(cls, df: pd.DataFrame) -> pd.Series:
-        conocido = df["resultado"].isin(RESULTADOS_LLAMADA)
-        encolada = df["resultado"].isin(("ATENDIDA", "ABANDONADA"))
-        return ~conocido | (encolada == df["ingreso_cola"].notna())
-
-    @pa.dataframe_check(name="resultado_inconsistente:atencion", ignore_na=False)
-    def _resultado_atencion(cls, df: pd.DataFrame) -> pd.Series:
-        conocido = df["resultado"].isin(RESULTADOS_LLAMADA)
-        atendida = df["resultado"] == "ATENDIDA"
-        return ~conocido | (atendida.fillna(False).astype(bool) == df["atencion"].notna())
-
-    @pa.dataframe_check(name="duracion_excesiva:fin", ignore_na=False)
-    def _duracion(cls, df: pd.DataFrame) -> pd.Series:
-        return ~((df["fin"] - df["inicio"]) > MAX_DURACION).fillna(False).astype(bool)
-
-    @pa.dataframe_check(name="espera_excesiva:atencion", ignore_na=False)
-    def _espera_atendida(cls, df: pd.DataFrame) -> pd.Series:
-        larga = (df["atencion"] - df["ingreso_cola"]) > MAX_ESPERA
-        return ~(larga & (df["resultado"] == "ATENDIDA")).fillna(False).astype(bool)
-
-    @pa.dataframe_check(name="espera_excesiva:fin", ignore_na=False)
-    def _espera_abandonada(cls, df: pd.DataFrame) -> pd.Series:
-        larga = (df["fin"] - df["ingreso_cola"]) > MAX_ESPERA
-        return ~(larga & (df["resultado"] == "ABANDONADA")).fillna(False).astype(bool)
-
-    class Config:
-        coerce = True
+def _resultado_cola(df: pd.DataFrame) -> pd.Series:
+    conocido = df["resultado"].isin(RESULTADOS_LLAMADA)
+    encolada = df["resultado"].isin(("ATENDIDA", "ABANDONADA"))
+    return ~conocido | (encolada == df["ingreso_cola"].notna())
 
 
-class MenuEventos(pa.DataFrameModel):
-    """ivr.menu_eventos as extracted (allowed centers, one window)."""
-
-    evento_id: Series[pd.Int64Dtype] = pa.Field(nullable=True)
-    llamada_id: Series[pd.Int64Dtype] = pa.Field(nullable=True)
-    centro_id: Series[str] = pa.Field(nullable=True)
-    menu_id: Series[str] = pa.Field(nullable=True)
-    menu_nombre: Series[str] = pa.Field(nullable=True)
-    entrada: Series[pd.DatetimeTZDtype] = pa.Field(**_TS)
-    salida: Series[pd.DatetimeTZDtype] = pa.Field(**_TS)
-    resultado: Series[str] = pa.Field(nullable=True)
-
-    @pa.check("evento_id", "llamada_id", "menu_id", "menu_nombre", "resultado", name="nulo_requerido", ignore_na=False)
-    def _requeridos(cls, s: pd.Series) -> pd.Series:
-        return _no_nulo(s)
-
-    @pa.check("evento_id", name="id_duplicado")
-    def _id_unico(cls, s: pd.Series) -> pd.Series:
-        return _sin_repetir(s)
-
-    @pa.check(*_LARGOS["menu_eventos"], name="valor_demasiado_largo")
-    def _largo(cls, s: pd.Series) -> pd.Series:
-        return _cabe("menu_eventos", s)
-
-    @pa.check("centro_id", name="centro_malformado")
-    def _centro(cls, s: pd.Series) -> pd.Series:
-        return _centro_valido(s)
-
-    @pa.check("resultado", name="resultado_desconocido")
-    def _resultado(cls, s: pd.Series) -> pd.Series:
-        return s.isin(RESULTADOS_MENU)
-
-    @pa.dataframe_check(name="orden_tiempos:salida", ignore_na=False)
-    def _orden(cls, df: pd.DataFrame) -> pd.Series:
-        return _despues(df["salida"], df["entrada"])
-
-    @pa.dataframe_check(name="id_duplicado:llamada_id,menu_id,entrada", ignore_na=False)
-    def _visita_repetida(cls, df: pd.DataFrame) -> pd.Series:
-        return _copias_posteriores(df, ["llamada_id", "menu_id", "entrada"], "evento_id")
-
-    class Config:
-        coerce = True
+def _resultado_atencion(df: pd.DataFrame) -> pd.Series:
+    conocido = df["resultado"].isin(RESULTADOS_LLAMADA)
+    atendida = df["resultado"] == "ATENDIDA"
+    return ~conocido | (atendida.fillna(False).astype(bool) == df["atencion"].notna())
 
 
-class Transferencias(pa.DataFrameModel):
-    """ivr.transferencias as extracted (allowed origin centers, one window)."""
-
-    transferencia_id: Series[pd.Int64Dtype] = pa.Field(nullable=True)
-    llamada_id: Series[pd.Int64Dtype] = pa.Field(nullable=True)
-    centro_origen: Series[str] = pa.Field(nullable=True)
-    centro_destino: Series[str] = pa.Field(nullable=True)
-    inicio: Series[pd.DatetimeTZDtype] = pa.Field(**_TS)
-    fin: Series[pd.DatetimeTZDtype] = pa.Field(**_TS)
-    exitosa: Series[pd.BooleanDtype] = pa.Field(nullable=True)
-
-    @pa.check("transferencia_id", "llamada_id", "centro_destino", "exitosa", name="nulo_requerido", ignore_na=False)
-    def _requeridos(cls, s: pd.Series) -> pd.Series:
-        return _no_nulo(s)
-
-    @pa.check("transferencia_id", name="id_duplicado")
-    def _id_unico(cls, s: pd.Series) -> pd.Series:
-        return _sin_repetir(s)
-
-    @pa.check("centro_origen", "centro_destino", name="centro_malformado")
-    def _centro(cls, s: pd.Series) -> pd.Series:
-        return _centro_valido(s)
-
-    @pa.dataframe_check(name="orden_tiempos:fin", ignore_na=False)
-    def _orden(cls, df: pd.DataFrame) -> pd.Series:
-        return _despues(df["fin"], df["inicio"])
-
-    @pa.dataframe_check(name="resultado_inconsistente:fin", ignore_na=False)
-    def _exitosa_sin_fin(cls, df: pd.DataFrame) -> pd.Series:
-        return ~(df["exitosa"].fillna(False).astype(bool) & df["fin"].isna())
-
-    @pa.dataframe_check(name="id_duplicado:llamada_id,inicio", ignore_na=False)
-    def _transferencia_repetida(cls, df: pd.DataFrame) -> pd.Series:
-        return _copias_posteriores(df, ["llamada_id", "inicio"], "transferencia_id")
-
-    class Config:
-        coerce = True
+def _espera_larga(df: pd.DataFrame, hasta: str, resultado: str) -> pd.Series:
+    larga = (df[hasta] - df["ingreso_cola"]) > MAX_ESPERA
+    return ~(larga & (df["resultado"] == resultado)).fillna(False).astype(bool)
 
 
-MODELOS: dict[str, type[pa.DataFrameModel]] = {
-    "llamadas": Llamadas,
-    "menu_eventos": MenuEventos,
-    "transferencias": Transferencias,
+ESQUEMAS: dict[str, pa.DataFrameSchema] = {
+    "llamadas": _esquema_de(
+        "llamadas",
+        "ivr.llamadas as extracted (allowed centers, one window).",
+        {"cliente_id": {"cliente_no_identificado": _no_nulo}},
+        {
+            "orden_tiempos:ingreso_cola": lambda df: _despues(df["ingreso_cola"], df["inicio"]),
+            "orden_tiempos:atencion": lambda df: _despues(df["atencion"], df["ingreso_cola"].fillna(df["inicio"])),
+            "orden_tiempos:fin": lambda df: _despues(
+                df["fin"], df["atencion"].fillna(df["ingreso_cola"]).fillna(df["inicio"])
+            ),
+            "resultado_inconsistente:ingreso_cola": _resultado_cola,
+            "resultado_inconsistente:atencion": _resultado_atencion,
+            "duracion_excesiva:fin": lambda df: ~((df["fin"] - df["inicio"]) > MAX_DURACION).fillna(False).astype(bool),
+            "espera_excesiva:atencion": lambda df: _espera_larga(df, "atencion", "ATENDIDA"),
+            "espera_excesiva:fin": lambda df: _espera_larga(df, "fin", "ABANDONADA"),
+        },
+    ),
+    "menu_eventos": _esquema_de(
+        "menu_eventos",
+        "ivr.menu_eventos as extracted (allowed centers, one window).",
+        {},
+        {"orden_tiempos:salida": lambda df: _despues(df["salida"], df["entrada"])},
+    ),
+    "transferencias": _esquema_de(
+        "transferencias",
+        "ivr.transferencias as extracted (allowed origin centers, one window).",
+        {},
+        {
+            "orden_tiempos:fin": lambda df: _despues(df["fin"], df["inicio"]),
+            # a successful transfer connected, so it has an end
+            "resultado_inconsistente:fin": lambda df: ~(df["exitosa"].fillna(False).astype(bool) & df["fin"].isna()),
+        },
+    ),
 }
 
 
@@ -349,22 +294,6 @@ class Resultado:
         return {regla: int(n) for regla, n in sorted(cuenta.items())}
 
 
-# The rules that compare rows with each other (id_duplicado), as the models declare them:
-# (field as reported, key columns, id column for "later copies" or None for "every copy").
-# A day validated in chunks applies them once, over the whole day's keys (`duplicados`).
-DUPLICADOS: dict[str, list[tuple[str, list[str], str | None]]] = {
-    "llamadas": [("llamada_id", ["llamada_id"], None)],
-    "menu_eventos": [
-        ("evento_id", ["evento_id"], None),
-        ("llamada_id,menu_id,entrada", ["llamada_id", "menu_id", "entrada"], "evento_id"),
-    ],
-    "transferencias": [
-        ("transferencia_id", ["transferencia_id"], None),
-        ("llamada_id,inicio", ["llamada_id", "inicio"], "transferencia_id"),
-    ],
-}
-
-
 def columnas_duplicados(tabla: str) -> list[str]:
     """The columns the duplicate rules of `tabla` read."""
     return list(
@@ -374,7 +303,7 @@ def columnas_duplicados(tabla: str) -> list[str]:
 
 def duplicados(tabla: str, claves: pd.DataFrame) -> pd.DataFrame:
     """The id_duplicado failures over `claves` (the key columns of a whole day or window, in
-    row order), as `Resultado.fallas` rows: the same functions the models' checks run."""
+    row order), as `Resultado.fallas` rows: the same functions the schemas' checks run."""
     partes = []
     for campo, columnas, id_col in DUPLICADOS[tabla]:
         if id_col is None:
@@ -458,7 +387,7 @@ _CRITICOS_VACIOS = pd.DataFrame(
 
 
 def validar(tabla: str, frame: pd.DataFrame, *, entre_filas: bool = True) -> Resultado:
-    """Run the table's model (lazy) over `frame` (RangeIndex) and sort what fails by severity.
+    """Run the table's schema (lazy) over `frame` (RangeIndex) and sort what fails by severity.
     `entre_filas=False` leaves the id_duplicado rules out: for a chunk of a batch whose keys
     `duplicados` checks afterwards, all at once (a chunk alone cannot see every copy anyway)."""
     exacto = _tipos_exactos(tabla, frame)
@@ -478,7 +407,7 @@ def validar(tabla: str, frame: pd.DataFrame, *, entre_filas: bool = True) -> Res
 def _fallas_de_los_checks(esquema: pa.DataFrameSchema, frame: pd.DataFrame) -> pd.DataFrame | None:
     """The schema's checks run one by one through pandera's check backend (as `validate` runs
     them: a column check on that column, NULLs dropped unless `ignore_na=False`), their failing
-    rows read straight off each boolean output. For a frame of the model's exact dtypes, whose
+    rows read straight off each boolean output. For a frame of the schema's exact dtypes, whose
     columns and types need no check: `validate(lazy=True)` would spend a third of its time
     formatting every failure case into an error report we do not read (0.57 of 1.88 s for a
     2.4M-event day). None when a check cannot run (the full validation then reports why)."""
@@ -520,19 +449,19 @@ def _fallas_de_los_checks(esquema: pa.DataFrameSchema, frame: pd.DataFrame) -> p
 
 
 def _tipos_exactos(tabla: str, frame: pd.DataFrame) -> bool:
-    """Whether every column of the model is in `frame` with exactly the model's dtype."""
-    columnas = MODELOS[tabla].to_schema().columns
+    """Whether every column of the schema is in `frame` with exactly the schema's dtype."""
+    columnas = ESQUEMAS[tabla].columns
     return all(c in frame.columns and frame[c].dtype == col.dtype.type for c, col in columnas.items())
 
 
 @cache
 def _esquema(tabla: str, entre_filas: bool, coercion: bool) -> pa.DataFrameSchema:
-    """The schema `validar` runs. Without coercion only for a frame already of the model's
+    """The schema `validar` runs. Without coercion only for a frame already of the schema's
     dtypes (what Arrow gives for the declared source types): coercing it would copy every
     column for nothing (0.8 s per 2.4M event rows). A frame whose types differ is still coerced,
     so a compatible change at the source is converted and an unreadable one is `tipo_invalido`.
     `entre_filas=False`: without the id_duplicado checks (the other rules unchanged)."""
-    esquema = copy.deepcopy(MODELOS[tabla].to_schema())
+    esquema = copy.deepcopy(ESQUEMAS[tabla])
     if not entre_filas:
         esquema.checks = [c for c in esquema.checks if c.name.split(":", 1)[0] != "id_duplicado"]
         for columna in esquema.columns.values():
@@ -602,7 +531,10 @@ def _criticos(casos: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(filas).drop_duplicates(subset=["regla", "campo"]).reset_index(drop=True)
 
 
-COLUMNAS_ERROR = ["partition_key", "record_id", "field_name", "error_type", "error_message", "severity", "record_data"]
+# The etl_validation_errors columns a failure fills (the run adds job_id, run_id and asset_key).
+COLUMNAS_ERROR = [
+    c for c in catalogo.tabla("etl_validation_errors").nombres() if c not in ("job_id", "run_id", "asset_key")
+]
 
 
 def filas_de_error(frame: pd.DataFrame, resultado: Resultado, *, id_col: str, columnas: list[str]) -> pd.DataFrame:
