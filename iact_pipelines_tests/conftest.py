@@ -12,7 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from iact_pipelines.plataforma.config import PROJECT_ROOT
+from iact_pipelines.plataforma.config import AJUSTES, PROJECT_ROOT
 
 # IACT_TEST_HOME lets several test sessions run side by side, each with its own server.
 TEST_HOME = Path(os.environ.get("IACT_TEST_HOME") or PROJECT_ROOT / ".iact" / "test").resolve()
@@ -20,20 +20,9 @@ _external = os.environ.get("IACT_TEST_PG_URL", "").strip()
 
 # Configure before any iact_pipelines module reads the environment.
 os.environ["IACT_HOME"] = str(TEST_HOME)
-for _name in (
-    "IACT_IVR_URL",
-    "IACT_WAREHOUSE_URL",
-    "DAGSTER_PG_URL",
-    "IACT_CENTROS",
-    "IACT_ZONA_HORARIA",
-    "IACT_PARTICIONES_DESDE",
-    "IACT_UMBRAL_NIVEL_SERVICIO",
-    "IACT_MAX_TASA_RECHAZO",
-    "IACT_ABANDONO_CORTO",
-    "IACT_VENTANA_RELLAMADA_HORAS",
-    "IACT_VOLUMEN_MINIMO",
-):
-    os.environ.pop(_name, None)
+for _ajuste in AJUSTES:  # every other setting at its default
+    if _ajuste.nombre != "IACT_HOME":
+        os.environ.pop(_ajuste.nombre, None)
 
 from iact_pipelines.plataforma import (  # noqa: E402 - after the environment is configured
     catalogo,

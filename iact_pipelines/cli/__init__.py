@@ -13,7 +13,7 @@ import os
 import sys
 import traceback
 
-from iact_pipelines.plataforma.config import ConfigError, load_settings
+from iact_pipelines.plataforma.config import ConfigError, validar
 
 # Module names under iact_pipelines.cli, in the order `iact --help` lists them.
 SUBCOMMANDS = ["db", "demo", "dev", "materializar", "buzon", "usuarios", "exportar"]
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         args.verbose = verbose
-        load_settings()  # a configuration mistake stops every command before it starts
+        validar()  # a mistake in any setting stops every command before it starts (before any run)
         codigo = int(args.func(args) or 0)
         sys.stdout.flush()  # a closed pipe shows here, inside the handlers, not at exit
         return codigo

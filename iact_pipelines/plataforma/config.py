@@ -1,106 +1,77 @@
-"""Configuration: every setting the platform reads from the environment, with its default.
+"""Configuration: every setting the platform reads from the environment, declared once.
 
-The table here is the single source for names and defaults; the README documents it and
-`definitions.py` hands the values to Dagster resources through `dg.EnvVar` when they are set.
+`AJUSTES` is the one table: each setting's variable, default, parser, bounds and description.
+It feeds `load_settings` (code outside Dagster), the Dagster resources (`resources.py` fills
+their fields with `dg.EnvVar` and reads them through the same parsers), the CLI's fail-early
+guard (`validar`, every setting before any command) and the README (`tabla_markdown`).
+Nothing here reads the environment when imported: a setting is read when its value is asked.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, fields
 from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from iact_pipelines.plataforma.markdown import tabla_md
+from iact_pipelines.plataforma.secretos import redact
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 CENTRO_NACIONAL = "19028031"
 CENTRO_PUEBLA = "19020084"
 
-# name -> default (None: no default, an existing server is optional)
-DEFAULTS: dict[str, str | None] = {
-    "IACT_IVR_URL": None,
-    "IACT_WAREHOUSE_URL": None,
-    "DAGSTER_PG_URL": None,
-    "IACT_HOME": str(PROJECT_ROOT / ".iact" / "dev"),
-    "IACT_CENTROS": f"{CENTRO_NACIONAL},{CENTRO_PUEBLA}",
-    "IACT_ZONA_HORARIA": "America/Mexico_City",
-    "IACT_PARTICIONES_DESDE": "2024-01-01",
-    "IACT_UMBRAL_NIVEL_SERVICIO": "20",
-    "IACT_ABANDONO_CORTO": "5",
-    "IACT_VENTANA_RELLAMADA_HORAS": "24",
-    "IACT_MAX_TASA_RECHAZO": "0.05",
-    "IACT_VOLUMEN_MINIMO": "0.5",
-    "IACT_UI_URL": "http://127.0.0.1:3000",
-    "IACT_MENU_UMBRAL_PROBLEMA": "0.20",
-    "IACT_PURGA_DIAS": "30",
-    # Placeholders a source writes for "no caller id" (comma-separated, any case): staging
-    # stores them as NULL, like '' and blanks, so no report counts them as a client.
-    "IACT_CLIENTES_ANONIMOS": "anonymous,anonimo,anónimo,desconocido,unknown,null",
-    # Session timeouts of every connection (seconds; 0 disables one). A statement must fit a
-    # quarter's report; a lock wait gives a concurrent run of the same partition time to end;
-    # an idle open transaction means a hung process holding locks.
-    "IACT_PG_STATEMENT_TIMEOUT_S": "1800",
-    "IACT_PG_LOCK_TIMEOUT_S": "600",
-    "IACT_PG_IDLE_TX_TIMEOUT_S": "600",
-    # work_mem of every session (MB). PostgreSQL's 4 MB default spills a day's sorts and hash
-    # tables to disk and makes the planner pick sort-based plans for the day's aggregates.
-    "IACT_PG_WORK_MEM_MB": "64",
-}
-
-# The numeric settings and the closed range each must fall in: the one bounds table, used by
-# `load_settings` and by the Dagster resources alike.
-LIMITES: dict[str, tuple[float, float]] = {
-    "IACT_UMBRAL_NIVEL_SERVICIO": (0, 86400),
-    "IACT_MAX_TASA_RECHAZO": (0, 1),
-    "IACT_MENU_UMBRAL_PROBLEMA": (0, 1),
-    "IACT_PURGA_DIAS": (0, 3650),
-    "IACT_ABANDONO_CORTO": (0, 3600),
-    "IACT_VOLUMEN_MINIMO": (0, 1),
-    "IACT_VENTANA_RELLAMADA_HORAS": (1, 720),
-    # Session timeouts in seconds (0 = off): a week at most.
-    "IACT_PG_STATEMENT_TIMEOUT_S": (0, 7 * 86400),
-    "IACT_PG_LOCK_TIMEOUT_S": (0, 7 * 86400),
-    "IACT_PG_IDLE_TX_TIMEOUT_S": (0, 7 * 86400),
-    # Per sort or hash node of a session, so a few at once: from PostgreSQL's default to 2 GB.
-    "IACT_PG_WORK_MEM_MB": (4, 2048),
-}
-
 _CENTRO_RE = re.compile(r"^\d{8}$")
+_URL_RE = re.compile(r"^postgres(ql)?(\+\w+)?://")
 
 
 class ConfigError(ValueError):
     """A configuration mistake, reported to a person as one line."""
 
 
-def env(name: str) -> str | None:
-    """The value of a setting: the environment's if set and not empty, else its default."""
-    value = os.environ.get(name, "").strip()
-    return value if value else DEFAULTS[name]
+# Parsers: (setting name, raw text) -> value, or ConfigError with one line naming the setting.
 
 
-def parse_centros(raw: str) -> tuple[str, ...]:
-    centros = tuple(c.strip() for c in raw.split(",") if c.strip())
-    if not centros:
-        raise ConfigError("IACT_CENTROS is empty: give at least one 8-digit center code")
-    bad = [c for c in centros if not _CENTRO_RE.match(c)]
-    if bad:
-        raise ConfigError(f"IACT_CENTROS: unknown center code {bad[0]!r} (expected 8 digits, e.g. {CENTRO_NACIONAL})")
-    return centros
-
-
-def parse_zona(raw: str) -> str:
-    try:
-        ZoneInfo(raw)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"IACT_ZONA_HORARIA: unknown time zone {raw!r} (e.g. America/Mexico_City)") from None
+def parse_url(name: str, raw: str) -> str:
+    if not _URL_RE.match(raw):
+        raise ConfigError(f"{name}: {redact(raw)!r} is not a postgresql:// URL")
     return raw
 
 
-def parse_clientes_anonimos(raw: str) -> tuple[str, ...]:
-    """IACT_CLIENTES_ANONIMOS: the placeholders, trimmed and in lower case."""
-    return tuple(dict.fromkeys(p.strip().lower() for p in (raw or "").split(",") if p.strip()))
+def parse_ruta(name: str, raw: str) -> Path:
+    return Path(raw).expanduser().resolve()
+
+
+def parse_direccion(name: str, raw: str) -> str:
+    """A web address, its trailing slash dropped so that `/runs/...` can be appended."""
+    return raw.rstrip("/")
+
+
+def parse_centros(name: str, raw: str) -> tuple[str, ...]:
+    centros = tuple(c.strip() for c in raw.split(",") if c.strip())
+    if not centros:
+        raise ConfigError(f"{name} is empty: give at least one 8-digit center code")
+    bad = [c for c in centros if not _CENTRO_RE.match(c)]
+    if bad:
+        raise ConfigError(f"{name}: unknown center code {bad[0]!r} (expected 8 digits, e.g. {CENTRO_NACIONAL})")
+    return centros
+
+
+def parse_zona(name: str, raw: str) -> str:
+    try:
+        ZoneInfo(raw)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{name}: unknown time zone {raw!r} (e.g. America/Mexico_City)") from None
+    return raw
+
+
+def parse_clientes_anonimos(name: str, raw: str) -> tuple[str, ...]:
+    """The placeholders, trimmed and in lower case."""
+    return tuple(dict.fromkeys(p.strip().lower() for p in raw.split(",") if p.strip()))
 
 
 def parse_fecha(name: str, raw: str) -> date:
@@ -111,8 +82,8 @@ def parse_fecha(name: str, raw: str) -> date:
 
 
 def parse_number(name: str, raw: str) -> float:
-    """A numeric setting, checked against its range in LIMITES."""
-    low, high = LIMITES[name]
+    """A number within the closed bounds the table gives the setting."""
+    low, high = ajuste(name).limites
     try:
         value = float(raw)
     except ValueError:
@@ -122,41 +93,244 @@ def parse_number(name: str, raw: str) -> float:
     return value
 
 
-def parse_horas(raw: str) -> int:
-    """IACT_VENTANA_RELLAMADA_HORAS: whole hours, 1 to 720 (30 days)."""
-    valor = parse_number("IACT_VENTANA_RELLAMADA_HORAS", raw)
+def parse_entero(name: str, raw: str) -> int:
+    """A count (days, seconds, megabytes): a number within its bounds, its fraction dropped."""
+    return int(parse_number(name, raw))
+
+
+def parse_horas(name: str, raw: str) -> int:
+    """Whole hours within the setting's bounds."""
+    valor = parse_number(name, raw)
     if valor != int(valor):
-        raise ConfigError(f"IACT_VENTANA_RELLAMADA_HORAS: {raw!r} is not a whole number of hours")
+        raise ConfigError(f"{name}: {raw!r} is not a whole number of hours")
     return int(valor)
 
 
 @dataclass(frozen=True)
+class Ajuste:
+    """One setting: its environment variable, its default text (None: may stay unset), the
+    parser of its text, the closed range of a numeric one, and what it does (for the README)."""
+
+    nombre: str
+    defecto: str | None
+    parser: Callable[[str, str], object]
+    descripcion: str
+    limites: tuple[float, float] | None = None
+
+    @property
+    def campo(self) -> str:
+        """The attribute carrying it in `Settings` and `resources.PipelineSettings`."""
+        return self.nombre.removeprefix("IACT_").lower()
+
+    def texto(self) -> str | None:
+        """The environment's text if set and not blank, else the default."""
+        return os.environ.get(self.nombre, "").strip() or self.defecto
+
+    def convertir(self, texto: str | None):
+        """The value of `texto` (None stays None: an optional setting left unset)."""
+        return None if texto is None else self.parser(self.nombre, texto)
+
+    def valor(self):
+        return self.convertir(self.texto())
+
+
+_SEMANA_S = (0, 7 * 86400)  # session timeouts: a week at most, 0 disables one
+
+AJUSTES: tuple[Ajuste, ...] = (
+    Ajuste(
+        "IACT_IVR_URL",
+        None,
+        parse_url,
+        "URL de la base IVR de origen, leída siempre en modo solo lectura; "
+        "sin valor: la base `ivr` del PostgreSQL embebido",
+    ),
+    Ajuste(
+        "IACT_WAREHOUSE_URL",
+        None,
+        parse_url,
+        "URL del almacén (staging, reportes, buzón, seguimiento ETL); "
+        "sin valor: la base `iact` del PostgreSQL embebido",
+    ),
+    Ajuste(
+        "DAGSTER_PG_URL",
+        None,
+        parse_url,
+        "URL del almacenamiento de Dagster (runs, eventos, schedules); "
+        "sin valor: la base `dagster` del PostgreSQL embebido",
+    ),
+    Ajuste(
+        "IACT_HOME",
+        str(PROJECT_ROOT / ".iact" / "dev"),
+        parse_ruta,
+        "directorio local del PostgreSQL embebido y de la instancia de Dagster",
+    ),
+    Ajuste(
+        "IACT_CENTROS",
+        f"{CENTRO_NACIONAL},{CENTRO_PUEBLA}",
+        parse_centros,
+        "centros cuyos registros se cargan: códigos de 8 dígitos separados por comas",
+    ),
+    Ajuste(
+        "IACT_ZONA_HORARIA",
+        "America/Mexico_City",
+        parse_zona,
+        "zona horaria de los reportes (nombre IANA): un registro pertenece al día local de su inicio",
+    ),
+    Ajuste(
+        "IACT_PARTICIONES_DESDE",
+        "2024-01-01",
+        parse_fecha,
+        "primer día de las particiones diarias, mensuales y trimestrales (AAAA-MM-DD)",
+    ),
+    Ajuste(
+        "IACT_UMBRAL_NIVEL_SERVICIO",
+        "20",
+        parse_number,
+        "T del nivel de servicio: espera máxima de una llamada atendida a tiempo, en segundos",
+        (0, 86400),
+    ),
+    Ajuste(
+        "IACT_ABANDONO_CORTO",
+        "5",
+        parse_number,
+        "S: un abandono con espera de hasta S segundos es un abandono corto",
+        (0, 3600),
+    ),
+    Ajuste(
+        "IACT_VENTANA_RELLAMADA_HORAS",
+        "24",
+        parse_horas,
+        "H: otra llamada del mismo cliente dentro de H horas es una rellamada, en horas enteras",
+        (1, 720),
+    ),
+    Ajuste(
+        "IACT_MAX_TASA_RECHAZO",
+        "0.05",
+        parse_number,
+        "fracción máxima de filas rechazadas de un día (0 a 1); por encima, sus reportes no se reconstruyen",
+        (0, 1),
+    ),
+    Ajuste(
+        "IACT_VOLUMEN_MINIMO",
+        "0.5",
+        parse_number,
+        "fracción (0 a 1) de la mediana del mismo día de la semana de las 4 semanas previas por debajo de "
+        "la cual un día se retiene",
+        (0, 1),
+    ),
+    Ajuste(
+        "IACT_UI_URL",
+        "http://127.0.0.1:3000",
+        parse_direccion,
+        "dirección de la interfaz de Dagster que citan las alertas y los errores de `iact`",
+    ),
+    Ajuste(
+        "IACT_MENU_UMBRAL_PROBLEMA",
+        "0.20",
+        parse_number,
+        "tasa de abandono (0 a 1) desde la cual un menú del IVR es problemático",
+        (0, 1),
+    ),
+    Ajuste(
+        "IACT_PURGA_DIAS",
+        "30",
+        parse_entero,
+        "días que un mensaje vencido del buzón se conserva antes de purgarse",
+        (0, 3650),
+    ),
+    # Placeholders a source writes for "no caller id": staging stores them as NULL, like ''
+    # and blanks, so no report counts them as a client.
+    Ajuste(
+        "IACT_CLIENTES_ANONIMOS",
+        "anonymous,anonimo,anónimo,desconocido,unknown,null",
+        parse_clientes_anonimos,
+        "marcadores de «sin identificador de cliente», separados por comas (sin distinguir mayúsculas): "
+        "se guardan como NULL y ningún reporte los cuenta como cliente",
+    ),
+    # A statement must fit a quarter's report; a lock wait gives a concurrent run of the same
+    # partition time to end; an idle open transaction means a hung process holding locks.
+    Ajuste(
+        "IACT_PG_STATEMENT_TIMEOUT_S",
+        "1800",
+        parse_entero,
+        "duración máxima de una sentencia SQL, en segundos (0: sin límite)",
+        _SEMANA_S,
+    ),
+    Ajuste(
+        "IACT_PG_LOCK_TIMEOUT_S",
+        "600",
+        parse_entero,
+        "espera máxima por un bloqueo, en segundos (0: sin límite)",
+        _SEMANA_S,
+    ),
+    Ajuste(
+        "IACT_PG_IDLE_TX_TIMEOUT_S",
+        "600",
+        parse_entero,
+        "duración máxima de una transacción abierta e inactiva, en segundos (0: sin límite)",
+        _SEMANA_S,
+    ),
+    # PostgreSQL's 4 MB default spills a day's sorts and hash tables to disk and makes the
+    # planner pick sort-based plans for the day's aggregates; it is per sort or hash node of a
+    # session, so a few at once: 2 GB at most.
+    Ajuste(
+        "IACT_PG_WORK_MEM_MB",
+        "64",
+        parse_entero,
+        "memoria de cada ordenamiento o tabla hash de una sesión (work_mem), en MB",
+        (4, 2048),
+    ),
+)
+
+_POR_NOMBRE = {a.nombre: a for a in AJUSTES}
+_POR_CAMPO = {a.campo: a for a in AJUSTES}
+
+
+def ajuste(nombre: str) -> Ajuste:
+    return _POR_NOMBRE[nombre]
+
+
+def por_campo(campo: str) -> Ajuste:
+    return _POR_CAMPO[campo]
+
+
+def valor(nombre: str):
+    """The parsed value of one setting, read from the environment now."""
+    return ajuste(nombre).valor()
+
+
+def validar() -> None:
+    """Parse every setting: ConfigError with one readable line at the first bad one."""
+    for a in AJUSTES:
+        a.valor()
+
+
+def _defecto_legible(defecto: str | None) -> str:
+    # A default under the project (IACT_HOME's) is shown relative to it, so that the rendered
+    # table is the same on every machine.
+    if defecto is None:
+        return "(sin valor)"
+    return f"`{defecto.replace(str(PROJECT_ROOT), '.', 1)}`"
+
+
+def tabla_markdown() -> str:
+    """The settings as a Markdown table (variable | default | description), for the README."""
+    filas = [(f"`{a.nombre}`", _defecto_legible(a.defecto), a.descripcion) for a in AJUSTES]
+    return tabla_md(["Variable", "Por defecto", "Descripción"], filas)
+
+
+@dataclass(frozen=True)
 class Settings:
+    """The settings read outside Dagster resources; each field is the `campo` of its setting."""
+
     home: Path
     centros: tuple[str, ...]
     zona_horaria: str
     particiones_desde: date
-    umbral_nivel_servicio: float
-    abandono_corto: float
-    ventana_rellamada_horas: int
-    max_tasa_rechazo: float
-    menu_umbral_problema: float
     purga_dias: int
     ui_url: str
 
 
 def load_settings() -> Settings:
-    """Read and validate every non-connection setting; raises ConfigError with one readable line."""
-    return Settings(
-        home=Path(env("IACT_HOME")).expanduser().resolve(),
-        centros=parse_centros(env("IACT_CENTROS")),
-        zona_horaria=parse_zona(env("IACT_ZONA_HORARIA")),
-        particiones_desde=parse_fecha("IACT_PARTICIONES_DESDE", env("IACT_PARTICIONES_DESDE")),
-        umbral_nivel_servicio=parse_number("IACT_UMBRAL_NIVEL_SERVICIO", env("IACT_UMBRAL_NIVEL_SERVICIO")),
-        abandono_corto=parse_number("IACT_ABANDONO_CORTO", env("IACT_ABANDONO_CORTO")),
-        ventana_rellamada_horas=parse_horas(env("IACT_VENTANA_RELLAMADA_HORAS")),
-        max_tasa_rechazo=parse_number("IACT_MAX_TASA_RECHAZO", env("IACT_MAX_TASA_RECHAZO")),
-        menu_umbral_problema=parse_number("IACT_MENU_UMBRAL_PROBLEMA", env("IACT_MENU_UMBRAL_PROBLEMA")),
-        purga_dias=int(parse_number("IACT_PURGA_DIAS", env("IACT_PURGA_DIAS"))),
-        ui_url=env("IACT_UI_URL").rstrip("/"),
-    )
+    """Read and validate the settings of `Settings`; raises ConfigError with one readable line."""
+    return Settings(**{f.name: por_campo(f.name).valor() for f in fields(Settings)})

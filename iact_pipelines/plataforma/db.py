@@ -16,13 +16,14 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
 
 from iact_pipelines.plataforma import embedded
-from iact_pipelines.plataforma.config import ConfigError, env, load_settings
+from iact_pipelines.plataforma.config import ConfigError, load_settings, valor
+from iact_pipelines.plataforma.secretos import redact
 
 IVR_DB = "ivr"
 WAREHOUSE_DB = "iact"
@@ -37,56 +38,9 @@ class Urls:
     embedded: bool
 
 
-# Every form a libpq password takes in text: a URL's userinfo (up to the last @ before the
-# host), a `password=` or `sslpassword=` parameter of a URL query or a key=value DSN (bare or
-# single-quoted with backslash escapes).
-_USERINFO = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^\s/?#@:]*:)[^\s/?#]*(@)", re.IGNORECASE)
-_PARAMETRO = re.compile(r"(\b(?:ssl)?password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&'\"]+)", re.IGNORECASE)
-# Settings whose value may carry a password that then shows up bare in a message.
-_CON_SECRETOS = ("IACT_IVR_URL", "IACT_WAREHOUSE_URL", "DAGSTER_PG_URL", "PGPASSWORD")
-_SECRETO_MINIMO = 4  # shorter literals would mask ordinary words; their URL forms still are
-
-
-def _secretos_configurados() -> set[str]:
-    """The passwords the environment holds (URL userinfo, query or DSN parameter, PGPASSWORD),
-    as written and percent-decoded."""
-    secretos: set[str] = set()
-    for name in _CON_SECRETOS:
-        valor = os.environ.get(name, "")
-        if not valor:
-            continue
-        if name == "PGPASSWORD":
-            secretos.add(valor)
-            continue
-        secretos.update(m.group(0)[len(m.group(1)) : -1] for m in _USERINFO.finditer(valor))
-        for m in _PARAMETRO.finditer(valor):
-            crudo = m.group(2)
-            secretos.add(crudo)
-            if crudo.startswith("'"):
-                secretos.add(re.sub(r"\\(.)", r"\1", crudo[1:-1]))
-    return {v for s in secretos for v in (s, unquote(s)) if len(v) >= _SECRETO_MINIMO}
-
-
-def redact(texto: str) -> str:
-    """The text with every password replaced by ***: in URLs, query parameters, key=value
-    DSNs, and any configured password appearing bare. The one masking function for every
-    surface (CLI errors, step failures, etl_jobs, alerts)."""
-    texto = _USERINFO.sub(r"\1***\2", str(texto))
-    texto = _PARAMETRO.sub(r"\1***", texto)
-    for secreto in sorted(_secretos_configurados(), key=len, reverse=True):
-        texto = texto.replace(secreto, "***")
-    return texto
-
-
 def _with_database(base_url: str, database: str) -> str:
     parts = urlsplit(base_url)
     return urlunsplit(parts._replace(path=f"/{database}"))
-
-
-def _check_url(name: str, url: str) -> str:
-    if not re.match(r"^postgres(ql)?(\+\w+)?://", url):
-        raise ConfigError(f"{name}: {redact(url)!r} is not a postgresql:// URL")
-    return url
 
 
 def libpq_url(url: str) -> str:
@@ -102,10 +56,7 @@ def sqlalchemy_url(url: str) -> str:
 
 def resolve_urls(*, start: bool = True) -> Urls:
     """URLs for the three databases: configured servers, else the embedded one (started if asked)."""
-    configured = {name: env(name) for name in ("IACT_IVR_URL", "IACT_WAREHOUSE_URL", "DAGSTER_PG_URL")}
-    for name, url in configured.items():
-        if url:
-            _check_url(name, url)
+    configured = {name: valor(name) for name in ("IACT_IVR_URL", "IACT_WAREHOUSE_URL", "DAGSTER_PG_URL")}
     base = None
     if not all(configured.values()):
         home = load_settings().home
@@ -123,8 +74,8 @@ def resolve_urls(*, start: bool = True) -> Urls:
 def warehouse_url() -> str:
     """The warehouse alone: IACT_WAREHOUSE_URL when set (a person's own login, without starting
     anything embedded for the other two databases), else the resolved one."""
-    configured = env("IACT_WAREHOUSE_URL")
-    return libpq_url(_check_url("IACT_WAREHOUSE_URL", configured)) if configured else resolve_urls().warehouse
+    configured = valor("IACT_WAREHOUSE_URL")
+    return libpq_url(configured) if configured else resolve_urls().warehouse
 
 
 def export_env(urls: Urls) -> None:
@@ -163,23 +114,16 @@ _BASE_INEXISTENTE = re.compile(r'database "[^"]*" does not exist')
 REINTENTOS_CONEXION = (0.5, 1.0, 2.0)  # seconds to wait before each new attempt
 
 
-def _entero(name: str) -> int:
-    """An integer setting (seconds or megabytes), bounds checked."""
-    from iact_pipelines.plataforma.config import parse_number
-
-    return int(parse_number(name, env(name)))
-
-
 def opciones_sesion(*, read_only: bool = False) -> str:
     """libpq `options` for every session: UTC, the timeouts (so no statement, lock wait or idle
     transaction lasts forever), work_mem, and read-only at the server when asked."""
-    options = f"-c timezone=UTC -c work_mem={_entero('IACT_PG_WORK_MEM_MB')}MB"
+    options = f"-c timezone=UTC -c work_mem={valor('IACT_PG_WORK_MEM_MB')}MB"
     for setting, name in (
         ("statement_timeout", "IACT_PG_STATEMENT_TIMEOUT_S"),
         ("lock_timeout", "IACT_PG_LOCK_TIMEOUT_S"),
         ("idle_in_transaction_session_timeout", "IACT_PG_IDLE_TX_TIMEOUT_S"),
     ):
-        options += f" -c {setting}={_entero(name)}s"
+        options += f" -c {setting}={valor(name)}s"
     if read_only:
         options += " -c default_transaction_read_only=on"
     return options

@@ -1,6 +1,6 @@
 """Dagster resources: the IVR source (read-only), the warehouse, and the pipeline settings.
 
-A URL left unset means the embedded PostgreSQL (see `db.py`); `definitions.py` fills these
+A URL left unset means the embedded PostgreSQL (see `db.py`); `build_resources` fills these
 fields from the environment with `dg.EnvVar`, so the UI shows variable names, never passwords.
 """
 
@@ -121,62 +121,59 @@ class WarehouseResource(_Database):
 
 
 class PipelineSettings(dg.ConfigurableResource):
-    """Business settings: allowed centers, reporting time zone and thresholds."""
+    """Business settings: allowed centers, reporting time zone and thresholds.
 
-    centros: str = config.DEFAULTS["IACT_CENTROS"]
-    zona_horaria: str = config.DEFAULTS["IACT_ZONA_HORARIA"]
-    umbral_nivel_servicio: str = config.DEFAULTS["IACT_UMBRAL_NIVEL_SERVICIO"]
-    abandono_corto: str = config.DEFAULTS["IACT_ABANDONO_CORTO"]
-    ventana_rellamada_horas: str = config.DEFAULTS["IACT_VENTANA_RELLAMADA_HORAS"]
-    max_tasa_rechazo: str = config.DEFAULTS["IACT_MAX_TASA_RECHAZO"]
-    volumen_minimo: str = config.DEFAULTS["IACT_VOLUMEN_MINIMO"]
-    menu_umbral_problema: str = config.DEFAULTS["IACT_MENU_UMBRAL_PROBLEMA"]
-    ui_url: str = config.DEFAULTS["IACT_UI_URL"]
+    Each field is the text of the setting of `config.AJUSTES` whose `campo` it is named after,
+    read through that setting's own parser (so bounds and messages are the table's)."""
+
+    centros: str
+    zona_horaria: str
+    umbral_nivel_servicio: str
+    abandono_corto: str
+    ventana_rellamada_horas: str
+    max_tasa_rechazo: str
+    volumen_minimo: str
+    menu_umbral_problema: str
+    ui_url: str
+
+    def _valor(self, campo: str):
+        return config.por_campo(campo).convertir(getattr(self, campo))
 
     def centros_permitidos(self) -> list[str]:
-        return list(config.parse_centros(self.centros))
+        return list(self._valor("centros"))
 
     def zona(self) -> str:
-        return config.parse_zona(self.zona_horaria)
+        return self._valor("zona_horaria")
 
     def umbral_espera_segundos(self) -> float:
-        return config.parse_number("IACT_UMBRAL_NIVEL_SERVICIO", self.umbral_nivel_servicio)
+        return self._valor("umbral_nivel_servicio")
 
     def abandono_corto_segundos(self) -> float:
-        return config.parse_number("IACT_ABANDONO_CORTO", self.abandono_corto)
+        return self._valor("abandono_corto")
 
     def ventana_rellamada(self) -> int:
-        return config.parse_horas(self.ventana_rellamada_horas)
+        return self._valor("ventana_rellamada_horas")
 
     def tasa_rechazo_maxima(self) -> float:
-        return config.parse_number("IACT_MAX_TASA_RECHAZO", self.max_tasa_rechazo)
+        return self._valor("max_tasa_rechazo")
 
     def volumen_minimo_fraccion(self) -> float:
-        return config.parse_number("IACT_VOLUMEN_MINIMO", self.volumen_minimo)
+        return self._valor("volumen_minimo")
 
     def umbral_menu_problema(self) -> float:
-        return config.parse_number("IACT_MENU_UMBRAL_PROBLEMA", self.menu_umbral_problema)
+        return self._valor("menu_umbral_problema")
 
 
 def _from_env(name: str) -> dg.EnvVar | str | None:
     """`dg.EnvVar(name)` when the variable is set (resolved at run time, shown by name in the
-    UI), else the documented default."""
-    return dg.EnvVar(name) if os.environ.get(name, "").strip() else config.DEFAULTS[name]
+    UI), else the table's default."""
+    return dg.EnvVar(name) if os.environ.get(name, "").strip() else config.ajuste(name).defecto
 
 
 def build_resources() -> dict[str, dg.ConfigurableResource]:
+    ajustes = {campo: _from_env(config.por_campo(campo).nombre) for campo in PipelineSettings.model_fields}
     return {
         "ivr": IvrResource(url=_from_env("IACT_IVR_URL")),
         "warehouse": WarehouseResource(url=_from_env("IACT_WAREHOUSE_URL")),
-        "settings": PipelineSettings(
-            centros=_from_env("IACT_CENTROS"),
-            zona_horaria=_from_env("IACT_ZONA_HORARIA"),
-            umbral_nivel_servicio=_from_env("IACT_UMBRAL_NIVEL_SERVICIO"),
-            abandono_corto=_from_env("IACT_ABANDONO_CORTO"),
-            ventana_rellamada_horas=_from_env("IACT_VENTANA_RELLAMADA_HORAS"),
-            max_tasa_rechazo=_from_env("IACT_MAX_TASA_RECHAZO"),
-            volumen_minimo=_from_env("IACT_VOLUMEN_MINIMO"),
-            menu_umbral_problema=_from_env("IACT_MENU_UMBRAL_PROBLEMA"),
-            ui_url=_from_env("IACT_UI_URL"),
-        ),
+        "settings": PipelineSettings(**ajustes),
     }

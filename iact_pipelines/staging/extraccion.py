@@ -75,7 +75,7 @@ def consulta_extraccion(fuente: Fuente, ventana: Ventana, centros: Sequence[str]
         inicio=sql.Identifier(fuente.inicio),
         centro=sql.Identifier(fuente.centro),
         tabla=sql.Identifier("ivr", fuente.tabla),
-        centros=sql.Literal(list(config.parse_centros(",".join(centros)))),
+        centros=sql.Literal(list(config.parse_centros("IACT_CENTROS", ",".join(centros)))),
         desde=sql.Literal(desde),
         hasta=sql.Literal(hasta),
     ).as_string(None)
@@ -216,7 +216,7 @@ def sin_clientes_anonimos(tabla: pa.Table) -> pa.Table:
     if CLIENTE not in tabla.column_names:
         return tabla
     columna = tabla[CLIENTE]
-    marcadores = pa.array(["", *config.parse_clientes_anonimos(config.env("IACT_CLIENTES_ANONIMOS"))])
+    marcadores = pa.array(["", *config.valor("IACT_CLIENTES_ANONIMOS")])
     # Cheap screens first (trimming and lowering every id cost 0.3 s per 2.4M rows): an exact
     # placeholder, then only the ids that are not all digits (a phone number never is one).
     anonimo = pc.is_in(columna, value_set=marcadores.cast(columna.type))
@@ -237,7 +237,7 @@ def sin_clientes_anonimos(tabla: pa.Table) -> pa.Table:
 
 def con_dia_local(tabla: pa.Table, inicio: str, zona: str) -> pa.Table:
     """Append `fecha` and `hora`: the local day and hour of the row's start in `zona`."""
-    local = pc.local_timestamp(tabla[inicio].cast(pa.timestamp("us", tz=config.parse_zona(zona))))
+    local = pc.local_timestamp(tabla[inicio].cast(pa.timestamp("us", tz=config.parse_zona("IACT_ZONA_HORARIA", zona))))
     tabla = tabla.append_column("fecha", local.cast(pa.date32()))
     return tabla.append_column("hora", pc.hour(local).cast(pa.int16()))
 
