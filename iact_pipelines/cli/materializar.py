@@ -221,10 +221,15 @@ def _cerrar_run_huerfano(instance, run_id: str, motivo: str) -> None:
 def ejecutar(
     defs, instance, grupos: list[Grupo], etiquetas: dict[str, str] | None = None, *, verbose: bool = False
 ) -> list[Resultado]:
-    """One in-process run per group over its key range, in order; dependents of a failure skip."""
+    """One in-process run per group over its key range, in order; dependents of a failure skip.
+    First, the runs a killed process left STARTED are failed and mirrored: a deployment that
+    runs `iact materializar` from cron, without the daemon's runs_muertos sensor, keeps none."""
     from dagster._core.utils import make_new_run_id
 
     from iact_pipelines.monitoreo import vigilancia
+
+    for muerto in vigilancia.fallar_runs_muertos(instance, por="el siguiente iact materializar"):
+        _espejar(instance, muerto)
 
     asset_graph = defs.resolve_asset_graph()
     resultados: list[Resultado] = []

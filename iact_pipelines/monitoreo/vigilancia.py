@@ -72,8 +72,11 @@ def esta_vivo(pid: int, inicio: float | None) -> bool:
         return True  # exists, owned by someone else
 
 
-def fallar_runs_muertos(instance: dg.DagsterInstance, *, ahora: float | None = None) -> list[str]:
-    """Fail every STARTED run of this host whose process is gone; returns their run ids."""
+def fallar_runs_muertos(
+    instance: dg.DagsterInstance, *, ahora: float | None = None, por: str = "el sensor runs_muertos"
+) -> list[str]:
+    """Fail every STARTED run of this host whose process is gone; returns their run ids.
+    `por`: who noticed (the sensor, or the next `iact materializar` where no daemon runs)."""
     ahora = time.time() if ahora is None else ahora
     host = socket.gethostname()
     fallados = []
@@ -88,7 +91,7 @@ def fallar_runs_muertos(instance: dg.DagsterInstance, *, ahora: float | None = N
         instance.report_run_failed(
             instance.get_run_by_id(run.run_id),
             f"El proceso del run (pid {proceso[1]} en {host}) ya no existe (terminado o caído): "
-            "run marcado como fallido por el sensor runs_muertos.",
+            f"run marcado como fallido por {por}.",
         )
         fallados.append(run.run_id)
     return fallados
