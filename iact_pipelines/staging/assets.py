@@ -54,11 +54,9 @@ def _asset(tabla: str, descripcion: str) -> dg.AssetsDefinition:
         warehouse: WarehouseResource,
         settings: PipelineSettings,
     ):
-        # Yielded, not returned: in a range run the per-partition `volumen` check is not one of
-        # the step's outputs, and Dagster reads a returned MaterializeResult (a NamedTuple)
-        # against the output count.
+        # Yielded, not returned: a range run logs each day's events after its materialization.
         with errores_clasificados():
-            yield corrida.cargar_ventana(context, tabla, ivr, warehouse, settings)
+            yield from corrida.cargar_ventana(context, tabla, ivr, warehouse, settings)
 
     return _staging
 

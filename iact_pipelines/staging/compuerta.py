@@ -209,7 +209,9 @@ class Volumen:
             metadata=self._metadata(v),
         )
 
-    def evaluacion(self, v: Veredicto) -> dg.AssetCheckEvaluation:
+    def evaluacion(self, v: Veredicto, objetivo=None) -> dg.AssetCheckEvaluation:
+        """The day's verdict as a per-partition evaluation; `objetivo`: the day's latest
+        materialization (`eventos.objetivo`), which makes it current for that day."""
         return dg.AssetCheckEvaluation(
             asset_key=dg.AssetKey(self.asset_key.split("/")),
             check_name=CHECK_VOLUMEN,
@@ -219,6 +221,7 @@ class Volumen:
             description=self._descripcion(v),
             metadata=self._metadata(v),
             partition=v.fecha,
+            target_materialization_data=objetivo,
         )
 
     def resumen_del_rango(self) -> dg.AssetCheckResult:
@@ -241,7 +244,7 @@ class Volumen:
         )
 
 
-def tasa_rechazo_dia(clave: dg.AssetKey, dia: str, fila, maxima: float) -> dg.AssetCheckEvaluation:
+def tasa_rechazo_dia(clave: dg.AssetKey, dia: str, fila, maxima: float, objetivo=None) -> dg.AssetCheckEvaluation:
     """One day's reject-rate verdict, as a per-partition evaluation (range runs)."""
     tasa = float(fila["rechazados"] / fila["leidos"]) if fila["leidos"] else 0.0
     return dg.AssetCheckEvaluation(
@@ -249,6 +252,7 @@ def tasa_rechazo_dia(clave: dg.AssetKey, dia: str, fila, maxima: float) -> dg.As
         check_name=CHECK_TASA_RECHAZO,
         passed=tasa <= maxima,
         partition=dia,
+        target_materialization_data=objetivo,
         severity=dg.AssetCheckSeverity.ERROR,
         blocking=True,
         description=f"{dia}: rejected share {tasa:.2%} ({'above' if tasa > maxima else 'within'} {maxima:.2%})",
@@ -295,44 +299,37 @@ def tasa_rechazo(
     )
 
 
-def resultados(
-    context: dg.AssetExecutionContext, juez: Volumen, por_dia: pd.DataFrame, por_regla: dict[str, int]
-) -> list[dg.AssetCheckResult]:
+def resultados(juez: Volumen, por_dia: pd.DataFrame, por_regla: dict[str, int], *, un_dia: bool) -> list:
     """The run's check results. One day: real (partitioned, blocking) results; a failure stops
     its reports. A range: Dagster 1.13 attaches an AssetCheckResult to the run's whole range,
-    and a failed blocking one would hold back every day's reports, so each day gets its own
-    evaluation event instead, the results are range summaries that never gate, and the
-    reports skip the held days themselves (`dias_retenidos`). A held day fails the step
-    unless reports of the same run skip it and fail naming it."""
-    if context.has_partition_key:
+    and a failed blocking one would hold back every day's reports, so the results are range
+    summaries that never gate, each day gets its own evaluation (`evaluaciones`), and the
+    reports skip the held days themselves (`dias_retenidos`)."""
+    if un_dia:
         return [tasa_rechazo(por_dia, por_regla, juez.tasa_maxima), juez.resultado(juez.veredictos[0])]
-    for dia, fila in por_dia.iterrows():
-        context.log_event(tasa_rechazo_dia(context.asset_key, dia, fila, juez.tasa_maxima))
-    for veredicto in juez.veredictos:
-        context.log_event(juez.evaluacion(veredicto))
-        context.log_event(
-            dg.AssetObservation(
-                asset_key=context.asset_key,
-                partition=veredicto.fecha,
-                metadata={
-                    "dagster/row_count": veredicto.cargadas,
-                    "filas_leidas": veredicto.leidas,
-                    "estado": veredicto.estado,
-                },
-            )
-        )
-    retenidos = juez.retenidos()
-    if retenidos and not _reportes_en_el_run(context):
-        raise dg.Failure(
-            description=f"{context.asset_key.to_user_string()}: {', '.join(retenidos)} held back by the "
-            "volumen or tasa_rechazo check (their reports are not rebuilt; the other days were loaded)",
-            metadata={"dias_retenidos": dg.MetadataValue.json(retenidos)},
-            allow_retries=False,
-        )
-    return [
-        tasa_rechazo(por_dia, por_regla, juez.tasa_maxima, dg.AssetCheckSeverity.WARN),
-        juez.resumen_del_rango(),
+    return [tasa_rechazo(por_dia, por_regla, juez.tasa_maxima, dg.AssetCheckSeverity.WARN), juez.resumen_del_rango()]
+
+
+def evaluaciones(clave: dg.AssetKey, juez: Volumen, por_dia: pd.DataFrame, objetivos: dict) -> list:
+    """Each day's two verdicts of a range run, targeting the day's latest materialization."""
+    eventos = [
+        tasa_rechazo_dia(clave, dia, fila, juez.tasa_maxima, objetivos.get(dia)) for dia, fila in por_dia.iterrows()
     ]
+    return eventos + [juez.evaluacion(v, objetivos.get(v.fecha)) for v in juez.veredictos]
+
+
+def falla_si_retenidos(context: dg.AssetExecutionContext, juez: Volumen) -> dg.Failure | None:
+    """A range run's held days fail the step, unless reports of the same run skip them and
+    fail naming them; the other days were loaded and are shown so."""
+    retenidos = juez.retenidos()
+    if context.has_partition_key or not retenidos or _reportes_en_el_run(context):
+        return None
+    return dg.Failure(
+        description=f"{context.asset_key.to_user_string()}: {', '.join(retenidos)} held back by the "
+        "volumen or tasa_rechazo check (their reports are not rebuilt; the other days were loaded)",
+        metadata={"dias_retenidos": dg.MetadataValue.json(retenidos)},
+        allow_retries=False,
+    )
 
 
 def _reportes_en_el_run(context: dg.AssetExecutionContext) -> bool:

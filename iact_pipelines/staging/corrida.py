@@ -27,7 +27,7 @@ from iact_pipelines.fuentes.contrato import FUENTES, Fuente
 from iact_pipelines.plataforma import catalogo, ejecuciones, hilos, markdown
 from iact_pipelines.plataforma.fechas import Ventana
 from iact_pipelines.plataforma.resources import IvrResource, PipelineSettings, WarehouseResource
-from iact_pipelines.staging import carga, clientes, compuerta, errores, extraccion, validacion
+from iact_pipelines.staging import carga, clientes, compuerta, errores, extraccion, publicacion, validacion
 
 # A backfill is one run, but its window is read in batches of whole days sized to stay under
 # this many source rows (peak memory measured at ~0.5 KB per row: Arrow, pandas, failure
@@ -116,8 +116,8 @@ def cargar_ventana(
     ivr: IvrResource,
     warehouse: WarehouseResource,
     settings: PipelineSettings,
-) -> dg.MaterializeResult:
-    """The run's days of `staging.<tabla>`, batch after batch, then its checks and metadata."""
+):
+    """The run's days of `staging.<tabla>`, batch after batch; then what Dagster shows of them."""
     juez = compuerta.Volumen(
         asset_key=context.asset_key.to_user_string(),
         fraccion=settings.volumen_minimo_fraccion(),
@@ -128,23 +128,26 @@ def cargar_ventana(
     )
     fuente = FUENTES[tabla]
     resumenes: list[Resumen] = []
-    previa = None
     for ventana in _lotes(_ventana(context, settings), resumenes):
         lote = Lote(context, fuente, ventana, ivr.url_lectura(), warehouse, settings.centros_permitidos(), juez)
-        resumen, validas = _cargar_sin_bloqueados(lote)
-        resumenes.append(resumen)
-        previa = previa if previa is not None and previa.num_rows else validas.slice(0, 5)
+        resumenes.append(_cargar_sin_bloqueados(lote))
     reloj = hilos.Cronometro()
     with warehouse.connect() as conn:
         carga.analizar(conn, tabla)
-    reloj.marcar("carga")
-    resumen = Resumen.unir(resumenes)
-    resumen.segundos["carga"] = resumen.segundos.get("carga", 0.0) + reloj.segundos["carga"]
-    checks = compuerta.resultados(context, juez, resumen.por_dia, resumen.por_regla)
-    return dg.MaterializeResult(
-        metadata=_metadata(fuente, previa, resumen, por_dia=context.has_partition_key),
-        check_results=checks,
+        reloj.marcar("carga")
+        resumen = Resumen.unir(resumenes)
+        resumen.segundos["carga"] = resumen.segundos.get("carga", 0.0) + reloj.segundos["carga"]
+        figuras = publicacion.dias(conn, fuente, juez, resumen.por_dia)
+    un_dia = context.has_partition_key
+    yield dg.MaterializeResult(
+        metadata=_metadata(fuente, resumen, figuras, un_dia),
+        check_results=compuerta.resultados(juez, resumen.por_dia, resumen.por_regla, un_dia=un_dia),
     )
+    if not un_dia:
+        publicacion.publicar_rango(context, juez, resumen.por_dia, figuras)
+        falla = compuerta.falla_si_retenidos(context, juez)
+        if falla is not None:
+            raise falla
 
 
 def _ventana(context: dg.AssetExecutionContext, settings: PipelineSettings) -> Ventana:
@@ -169,12 +172,12 @@ def _lotes(ventana: Ventana, hechos: list[Resumen]):
         i = fin
 
 
-def _cargar_sin_bloqueados(lote: Lote) -> tuple[Resumen, pa.Table]:
+def _cargar_sin_bloqueados(lote: Lote) -> Resumen:
     """One batch loaded, the days the `volumen` check blocks left out (they keep their
     previous rows); an unusable batch is recorded as critical and fails the run."""
     for _ in range(INTENTOS_BLOQUEO):
         try:
-            resumen, validas = _cargar_lote(lote)
+            resumen = _cargar_lote(lote)
         except extraccion.FuenteInutilizable as exc:
             critico = {"regla": validacion.COLUMNA_FALTANTE, "campo": exc.campo, "mensaje": str(exc), "fila": -1}
             _fallar_critico(lote, _Critico(None, pd.DataFrame([{**critico, "casos": 1}])))
@@ -188,7 +191,7 @@ def _cargar_sin_bloqueados(lote: Lote) -> tuple[Resumen, pa.Table]:
             f"{resumen.total('cargados')} loaded, {resumen.total('rechazados')} rejected, "
             f"{resumen.total('advertidos')} warned"
         )
-        return resumen, validas
+        return resumen
     raise dg.Failure(
         description=f"{lote.asset_key} {lote.ventana.rango()}: the days the volumen check blocks "
         f"kept changing while the source was read ({INTENTOS_BLOQUEO} attempts); nothing was loaded, run it again",
@@ -213,7 +216,6 @@ class _Leido:
     rechazos: list[np.ndarray] = field(default_factory=list)
     avisos: list[np.ndarray] = field(default_factory=list)
     por_regla: dict[str, int] = field(default_factory=dict)
-    previa: pa.Table | None = None
 
 
 @dataclass
@@ -226,7 +228,7 @@ class _Validado:
     validas: pa.Table  # the rows to load, with staging's columns and types
 
 
-def _cargar_lote(lote: Lote) -> tuple[Resumen, pa.Table]:
+def _cargar_lote(lote: Lote) -> Resumen:
     """The batch in overlapping chunks, inside the one transaction that replaces its days:
     while chunk k is validated here, chunk k+1 is read from the source (worker thread) and
     chunk k-1 and its error rows are COPYed in (another). What needs the whole batch comes
@@ -264,8 +266,7 @@ def _cargar_lote(lote: Lote) -> tuple[Resumen, pa.Table]:
             _juzgar(conn, lote, por_dia)
         # (leaving the block: the days' first-call rows, ANALYZE and the commit)
     reloj.marcar("carga")
-    previa = leido.previa if leido.previa is not None else fuente.esquema_staging.empty_table()
-    return Resumen(por_dia, dict(sorted(leido.por_regla.items())), reloj.segundos), previa
+    return Resumen(por_dia, dict(sorted(leido.por_regla.items())), reloj.segundos)
 
 
 def _copiar_errores(conn: psycopg.Connection, lote: Lote, job_id: int, filas: pd.DataFrame) -> None:
@@ -297,7 +298,6 @@ def _acumular(leido: _Leido, trozo: pa.Table, validado: _Validado) -> None:
     leido.dias.append(validado.dia)
     leido.rechazos.append(validado.resultado.rechazadas)
     leido.avisos.append(validado.advertida)
-    leido.previa = leido.previa if leido.previa is not None and leido.previa.num_rows else validado.validas.slice(0, 5)
 
 
 def _con_duplicados(trozos, fuente: Fuente, hilo: ThreadPoolExecutor, futuro: list[Future]):
@@ -388,18 +388,18 @@ def _juzgar(conn: psycopg.Connection, lote: Lote, por_dia: pd.DataFrame) -> None
     lote.juez.cerrar(conn, veredictos, por_dia)
 
 
-def _metadata(fuente: Fuente, previa: pa.Table, resumen: Resumen, *, por_dia: bool) -> dict:
-    """`por_dia`: the run is one day. A range run's materialization is recorded on every day
-    of the range with this same metadata, so it carries no `dagster/row_count` (that would be
-    the range's total on each day); each day's count is an observation of its own."""
+def _metadata(fuente: Fuente, resumen: Resumen, figuras: list[publicacion.Dia], un_dia: bool) -> dict:
+    """One day: that day's figures. A range: Dagster records this materialization on every day
+    of the range, so it carries the range's totals, labelled as such, and no day's figures
+    (each day's own materialization follows it)."""
     cargados = resumen.total("cargados")
+    dias = resumen.por_dia.index
     return {
-        **({"dagster/row_count": cargados} if por_dia else {}),
+        **(figuras[0].metadata() if un_dia else {"rango": f"{dias[0]}...{dias[-1]}", "dias_del_rango": len(dias)}),
         **catalogo.tabla(f"staging.{fuente.tabla}").metadata_dagster(),
-        "previa": dg.MetadataValue.md(_vista_previa(previa)),
-        "errores_por_regla": dg.MetadataValue.json(resumen.por_regla),
-        "por_dia": dg.MetadataValue.md(_tabla_md(resumen.por_dia.reset_index(names="fecha"))),
-        # Plain integers: the etl_jobs mirror sums these over the run's steps.
+        **({} if un_dia else {"por_dia": dg.MetadataValue.md(_tabla_md(resumen.por_dia.reset_index(names="fecha")))}),
+        # The run's totals, plain integers: the etl_jobs mirror reads them from the run's first
+        # materialization of each asset.
         "registros_extraidos": resumen.total("leidos"),
         "registros_transformados": cargados,
         "registros_cargados": cargados,
@@ -408,11 +408,6 @@ def _metadata(fuente: Fuente, previa: pa.Table, resumen: Resumen, *, por_dia: bo
         # Wall seconds per phase (the benchmark reads `segundos_*`).
         **{f"segundos_{fase}": round(t, 3) for fase, t in resumen.segundos.items()},
     }
-
-
-def _vista_previa(validas: pa.Table, filas: int = 5) -> str:
-    muestra = validas.slice(0, filas).to_pandas(date_as_object=True)
-    return _tabla_md(muestra) if len(muestra) else "_no rows loaded_"
 
 
 def _tabla_md(frame: pd.DataFrame) -> str:

@@ -7,6 +7,7 @@ import dagster as dg
 
 from iact_pipelines.cli import main
 from iact_pipelines.monitoreo import seguimiento
+from iact_pipelines.plataforma import eventos
 from iact_pipelines.plataforma.resources import build_resources
 from iact_pipelines.reportes import assets as reportes
 from iact_pipelines.staging import assets as staging
@@ -172,17 +173,30 @@ def test_a_range_with_one_bad_day_builds_the_other_nine(ivr_writer, warehouse, i
     # per-day check results and row counts
     por_dia = {e.partition: e.passed for e in volumen(result) if e.partition}
     assert por_dia == {d: d != malo for d in dias}
-    filas = {
-        o.partition: o.metadata["dagster/row_count"].value
-        for o in (
-            e.event_specific_data.asset_observation
-            for e in result.all_events
-            if e.event_type_value == "ASSET_OBSERVATION"
-        )
-    }
-    assert filas == {d: 0 if d == malo else 2 + i % 2 for i, d in enumerate(dias)}
+    # each day's latest materialization: the rows staging holds for it (the bad day's kept ones)
+    ultimas = eventos.ultimas_materializaciones(instance, staging.llamadas.key, dias)
+    filas = {d: r.asset_materialization.metadata["dagster/partition_row_count"].value for d, r in ultimas.items()}
+    assert filas == {d: 3 if d == malo else 2 + i % 2 for i, d in enumerate(dias)}
+    publicados = {d: r.asset_materialization.metadata["publicado"].value for d, r in ultimas.items()}
+    assert publicados == {d: d != malo for d in dias}
+    # the range's own materialization carries the range's totals, on every day, no day's count
     mats = result.asset_materializations_for_node("staging__llamadas")
-    assert len(mats) == 10 and all("dagster/row_count" not in m.metadata for m in mats)
+    rango = [m for m in mats if "rango" in m.metadata]
+    assert len(rango) == 10 and all("dagster/row_count" not in m.metadata for m in rango)
+    # each day's checks are current for it: Passed, or Failed on the bad day
+    for check in ("volumen", "tasa_rechazo"):
+        info = instance.event_log_storage.get_asset_check_partition_info(
+            [dg.AssetCheckKey(staging.llamadas.key, check)]
+        )
+        estado = {i.partition_key: i.latest_execution_status.value for i in info if i.partition_key}
+        actual = {
+            i.partition_key: i.latest_materialization_storage_id == i.latest_target_materialization_storage_id
+            for i in info
+            if i.partition_key
+        }
+        assert actual == dict.fromkeys(dias, True)
+        esperado_check = {d: "FAILED" if d == malo and check == "volumen" else "SUCCEEDED" for d in dias}
+        assert estado == esperado_check
     informe = {
         r.partition_key
         for r in instance.fetch_materializations(reportes.llamadas_dia.key, limit=100).records
