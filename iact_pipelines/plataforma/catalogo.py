@@ -565,6 +565,11 @@ TABLAS: dict[str, Tabla] = {
                     BOOLEAN,
                     "el día rechazó más filas que IACT_MAX_TASA_RECHAZO: sus reportes no se reconstruyen",
                 ),
+                Columna(
+                    "filas_por_centro",
+                    JSONB,
+                    "filas leídas de cada centro permitido (el check volumen juzga también cada centro)",
+                ),
             ),
             ("fecha",),
         ),

@@ -17,6 +17,7 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 import psycopg
+from psycopg.types.json import Jsonb
 
 CHECK_TASA_RECHAZO = "tasa_rechazo"
 CHECK_VOLUMEN = "volumen"
@@ -30,15 +31,15 @@ SEMANAS_REFERENCIA = (7, 14, 21, 28)
 BLOQUEADO, CARGADO, ACEPTADO = "bloqueado", "cargado", "aceptado"
 
 _HISTORIA = """
-SELECT fecha::text, filas_leidas FROM staging_cargas
+SELECT fecha::text, filas_leidas, filas_por_centro FROM staging_cargas
 WHERE asset_key = %s AND fecha = ANY(%s::date[]) AND estado IN ('cargado', 'aceptado') AND filas_leidas > 0
 """
 _REGISTRAR_CARGA = """
 INSERT INTO staging_cargas (asset_key, fecha, estado, filas_leidas, filas_cargadas, mediana_referencia, motivo,
-                            aceptado_por, run_id, tasa_rechazo_excedida, updated_at)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now())
+                            aceptado_por, run_id, tasa_rechazo_excedida, filas_por_centro, updated_at)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now())
 ON CONFLICT (asset_key, fecha) DO UPDATE SET
-    tasa_rechazo_excedida = EXCLUDED.tasa_rechazo_excedida,
+    tasa_rechazo_excedida = EXCLUDED.tasa_rechazo_excedida, filas_por_centro = EXCLUDED.filas_por_centro,
     estado = EXCLUDED.estado, filas_leidas = EXCLUDED.filas_leidas, filas_cargadas = EXCLUDED.filas_cargadas,
     mediana_referencia = EXCLUDED.mediana_referencia, motivo = EXCLUDED.motivo,
     aceptado_por = EXCLUDED.aceptado_por, run_id = EXCLUDED.run_id, updated_at = EXCLUDED.updated_at
@@ -87,6 +88,29 @@ class Veredicto:
     motivo: str | None
     aceptado_por: str | None = None
     tasa_excedida: bool = False
+    por_centro: dict[str, int] = field(default_factory=dict)  # rows read per allowed center
+
+
+# Dagster reads a day that doubled as replayed or duplicated source data: over this many times
+# the reference median, a day is held like a day that read too little.
+PICO_VOLUMEN = 1.8
+_REFERENCIA = "the median of the same weekday 7, 14, 21 and 28 days earlier"
+
+
+def motivo_volumen(leidas: int, previas: list[int], fraccion: float, pico: float) -> str | None:
+    """Why `leidas` rows are not a believable day against `previas` (the same weekday of the
+    previous weeks), or None: no rows at all; fewer than `fraccion` x their median; more than
+    `pico` x it (0 disables). With fewer than two reference days only the first applies."""
+    if leidas == 0:
+        return "read 0 rows"
+    if len(previas) < 2:
+        return None
+    mediana = float(np.median(previas))
+    if leidas < fraccion * mediana:
+        return f"read {leidas} rows, under {fraccion:g} x {mediana:g} ({_REFERENCIA})"
+    if pico and leidas > pico * mediana:
+        return f"read {leidas} rows, over {pico:g} x {mediana:g} ({_REFERENCIA}): a replayed or doubled day?"
+    return None
 
 
 def _referencias(dia: str) -> list[str]:
@@ -95,10 +119,10 @@ def _referencias(dia: str) -> list[str]:
 
 @dataclass
 class Volumen:
-    """The blocking `volumen` check: a day fails when it read 0 rows, or fewer than `fraccion`
-    x the median rows of the same weekday 7, 14, 21 and 28 days earlier, counting only days
-    loaded with rows, when at least two were. A day in `aceptados` is loaded anyway and
-    recorded as accepted."""
+    """The blocking `volumen` check (`motivo_volumen`), on the day's rows and on each allowed
+    center's own (one center silent while the other grows): against the same weekday 7, 14,
+    21 and 28 days earlier, counting only days loaded with rows. A day in `aceptados` is
+    loaded anyway and recorded as accepted."""
 
     asset_key: str
     fraccion: float
@@ -106,47 +130,54 @@ class Volumen:
     aceptados: set[str]
     aceptado_por: str
     run_id: str
+    centros: tuple[str, ...] = ()
+    pico: float = PICO_VOLUMEN
     veredictos: list[Veredicto] = field(default_factory=list)
 
-    def juzgar(self, conn: psycopg.Connection, leidas_por_dia: dict[str, int]) -> list[Veredicto]:
-        """Verdicts for a batch's days, in day order; earlier days of this run count as history."""
+    def juzgar(
+        self, conn: psycopg.Connection, leidas_por_dia: dict[str, int], por_centro: dict[str, dict[str, int]]
+    ) -> list[Veredicto]:
+        """Verdicts for a batch's days, in day order; earlier days of this run count as history.
+        `por_centro`: each day's rows read per center."""
         dias = sorted(leidas_por_dia)
         referencias = sorted({r for d in dias for r in _referencias(d)})
-        historia = dict(conn.execute(_HISTORIA, (self.asset_key, referencias)).fetchall())
+        historia = {f: (n, c or {}) for f, n, c in conn.execute(_HISTORIA, (self.asset_key, referencias)).fetchall()}
         for v in self.veredictos:  # this run's earlier batches and days
             self._recordar(historia, v)
         nuevos = []
         for dia in dias:
-            v = self._veredicto(dia, leidas_por_dia[dia], [historia[r] for r in _referencias(dia) if r in historia])
+            previas = [historia[r] for r in _referencias(dia) if r in historia]
+            v = self._veredicto(dia, leidas_por_dia[dia], por_centro.get(dia, {}), previas)
             self._recordar(historia, v)
             nuevos.append(v)
         self.veredictos.extend(nuevos)
         return nuevos
 
     @staticmethod
-    def _recordar(historia: dict[str, int], v: Veredicto) -> None:
+    def _recordar(historia: dict, v: Veredicto) -> None:
         if v.estado != BLOQUEADO and v.leidas > 0:
-            historia[v.fecha] = v.leidas
+            historia[v.fecha] = (v.leidas, v.por_centro)
         else:
             historia.pop(v.fecha, None)
 
-    def _veredicto(self, dia: str, leidas: int, previas: list[int]) -> Veredicto:
-        mediana = float(np.median(previas)) if len(previas) >= 2 else None
-        motivo = None
-        if leidas == 0:
-            motivo = "read 0 rows"
-        elif mediana is not None and leidas < self.fraccion * mediana:
-            motivo = (
-                f"read {leidas} rows, under {self.fraccion:g} x {mediana:g} (median of the same "
-                "weekday 7, 14, 21 and 28 days earlier)"
-            )
+    def _veredicto(self, dia: str, leidas: int, por_centro: dict[str, int], previas: list) -> Veredicto:
+        mediana = float(np.median([n for n, _ in previas])) if len(previas) >= 2 else None
+        motivo = motivo_volumen(leidas, [n for n, _ in previas], self.fraccion, self.pico)
+        for centro in self.centros if motivo is None else ():
+            # only the reference days that recorded this center's rows
+            del_centro = [c[centro] for _, c in previas if centro in c]
+            propio = motivo_volumen(por_centro.get(centro, 0), del_centro, self.fraccion, self.pico)
+            if propio is not None and del_centro:
+                motivo = f"center {centro} {propio}"
+                break
         if motivo is None:
             estado = CARGADO
         elif dia in self.aceptados:
             estado = ACEPTADO
         else:
             estado = BLOQUEADO
-        return Veredicto(dia, leidas, 0, mediana, estado, motivo, self.aceptado_por if estado == ACEPTADO else None)
+        aceptado = self.aceptado_por if estado == ACEPTADO else None
+        return Veredicto(dia, leidas, 0, mediana, estado, motivo, aceptado, por_centro=por_centro)
 
     def cerrar(self, conn: psycopg.Connection, veredictos: list[Veredicto], por_dia: pd.DataFrame) -> None:
         """Complete the batch's verdicts with what was loaded and the reject rate, and record
@@ -170,6 +201,7 @@ class Volumen:
                         v.aceptado_por,
                         self.run_id,
                         v.tasa_excedida,
+                        Jsonb(v.por_centro),
                     )
                     for v in veredictos
                 ],

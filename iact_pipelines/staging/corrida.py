@@ -125,6 +125,7 @@ def cargar_ventana(
         aceptados=compuerta.dias_aceptados(context.run.tags),
         aceptado_por=compuerta.aceptado_por(context),
         run_id=context.run_id,
+        centros=tuple(settings.centros_permitidos()),
     )
     fuente = FUENTES[tabla]
     resumenes: list[Resumen] = []
@@ -263,7 +264,7 @@ def _cargar_lote(lote: Lote) -> Resumen:
                 copiador.esperar()
             reloj.marcar("carga")
             por_dia = _quitar_duplicados(conn, lote, job_id, lote_entero)
-            _juzgar(conn, lote, por_dia)
+            _juzgar(conn, lote, por_dia, _leidas_por_centro(lote, lote_entero))
         # (leaving the block: the days' first-call rows, ANALYZE and the commit)
     reloj.marcar("carga")
     return Resumen(por_dia, dict(sorted(leido.por_regla.items())), reloj.segundos)
@@ -374,11 +375,23 @@ def _quitar_duplicados(conn: psycopg.Connection, lote: Lote, job_id: int, entero
     return por_dia
 
 
-def _juzgar(conn: psycopg.Connection, lote: Lote, por_dia: pd.DataFrame) -> None:
+def _leidas_por_centro(lote: Lote, entero: _LoteEntero) -> dict[str, dict[str, int]]:
+    """Each day's rows read per center (as the allowed list names it: legacy padding trimmed)."""
+    centros = pc.utf8_trim_whitespace(entero.todo[lote.fuente.centro].cast(pa.string()))
+    grupos = pa.table({"dia": entero.dia, "centro": centros}).group_by(["dia", "centro"]).aggregate([("dia", "count")])
+    claves = lote.ventana.claves()
+    resultado: dict[str, dict[str, int]] = {}
+    for dia, centro, n in zip(*(grupos[c].to_pylist() for c in ("dia", "centro", "dia_count")), strict=True):
+        if centro is not None:
+            resultado.setdefault(claves[dia], {})[centro] = n
+    return resultado
+
+
+def _juzgar(conn: psycopg.Connection, lote: Lote, por_dia: pd.DataFrame, por_centro: dict) -> None:
     """The gate: the batch's `volumen` verdicts. A day it blocks that was loaded raises
     _Bloqueados: the transaction rolls back (its previous rows stay) and the batch is redone
     with that day left out (streamed, validated, not loaded)."""
-    veredictos = lote.juez.juzgar(conn, {d: int(k) for d, k in por_dia["leidos"].items()})
+    veredictos = lote.juez.juzgar(conn, {d: int(k) for d, k in por_dia["leidos"].items()}, por_centro)
     bloqueados = {v.fecha for v in veredictos if v.estado == compuerta.BLOQUEADO}
     if bloqueados != lote.excluidos:
         del lote.juez.veredictos[-len(veredictos) :]

@@ -11,7 +11,8 @@ from iact_pipelines.plataforma import eventos
 from iact_pipelines.plataforma.resources import build_resources
 from iact_pipelines.reportes import assets as reportes
 from iact_pipelines.staging import assets as staging
-from iact_pipelines_tests.staging.test_assets import DIA, evento, insertar, llamada
+from iact_pipelines.staging import compuerta
+from iact_pipelines_tests.staging.test_assets import DIA, PUE, evento, insertar, llamada
 
 _RANGO = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 _INFORME = "SELECT fecha::text, sum(total_llamadas)::int FROM reportes_llamadas_dia GROUP BY 1 ORDER BY 1"
@@ -312,3 +313,55 @@ def test_the_analyst_reports_step_builds_the_good_days_and_fails_naming_the_thre
             and r.asset_materialization.metadata["run_id"].value == result.run_id
         }
         assert construidos == {dias[0], dias[2]}
+
+
+def test_each_center_is_judged_on_its_own_and_a_doubled_day_is_held(ivr_writer, warehouse, instance):
+    # two same weekdays of history: 10 calls of each center
+    historia = [_dia(DIA, -14), _dia(DIA, -7)]
+    filas = []
+    for k, dia in enumerate(historia):
+        filas += llamadas_del_dia(dia, 10, 1000 * (k + 1))
+        filas += [dict(f, centro_id=PUE) for f in llamadas_del_dia(dia, 10, 1000 * (k + 1) + 500)]
+    # the day: Nacional grows to 15, Puebla falls silent (the total, 15 against 20, is no drop)
+    filas += llamadas_del_dia(DIA, 15, 5000)
+    # a week later: both centers, but doubled (90 against a median of 20)
+    siguiente = _dia(DIA, 7)
+    filas += llamadas_del_dia(siguiente, 45, 7000) + [
+        dict(f, centro_id=PUE) for f in llamadas_del_dia(siguiente, 45, 8000)
+    ]
+    insertar(ivr_writer, "llamadas", filas)
+
+    for dia in (*historia, DIA, siguiente):
+        correr(instance, dia)
+
+    estados = {f: (e, leidas) for f, e, leidas, *_ in cargas(warehouse)}
+    assert estados == {
+        historia[0]: ("cargado", 20),
+        historia[1]: ("cargado", 20),
+        DIA: ("bloqueado", 15),
+        siguiente: ("bloqueado", 90),
+    }
+    motivos = dict(
+        warehouse.execute("SELECT fecha::text, motivo FROM staging_cargas WHERE estado = 'bloqueado'").fetchall()
+    )
+    assert motivos[DIA].startswith(f"center {PUE} read 0 rows")
+    assert motivos[siguiente].startswith("read 90 rows, over 1.8 x 20")
+
+
+def test_the_volume_rule_over_a_table_of_days():
+    casos = [
+        # leidas, previas, fraccion, pico -> start of the reason (None: a believable day)
+        (0, [], 0.5, 1.8, "read 0 rows"),
+        (0, [100, 100], 0.5, 1.8, "read 0 rows"),
+        (5, [], 0.5, 1.8, None),  # no history: only an empty day is held
+        (5, [100], 0.5, 1.8, None),  # one reference day is not a median
+        (49, [100, 100], 0.5, 1.8, "read 49 rows, under 0.5 x 100"),
+        (50, [100, 100], 0.5, 1.8, None),
+        (180, [100, 100], 0.5, 1.8, None),
+        (181, [100, 100], 0.5, 1.8, "read 181 rows, over 1.8 x 100"),
+        (500, [100, 100], 0.5, 0, None),  # pico 0: spikes not judged
+        (99, [100, 200, 300, 400], 0.4, 1.8, "read 99 rows, under 0.4 x 250"),
+    ]
+    for leidas, previas, fraccion, pico, esperado in casos:
+        motivo = compuerta.motivo_volumen(leidas, previas, fraccion, pico)
+        assert (motivo if esperado is None else motivo[: len(esperado)]) == esperado, (leidas, previas, motivo)
