@@ -79,6 +79,8 @@ def observar_ivr(context):
                 "filas_por_dia": dg.MetadataValue.json(obs["filas_por_dia"]),
                 "filas_hoy": list(obs["filas_por_dia"].values())[-1],
                 "ultimo_inicio": dg.MetadataValue.timestamp(ultimo) if ultimo else dg.MetadataValue.null(),
+                # What the freshness check of the table reads: when the source last changed.
+                **({"dagster/last_updated_timestamp": dg.MetadataValue.timestamp(ultimo)} if ultimo else {}),
             },
         )
 

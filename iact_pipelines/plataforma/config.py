@@ -98,6 +98,14 @@ def parse_entero(name: str, raw: str) -> int:
     return int(parse_number(name, raw))
 
 
+def parse_hora(name: str, raw: str) -> tuple[int, int]:
+    """A local time of day, HH:MM."""
+    m = re.fullmatch(r"(\d{1,2}):(\d{2})", raw.strip())
+    if not m or int(m.group(1)) > 23 or int(m.group(2)) > 59:
+        raise ConfigError(f"{name}: {raw!r} is not a time of day (HH:MM, e.g. 07:00)")
+    return int(m.group(1)), int(m.group(2))
+
+
 def parse_horas(name: str, raw: str) -> int:
     """Whole hours within the setting's bounds."""
     valor = parse_number(name, raw)
@@ -232,6 +240,19 @@ AJUSTES: tuple[Ajuste, ...] = (
         (0, 1),
     ),
     Ajuste(
+        "IACT_FRESCURA_HORA",
+        "07:00",
+        parse_hora,
+        "hora local (HH:MM) en que cada activo diario ya debe tener la partición de ayer (check de frescura)",
+    ),
+    Ajuste(
+        "IACT_FUENTE_SIN_CAMBIOS_HORAS",
+        "6",
+        parse_number,
+        "horas que una tabla del IVR puede pasar sin una llamada nueva antes de que falle su check de frescura",
+        (1, 720),
+    ),
+    Ajuste(
         "IACT_PURGA_DIAS",
         "30",
         parse_entero,
@@ -328,6 +349,8 @@ class Settings:
     zona_horaria: str
     particiones_desde: date
     purga_dias: int
+    frescura_hora: tuple[int, int]
+    fuente_sin_cambios_horas: float
     ui_url: str
 
 

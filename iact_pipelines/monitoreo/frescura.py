@@ -1,0 +1,105 @@
+"""Freshness: a nightly run that never happened, or a source that stopped changing, is an alert.
+
+Each daily asset must have yesterday's partition by a local deadline (`IACT_FRESCURA_HORA`,
+07:00 in the reporting time zone: `build_time_partition_freshness_checks` judges that exact
+partition, so a backfill of an old day cannot make it pass, as a `FreshnessPolicy` on the
+latest materialization would). Each `ivr/*` table must show a new latest call start within
+`IACT_FUENTE_SIN_CAMBIOS_HORAS` (the observations carry `dagster/last_updated_timestamp`).
+Dagster's freshness sensor evaluates the checks; `alertas_frescura` turns a failed one into one
+inbox alert per asset and local day to each active admin, with its RUNBOOK section.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+import psycopg
+
+from iact_pipelines.buzon import mensajes
+from iact_pipelines.plataforma import config
+from iact_pipelines.plataforma.resources import PipelineSettings, WarehouseResource
+
+SECCION_RUNBOOK = "Un dato no llegó a tiempo"
+_PRIORIDAD = "high"
+
+
+def checks(diarios: list, fuentes: list) -> list[dg.AssetChecksDefinition]:
+    """The freshness checks of the daily assets and of the IVR source tables."""
+    ajustes = config.load_settings()
+    hora, minuto = ajustes.frescura_hora
+    return [
+        *dg.build_time_partition_freshness_checks(
+            assets=diarios,
+            deadline_cron=f"{minuto} {hora} * * *",
+            timezone=ajustes.zona_horaria,
+            severity=dg.AssetCheckSeverity.ERROR,
+        ),
+        *dg.build_last_update_freshness_checks(
+            assets=fuentes,
+            lower_bound_delta=timedelta(hours=ajustes.fuente_sin_cambios_horas),
+            severity=dg.AssetCheckSeverity.ERROR,
+        ),
+    ]
+
+
+def sensor_de_checks(checks_frescura: list[dg.AssetChecksDefinition]) -> dg.SensorDefinition:
+    return dg.build_sensor_for_freshness_checks(
+        freshness_checks=checks_frescura,
+        name="frescura",
+        minimum_interval_seconds=300,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+    )
+
+
+def _claves(checks_frescura: list[dg.AssetChecksDefinition]) -> list[dg.AssetCheckKey]:
+    return [clave for definicion in checks_frescura for clave in definicion.check_keys]
+
+
+def alertar(
+    instance: dg.DagsterInstance, conn: psycopg.Connection, claves: list[dg.AssetCheckKey], zona: str, ui_url: str
+) -> int:
+    """One alert per failed freshness check, asset and local day, to each active admin (the
+    dedupe key makes every later tick of the same day write nothing); returns rows written."""
+    ultimas = instance.event_log_storage.get_latest_asset_check_execution_by_key(claves)
+    escritas = 0
+    for clave, registro in sorted(ultimas.items(), key=lambda kv: kv[0].to_user_string()):
+        if registro.status.value != "FAILED" or registro.event is None:
+            continue
+        evaluacion = registro.event.dagster_event.event_specific_data
+        activo = clave.asset_key.to_user_string()
+        dia = datetime.fromtimestamp(registro.create_timestamp, ZoneInfo(zona)).date().isoformat()
+        escritas += mensajes.alerta_a_admins(
+            conn,
+            asunto=f"[{_PRIORIDAD.upper()}] {activo}: sin datos frescos ({dia})",
+            cuerpo="\n".join(
+                [
+                    f"El check de frescura de {activo} falló el {dia}.",
+                    evaluacion.description or "",
+                    f"Activo: {ui_url}/assets/{'/'.join(clave.asset_key.path)}",
+                    f'Qué hacer: docs/RUNBOOK.md, sección "{SECCION_RUNBOOK}".',
+                ]
+            ),
+            prioridad=_PRIORIDAD,
+            metadata={"activo": activo, "check": clave.name, "dia": dia, "run_id": registro.run_id},
+            dedupe_key=f"frescura:{activo}:{dia}",
+        )
+    return escritas
+
+
+def sensor_de_alertas(checks_frescura: list[dg.AssetChecksDefinition]) -> dg.SensorDefinition:
+    claves = _claves(checks_frescura)
+
+    @dg.sensor(
+        name="alertas_frescura",
+        minimum_interval_seconds=60,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Escribe en el buzón de cada administrador activo una alerta por activo y día sin datos frescos.",
+    )
+    def alertas_frescura(context: dg.SensorEvaluationContext, warehouse: WarehouseResource, settings: PipelineSettings):
+        with warehouse.connect() as conn, conn.transaction():
+            escritas = alertar(context.instance, conn, claves, settings.zona(), settings.ui_url)
+        return dg.SkipReason(f"{escritas} alertas de frescura escritas")
+
+    return alertas_frescura

@@ -1,0 +1,37 @@
+"""Freshness: yesterday's partition missing at the deadline, or a source that stopped changing,
+is one inbox alert per asset and day to each active admin, naming its RUNBOOK section."""
+
+from pathlib import Path
+
+import dagster as dg
+
+from iact_pipelines.monitoreo import frescura
+from iact_pipelines.plataforma.config import PROJECT_ROOT
+from iact_pipelines.plataforma.resources import build_resources
+from iact_pipelines.staging import assets as staging
+
+_ALERTAS = "SELECT recipient_id, subject, body, dedupe_key FROM internal_messages ORDER BY recipient_id"
+
+
+def test_a_missing_day_is_one_alert_per_admin_and_day(warehouse, instance):
+    warehouse.execute("INSERT INTO usuarios (nombre, es_admin, activo) VALUES ('ana', true, true), ('eva', true, true)")
+    checks = frescura.checks([staging.llamadas], [])
+    # nothing was ever materialized: yesterday's (or, before the deadline, the day before's) partition is missing
+    result = dg.materialize(
+        [staging.llamadas, *checks],
+        selection=dg.AssetSelection.checks(*checks),
+        instance=instance,
+        resources=build_resources(),
+    )
+    (evaluacion,) = result.get_asset_check_evaluations()
+    assert not evaluacion.passed
+
+    claves = [k for c in checks for k in c.check_keys]
+    assert frescura.alertar(instance, warehouse, claves, "America/Mexico_City", "http://ui") == 2
+    assert frescura.alertar(instance, warehouse, claves, "America/Mexico_City", "http://ui") == 0  # once a day
+    alertas = warehouse.execute(_ALERTAS).fetchall()
+    assert len(alertas) == 2 and len({a[3] for a in alertas}) == 1
+    assert alertas[0][1].startswith("[HIGH] staging/llamadas: sin datos frescos")
+    assert f'sección "{frescura.SECCION_RUNBOOK}"' in alertas[0][2]
+    runbook = Path(PROJECT_ROOT / "docs" / "RUNBOOK.md").read_text()
+    assert f"### {frescura.SECCION_RUNBOOK}" in runbook
