@@ -218,6 +218,12 @@ def _cerrar_run_huerfano(instance, run_id: str, motivo: str) -> None:
         pass
 
 
+def _periodos():
+    from iact_pipelines.plataforma import partitions
+
+    return (partitions.mensual_en_curso, partitions.trimestral_en_curso)
+
+
 def ejecutar(
     defs, instance, grupos: list[Grupo], etiquetas: dict[str, str] | None = None, *, verbose: bool = False
 ) -> list[Resultado]:
@@ -227,10 +233,12 @@ def ejecutar(
     from dagster._core.utils import make_new_run_id
 
     from iact_pipelines.monitoreo import vigilancia
+    from iact_pipelines.reportes.sensors import ETIQUETA_PERIODOS_DESPUES
 
     for muerto in vigilancia.fallar_runs_muertos(instance, por="el siguiente iact materializar"):
         _espejar(instance, muerto)
 
+    periodos = _periodos()
     asset_graph = defs.resolve_asset_graph()
     resultados: list[Resultado] = []
     fallidas: set = set()
@@ -251,6 +259,10 @@ def ejecutar(
         run_id = make_new_run_id()
         # Host and pid of this process: the dead-run sensor fails the run if this process dies.
         opciones["tags"].update(vigilancia.etiquetas_proceso())
+        if any(g.particiones in periodos for g in grupos[grupos.index(grupo) + 1 :]):
+            # this command builds the months and quarters itself, after these days: the
+            # periods sensor leaves this run's days to it instead of building them twice
+            opciones["tags"][ETIQUETA_PERIODOS_DESPUES] = "true"
         activos = ", ".join("/".join(k.path) for k in grupo.claves)
         print(f"run {run_id}: {_describir_particiones(claves)}  assets {activos}", flush=True)
         inicio = time.monotonic()

@@ -21,6 +21,29 @@ from iact_pipelines.reportes.assets import STAGING_LLAMADAS
 from iact_pipelines.reportes.schedules import inicio_trimestre
 
 LOTE = 500  # materializations read per tick; the rest is read by the next tick
+# Tag of a run whose months and quarters the same command builds right after it (`iact
+# materializar` over days and periods): the sensor leaves them to it, so no period is built twice.
+ETIQUETA_PERIODOS_DESPUES = "iact/periodos_despues"
+
+
+def _a_construir(instance: dg.DagsterInstance, registros: list) -> tuple[list, list]:
+    """The records whose periods this sensor builds, and those it has read. A run tagged
+    ETIQUETA_PERIODOS_DESPUES that succeeded leaves them to its command; one still going stops
+    the reading there (the next tick sees how it ended); one that failed is built here."""
+    ids = sorted({r.run_id for r in registros})
+    runs = {run.run_id: run for run in instance.get_runs(filters=dg.RunsFilter(run_ids=ids))}
+    construir, leidos = [], []
+    for registro in registros:
+        run = runs.get(registro.run_id)
+        if run is not None and run.tags.get(ETIQUETA_PERIODOS_DESPUES) == "true":
+            if not run.is_finished:
+                break
+            if run.status == dg.DagsterRunStatus.SUCCESS:
+                leidos.append(registro)
+                continue
+        construir.append(registro)
+        leidos.append(registro)
+    return construir, leidos
 
 
 @dg.sensor(
@@ -36,13 +59,16 @@ def periodos_tras_dias(context: dg.SensorEvaluationContext):
     registros = context.instance.fetch_materializations(filtro, limit=LOTE, ascending=True).records
     if not registros:
         return dg.SensorResult(skip_reason="no staging day loaded since the last tick")
+    construir, leidos = _a_construir(context.instance, registros)
+    if not leidos:
+        return dg.SensorResult(skip_reason="a command that builds its own periods is still loading days")
     meses, trimestres = set(), set()
-    for registro in registros:
+    for registro in construir:
         if registro.partition_key:
             dia = date.fromisoformat(registro.partition_key)
             meses.add(dia.replace(day=1).isoformat())
             trimestres.add(inicio_trimestre(dia).isoformat())
-    ultimo = registros[-1].storage_id
+    ultimo = leidos[-1].storage_id
     existentes_mes = set(partitions.mensual_en_curso.get_partition_keys())
     existentes_trim = set(partitions.trimestral_en_curso.get_partition_keys())
     pedidos = [

@@ -9,7 +9,7 @@ import dagster as dg
 from iact_pipelines.plataforma import reemplazo
 from iact_pipelines.plataforma.resources import build_resources
 from iact_pipelines.reportes import metricas
-from iact_pipelines.reportes.sensors import periodos_tras_dias
+from iact_pipelines.reportes.sensors import ETIQUETA_PERIODOS_DESPUES, periodos_tras_dias
 from iact_pipelines.staging import assets as staging
 from iact_pipelines_tests.reportes.test_assets import cargar, llamada
 from iact_pipelines_tests.staging.test_assets import DIA, insertar
@@ -91,3 +91,29 @@ def test_a_1999_quarter_can_be_reported(warehouse):
     assert warehouse.execute(
         "SELECT trimestre, anio, fecha_inicio, total_llamadas, llamadas_abandonadas FROM reportes_trimestral"
     ).fetchall() == [("Q4", 1999, date(1999, 10, 1), 2, 1)]
+
+
+def test_days_of_a_command_that_builds_its_own_periods_are_left_to_it(ivr_writer, instance):
+    insertar(ivr_writer, "llamadas", [llamada_fuente(1, cliente="C1")])
+    etiqueta = {ETIQUETA_PERIODOS_DESPUES: "true"}
+    assert dg.materialize(
+        [staging.llamadas], partition_key=DIA, instance=instance, resources=build_resources(), tags=etiqueta
+    ).success
+    tick = periodos_tras_dias(dg.build_sensor_context(instance=instance))
+    assert not tick.run_requests and tick.cursor  # read, left to the command
+    # the same command's run failing: its later period runs are skipped, so the sensor builds them
+    ivr_writer.execute("DELETE FROM ivr.llamadas")
+    fallido = dg.materialize(
+        [staging.llamadas],
+        partition_key=DIA,
+        instance=instance,
+        resources=build_resources(),
+        tags=etiqueta,
+        raise_on_error=False,
+    )
+    assert not fallido.success  # a day that read nothing is held (volumen)
+    otro = periodos_tras_dias(dg.build_sensor_context(instance=instance, cursor=tick.cursor))
+    assert [(p.job_name, p.partition_key) for p in otro.run_requests] == [
+        ("reportes_mensuales", "2024-03-01"),
+        ("reportes_trimestrales", "2024-01-01"),
+    ]
