@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 from psycopg import sql
 
 from iact_pipelines.fuentes.contrato import Fuente
-from iact_pipelines.plataforma import config, db
+from iact_pipelines.plataforma import catalogo, config, db
 from iact_pipelines.plataforma.fechas import Ventana
 from iact_pipelines.plataforma.resources import fuente_no_disponible, sin_secretos
 
@@ -35,13 +35,16 @@ class FuenteInutilizable(Exception):
 # Only the filter runs in PostgreSQL: `fecha`/`hora` are derived in Arrow after the fetch
 # (measured: computing them with AT TIME ZONE in the query costs 1.1 s per 2.4M events, Arrow
 # 0.15 s), from the same bound window, so a row's day always matches its partition.
-# btrim: a legacy space-padded code (a source whose center column is wider than the contract's
-# varchar(8)) is extracted, then rejected as malformed, instead of silently vanishing.
+# Besides the allowed centers' rows, the window's rows whose center is no center at all (NULL,
+# or not an 8-digit code once trimmed: a legacy space-padded or mistyped code) are extracted
+# too: no center can claim them, so the rules reject each one (nulo_requerido,
+# centro_malformado) and it is counted and recorded instead of silently vanishing. Rows of
+# other well-formed centers are not ours and stay in the source.
 _EXTRACCION = sql.SQL(
     """
 SELECT t.*
 FROM {tabla} AS t
-WHERE btrim(t.{centro}) = ANY({centros}::text[])
+WHERE (btrim(t.{centro}) = ANY({centros}::text[]) OR t.{centro} IS NULL OR btrim(t.{centro}) !~ {codigo})
   AND t.{inicio} >= {desde} AND t.{inicio} < {hasta}
 """
 )
@@ -76,6 +79,7 @@ def consulta_extraccion(fuente: Fuente, ventana: Ventana, centros: Sequence[str]
         centro=sql.Identifier(fuente.centro),
         tabla=sql.Identifier("ivr", fuente.tabla),
         centros=sql.Literal(list(config.parse_centros("IACT_CENTROS", ",".join(centros)))),
+        codigo=sql.Literal(f"^{catalogo.CODIGO_CENTRO}$"),
         desde=sql.Literal(desde),
         hasta=sql.Literal(hasta),
     ).as_string(None)

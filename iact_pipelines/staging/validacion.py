@@ -157,11 +157,10 @@ _TIPOS = {
 
 def _reglas_de_columna(fuente: Fuente, columna: catalogo.Columna) -> list[pa.Check]:
     """The rules a column's catalog entry implies, in this order: nulo_requerido (NOT NULL,
-    unless the extraction already guarantees a value: the window's start and the allowed-center
-    filter), id_duplicado (a source id), valor_demasiado_largo (free text of a varchar(n)),
+    unless the extraction already guarantees a value: the window's start), id_duplicado (a source id), valor_demasiado_largo (free text of a varchar(n)),
     centro_malformado (the center code format) and resultado_desconocido (allowed values)."""
     reglas = []
-    if not columna.nula and columna.nombre not in (fuente.inicio, fuente.centro):
+    if not columna.nula and columna.nombre != fuente.inicio:
         reglas.append(pa.Check(_no_nulo, name="nulo_requerido", ignore_na=False))
     if any(campo == columna.nombre and id_col is None for campo, _, id_col in DUPLICADOS[fuente.tabla]):
         reglas.append(pa.Check(_sin_repetir, name="id_duplicado"))

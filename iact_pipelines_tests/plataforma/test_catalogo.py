@@ -74,8 +74,8 @@ def test_staging_validation_rules_come_from_the_catalog():
             return {n for n, c in esquema.columns.items() if regla in [k.name for k in c.checks]}
 
         # NOT NULL, less the derived day and hour and what the extraction guarantees: the
-        # window's start and the allowed center
-        garantizadas = {*COLUMNAS_DERIVADAS, fuente.inicio, fuente.centro}
+        # window's start (a row without a center is extracted and rejected)
+        garantizadas = {*COLUMNAS_DERIVADAS, fuente.inicio}
         assert con("nulo_requerido") == {c.nombre for c in columnas if not c.nula} - garantizadas
         assert con("resultado_desconocido") == {c.nombre for c in columnas if c.valores}
         assert con("centro_malformado") == {c.nombre for c in columnas if c.patron == catalogo.CODIGO_CENTRO}

@@ -79,3 +79,33 @@ def test_a_long_error_line_keeps_the_run_link_whole(capsys):
     _error(str(CliError(f"run x failed: staging__llamadas: {'motivo largo ' * 60} (full log: {enlace}, or ...)")))
     (linea,) = capsys.readouterr().err.splitlines()
     assert len(linea) <= 420 and f"(full log: {enlace}, or ...)" in linea
+
+
+def test_every_source_row_is_loaded_rejected_or_counted_as_dayless(urls, ivr_writer, warehouse, instance, sin_umbral):
+    """Rows no center or no day claims leave a trace: a NULL or malformed center is extracted
+    and rejected on its own; a NULL start, a start before the partitions or after today is
+    counted by the source observation. Source = staged + rejected + dayless."""
+    from iact_pipelines.fuentes.assets import observar
+
+    validas = [llamada(100 + i, f"2024-03-10 {8 + i:02d}:00:00") for i in range(5)]
+    sin_centro = [llamada(1, centro=None), llamada(2, centro="19O28031"), llamada(3, centro="1902803")]
+    otro_centro = [llamada(4, centro="12345678")]  # a well-formed center not allowed: not ours
+    sin_dia = [{**llamada(5), "inicio": None}, llamada(6, "2023-06-01 10:00:00"), llamada(7, "2999-01-01 10:00:00")]
+    insertar(ivr_writer, "llamadas", validas + sin_centro + otro_centro + sin_dia)
+
+    result = materializar(instance, staging.llamadas)
+
+    assert result.success
+    cargadas = {r[0] for r in warehouse.execute("SELECT llamada_id FROM staging.llamadas")}
+    rechazos = errores(warehouse, "staging/llamadas")
+    assert cargadas == {100 + i for i in range(5)}
+    assert rechazos == {
+        1: {("nulo_requerido", "centro_id", "error")},
+        2: {("centro_malformado", "centro_id", "error")},
+        3: {("centro_malformado", "centro_id", "error")},
+    }
+    obs = observar(urls.ivr, "America/Mexico_City")["llamadas"]["filas_sin_dia"]
+    assert obs == {"sin_inicio": 1, "antes_de_las_particiones": 1, "posteriores_a_hoy": 1}
+    ajenas = "SELECT count(*) FROM ivr.llamadas WHERE centro_id IS DISTINCT FROM '12345678'"
+    (fuente,) = ivr_writer.execute(ajenas).fetchone()
+    assert fuente == len(cargadas) + len(rechazos) + sum(obs.values())
