@@ -1,5 +1,6 @@
-"""Export of the five report tables for a period: CSV for tools, an Excel workbook for people who
-filter and sort, a PDF with a title, the period, a chart of the headline measure and the table.
+"""Export of the registered report tables (`reportes.registro`) for a period: CSV for tools, an
+Excel workbook for people who filter and sort, a PDF with a title, the period, a chart of the
+headline measure and the table.
 
 A period [desde, hasta] (inclusive) selects every row whose own period overlaps it: a daily row
 by its `fecha`, a monthly unique-clients row by `fecha_inicio`..`fecha_fin`, a quarterly row by
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -30,6 +31,8 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from iact_pipelines.plataforma import catalogo
+from iact_pipelines.reportes import registro
+from iact_pipelines.reportes.registro import Grafico
 
 FORMATOS = ("csv", "xlsx", "pdf")
 DIRECTORIO_POR_DEFECTO = Path("exports")
@@ -46,16 +49,6 @@ class Columna:
     tipo: str  # fecha | entero | decimal | texto | clave (an integer key: hour, year)
     peso: float = 1.0  # relative column width in the PDF
     envolver: bool = False  # long text that wraps inside its PDF cell
-
-
-@dataclass(frozen=True)
-class Grafico:
-    """The headline measure: bars per category, one series or stacked series."""
-
-    titulo: str
-    categoria: Callable[[dict], str]
-    series: tuple[tuple[str, Callable[[dict], float]], ...]
-    categorias_fijas: tuple[str, ...] | None = None  # every category shown, zeros included
 
 
 @dataclass(frozen=True)
@@ -103,142 +96,24 @@ def _columnas(
     )
 
 
-_INICIO_TRIMESTRE = sql.SQL("make_date(anio, (substring(trimestre from 2)::int - 1) * 3 + 1, 1)")
-_FIN_TRIMESTRE = sql.SQL(
-    "(make_date(anio, (substring(trimestre from 2)::int - 1) * 3 + 1, 1)"
-    " + interval '3 months' - interval '1 day')::date"
-)
-
-REPORTES: dict[str, Reporte] = {
-    r.nombre: r
-    for r in (
-        Reporte(
-            nombre="llamadas_dia",
-            tabla="reportes_llamadas_dia",
-            titulo="Llamadas por día y hora",
-            columnas=_columnas("reportes_llamadas_dia"),
-            fecha=sql.Identifier("fecha"),
-            orden=("fecha", "hora"),
-            grafico=Grafico(
-                titulo="Llamadas por hora (suma del periodo)",
-                categoria=lambda f: str(f["hora"]),
-                series=(("Llamadas", lambda f: f["total_llamadas"]),),
-                categorias_fijas=tuple(str(h) for h in range(24)),
-            ),
+def _exportable(entrada: registro.Reporte) -> Reporte:
+    """A registered report as it is exported."""
+    exportacion = entrada.exportacion
+    return Reporte(
+        nombre=entrada.nombre,
+        tabla=entrada.tabla,
+        titulo=exportacion.titulo,
+        columnas=_columnas(
+            entrada.tabla, primeras=exportacion.primeras, sin=exportacion.sin, anchas=dict(exportacion.anchas)
         ),
-        Reporte(
-            nombre="menu_problemas",
-            tabla="reportes_menu_problemas",
-            titulo="Menús con problemas",
-            columnas=_columnas("reportes_menu_problemas", anchas={"menu_nombre": 3.0}),
-            fecha=sql.Identifier("fecha"),
-            orden=("fecha", "menu_id"),
-            grafico=Grafico(
-                titulo="Eventos con problema por día (abandonos, timeout y errores)",
-                categoria=lambda f: f["fecha"].isoformat(),
-                series=(
-                    ("Abandonos", lambda f: f["abandonos"]),
-                    ("Timeout", lambda f: f["timeout"]),
-                    ("Errores", lambda f: f["errores"]),
-                ),
-            ),
-        ),
-        Reporte(
-            nombre="transferencias",
-            tabla="reportes_transferencias",
-            titulo="Transferencias entre centros",
-            columnas=_columnas("reportes_transferencias"),
-            fecha=sql.Identifier("fecha"),
-            orden=("fecha", "centro_origen", "centro_destino"),
-            grafico=Grafico(
-                titulo="Transferencias por día",
-                categoria=lambda f: f["fecha"].isoformat(),
-                series=(
-                    ("Exitosas", lambda f: f["transferencias_exitosas"]),
-                    ("Fallidas", lambda f: f["transferencias_fallidas"]),
-                ),
-            ),
-        ),
-        Reporte(
-            nombre="clientes_unicos",
-            tabla="reportes_clientes_unicos",
-            titulo="Clientes únicos por mes",
-            columnas=_columnas("reportes_clientes_unicos"),
-            fecha=sql.Identifier("fecha_inicio"),
-            fecha_fin=sql.Identifier("fecha_fin"),
-            orden=("fecha_inicio", "fecha_fin"),
-            grafico=Grafico(
-                titulo="Clientes únicos por periodo (nuevos y recurrentes)",
-                categoria=lambda f: f"{f['fecha_inicio']:%Y-%m-%d} a {f['fecha_fin']:%Y-%m-%d}",
-                series=(
-                    ("Nuevos", lambda f: f["nuevos_clientes"]),
-                    ("Recurrentes", lambda f: f["clientes_recurrentes"]),
-                ),
-            ),
-        ),
-        Reporte(
-            nombre="trimestral",
-            tabla="reportes_trimestral",
-            titulo="Reporte trimestral de llamadas",
-            columnas=_columnas("reportes_trimestral", primeras=("anio",), sin=("fecha_inicio",)),
-            fecha=_INICIO_TRIMESTRE,
-            fecha_fin=_FIN_TRIMESTRE,
-            orden=("anio", "trimestre"),
-            grafico=Grafico(
-                titulo="Llamadas por trimestre",
-                categoria=lambda f: f"{f['anio']} {f['trimestre']}",
-                series=(("Llamadas", lambda f: f["total_llamadas"]),),
-            ),
-        ),
-        Reporte(
-            nombre="intervalos",
-            tabla="reportes_intervalos",
-            titulo="Llamadas por cuarto de hora y centro",
-            columnas=_columnas("reportes_intervalos"),
-            fecha=sql.Identifier("fecha"),
-            orden=("fecha", "intervalo", "centro_id"),
-            grafico=Grafico(
-                titulo="Llamadas ofrecidas por hora (suma del periodo, todos los centros)",
-                categoria=lambda f: str(f["intervalo"].hour),
-                series=(
-                    ("Atendidas", lambda f: f["atendidas"]),
-                    ("Abandonadas", lambda f: f["abandonadas"]),
-                    ("Solo IVR", lambda f: f["solo_ivr"]),
-                ),
-                categorias_fijas=tuple(str(h) for h in range(24)),
-            ),
-        ),
-        Reporte(
-            nombre="rellamadas",
-            tabla="reportes_rellamadas",
-            titulo="Rellamadas por día y centro",
-            columnas=_columnas("reportes_rellamadas"),
-            fecha=sql.Identifier("fecha"),
-            orden=("fecha", "centro_id"),
-            grafico=Grafico(
-                titulo="Llamadas identificadas por día (rellamadas y primeras)",
-                categoria=lambda f: f["fecha"].isoformat(),
-                series=(
-                    ("Rellamadas", lambda f: f["rellamadas"]),
-                    ("Primeras", lambda f: f["llamadas_identificadas"] - f["rellamadas"]),
-                ),
-            ),
-        ),
-        Reporte(
-            nombre="devolucion",
-            tabla="lista_devolucion",
-            titulo="Lista de devolución de llamadas",
-            columnas=_columnas("lista_devolucion", sin=("zona_horaria",)),
-            fecha=sql.Identifier("fecha"),
-            orden=("fecha", "ultimo_abandono", "cliente_id"),
-            grafico=Grafico(
-                titulo="Clientes a devolver por día",
-                categoria=lambda f: f["fecha"].isoformat(),
-                series=(("Clientes", lambda f: 1),),
-            ),
-        ),
+        fecha=exportacion.fecha,
+        fecha_fin=exportacion.fecha_fin,
+        orden=exportacion.orden,
+        grafico=exportacion.grafico,
     )
-}
+
+
+REPORTES: dict[str, Reporte] = {r.nombre: _exportable(r) for r in registro.REPORTES}
 
 
 @dataclass(frozen=True)

@@ -65,41 +65,32 @@ def _reintento(resumen: ResumenRun) -> str | None:
     return None
 
 
-def construir_alerta(
-    resumen: ResumenRun, ui_url: str, *, validacion_critica: bool = False, nota: str | None = None
-) -> Alerta:
-    """The message an admin reads: what failed, where, the error, what to open next.
+def _bloqueantes(resumen: ResumenRun) -> list:
+    return [c for c in resumen.checks_fallidos if c.bloqueante and c.severidad == "ERROR"]
 
-    `validacion_critica`: the run recorded a critical row in etl_validation_errors.
-    `nota`: an extra line (e.g. why an expected automatic retry did not happen)."""
-    bloqueado = any(c.bloqueante and c.severidad == "ERROR" for c in resumen.checks_fallidos) or any(
-        p.bloqueado_por_check for p in resumen.pasos_fallidos
-    )
-    critica = validacion_critica or any(p.severidad == "critical" for p in resumen.pasos_fallidos)
-    prioridad = PRIORIDAD_CRITICA if (bloqueado or critica) else PRIORIDAD_ALTA
-    enlace = enlace_run(ui_url, resumen.run_id)
-    pasos = [p.paso for p in resumen.pasos_fallidos]
-    particion = resumen.particion or "sin partición"
 
+def _clase(bloqueado: bool, critica: bool) -> tuple[str, str]:
+    """What kind of failure (for the subject) and the RUNBOOK section that handles it."""
     if bloqueado:
-        que = "check bloqueante"
-        seccion = "Un check bloquea una partición"
-    elif critica:
-        que = "validación crítica"
-        seccion = "Validación crítica"
-    else:
-        que = "fallo"
-        seccion = "Corrida fallida"
-    bloqueantes = [c for c in resumen.checks_fallidos if c.bloqueante and c.severidad == "ERROR"]
+        return "check bloqueante", "Un check bloquea una partición"
+    if critica:
+        return "validación crítica", "Validación crítica"
+    return "fallo", "Corrida fallida"
+
+
+def _asunto(resumen: ResumenRun, prioridad: str, que: str) -> str:
+    pasos = [p.paso for p in resumen.pasos_fallidos]
+    bloqueantes = _bloqueantes(resumen)
     donde = str(bloqueantes[0]) if bloqueantes else pasos[0] if pasos else (resumen.error or "error de la corrida")
-    asunto = f"[{prioridad.upper()}] {resumen.job_name} ({particion}): {que} en {donde}"
+    asunto = f"[{prioridad.upper()}] {resumen.job_name} ({resumen.particion or 'sin partición'}): {que} en {donde}"
     if len(asunto) > _MAX_ASUNTO:
         asunto = asunto[: _MAX_ASUNTO - 1] + "…"
+    return asunto
 
-    lineas = [
-        f"La corrida {resumen.run_id} del job {resumen.job_name} falló.",
-        f"Partición: {particion}",
-    ]
+
+def _lineas_del_fallo(resumen: ResumenRun, critica: bool) -> list[str]:
+    """The failed steps (or the run's error), blocking checks and critical validation."""
+    lineas = []
     if resumen.pasos_fallidos:
         lineas.append("Pasos fallidos:")
         lineas += [f"  - {p.paso}: {p.error}" for p in resumen.pasos_fallidos[:_MAX_LISTA]]
@@ -107,6 +98,7 @@ def construir_alerta(
             lineas.append(f"  - y {len(resumen.pasos_fallidos) - _MAX_LISTA} más")
     elif resumen.error:
         lineas.append(f"Error: {resumen.error}")
+    bloqueantes = _bloqueantes(resumen)
     if bloqueantes:
         lineas.append(
             "Checks bloqueantes fallidos (los activos de aguas abajo de esa partición no se "
@@ -118,6 +110,15 @@ def construir_alerta(
             "Validación crítica: la extracción no se pudo validar (columna faltante o tipo "
             "ilegible); no se cargó nada de la partición."
         )
+    return lineas
+
+
+def _cuerpo(resumen: ResumenRun, enlace: str, seccion: str, critica: bool, nota: str | None) -> str:
+    lineas = [
+        f"La corrida {resumen.run_id} del job {resumen.job_name} falló.",
+        f"Partición: {resumen.particion or 'sin partición'}",
+        *_lineas_del_fallo(resumen, critica),
+    ]
     if resumen.activos_sin_materializar:
         lineas.append(f"Activos no materializados: {_lista(resumen.activos_sin_materializar)}")
     reintento = _reintento(resumen)
@@ -129,12 +130,15 @@ def construir_alerta(
         f"Ver la corrida en Dagster: {enlace}",
         f'Qué hacer: docs/RUNBOOK.md, sección "{seccion}".',
     ]
+    return "\n".join(lineas)
 
-    metadata = {
+
+def _metadata(resumen: ResumenRun, enlace: str, bloqueado: bool, critica: bool) -> dict:
+    return {
         "run_id": resumen.run_id,
         "job": resumen.job_name,
         "partition": resumen.particion,
-        "failed_steps": pasos,
+        "failed_steps": [p.paso for p in resumen.pasos_fallidos],
         "errors": {p.paso: p.error for p in resumen.pasos_fallidos},
         "error": resumen.error,
         "failure_reason": resumen.motivo,
@@ -147,12 +151,26 @@ def construir_alerta(
         "retry_number": int(resumen.tags[RETRY_NUMBER_TAG]) if resumen.tags.get(RETRY_NUMBER_TAG) else None,
         "link": enlace,
     }
+
+
+def construir_alerta(
+    resumen: ResumenRun, ui_url: str, *, validacion_critica: bool = False, nota: str | None = None
+) -> Alerta:
+    """The message an admin reads: what failed, where, the error, what to open next.
+
+    `validacion_critica`: the run recorded a critical row in etl_validation_errors.
+    `nota`: an extra line (e.g. why an expected automatic retry did not happen)."""
+    bloqueado = bool(_bloqueantes(resumen)) or any(p.bloqueado_por_check for p in resumen.pasos_fallidos)
+    critica = validacion_critica or any(p.severidad == "critical" for p in resumen.pasos_fallidos)
+    prioridad = PRIORIDAD_CRITICA if (bloqueado or critica) else PRIORIDAD_ALTA
+    enlace = enlace_run(ui_url, resumen.run_id)
+    que, seccion = _clase(bloqueado, critica)
     return Alerta(
         run_id=resumen.run_id,
-        subject=asunto,
-        body="\n".join(lineas),
+        subject=_asunto(resumen, prioridad, que),
+        body=_cuerpo(resumen, enlace, seccion, critica, nota),
         priority=prioridad,
-        metadata=metadata,
+        metadata=_metadata(resumen, enlace, bloqueado, critica),
         dedupe_key=clave_fallo(resumen.run_id),
     )
 

@@ -1,0 +1,318 @@
+"""Every report, declared once: its table, partitioning, staging input, statements and export.
+
+The report assets (`assets`), their jobs (`jobs`) and the exports (`exportar.archivos`) are
+built by iterating over `REPORTES`; the table's description and columns come from the catalog
+(`plataforma.catalogo`), its formulas from `metricas`. Adding a report is one entry here (plus
+its table in the catalog and the migrations).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+import dagster as dg
+import psycopg
+from psycopg import sql
+
+from iact_pipelines.plataforma import partitions
+from iact_pipelines.plataforma.resources import PipelineSettings
+from iact_pipelines.reportes import metricas
+
+# (preparation statements, report statement) for the run's settings.
+Sentencias = tuple[tuple, object]
+
+
+@dataclass(frozen=True)
+class Grafico:
+    """The headline measure of an export: bars per category, one series or stacked series."""
+
+    titulo: str
+    categoria: Callable[[dict], str]
+    series: tuple[tuple[str, Callable[[dict], float]], ...]
+    categorias_fijas: tuple[str, ...] | None = None  # every category shown, zeros included
+
+
+@dataclass(frozen=True)
+class Exportacion:
+    """How a report is exported: title, the row's own period, natural order, columns, chart."""
+
+    titulo: str
+    fecha: sql.Composable  # the first day of the row's own period
+    orden: tuple[str, ...]
+    grafico: Grafico
+    fecha_fin: sql.Composable | None = None  # the last day of the row's period; None: one day
+    primeras: tuple[str, ...] = ()  # columns first, then the table's in catalog order
+    sin: tuple[str, ...] = ()  # table columns left out of the export
+    anchas: tuple[tuple[str, float], ...] = ()  # long text: relative PDF width, wrapped
+
+
+@dataclass(frozen=True)
+class Reporte:
+    """One report asset, `reportes/<nombre>`, writing `tabla` from `staging/<staging>`."""
+
+    nombre: str
+    tabla: str
+    particiones: str  # a partitioning of `plataforma.partitions`: diaria, mensual_en_curso, ...
+    staging: str
+    sentencias: Callable[[PipelineSettings], Sentencias]
+    exportacion: Exportacion
+    # Headline figures read inside the report's transaction: (conn, settings, desde, hasta) -> dict.
+    cifras: Callable[[psycopg.Connection, PipelineSettings, date, date], dict] | None = None
+    # Staging days before the window the statements also read (locked like the window's).
+    dias_previos: Callable[[PipelineSettings], int] = lambda settings: 0
+    # Reports built together in one step (on one session each), named by that step.
+    paso: str | None = None
+
+    @property
+    def clave(self) -> dg.AssetKey:
+        return dg.AssetKey(["reportes", self.nombre])
+
+    @property
+    def clave_staging(self) -> dg.AssetKey:
+        return dg.AssetKey(["staging", self.staging])
+
+    @property
+    def diario(self) -> bool:
+        return self.particiones == "diaria"
+
+    def definicion_particiones(self) -> dg.PartitionsDefinition:
+        return getattr(partitions, self.particiones)
+
+
+def _fijas(preparacion: str | None, sentencia: str) -> Callable[[PipelineSettings], Sentencias]:
+    return lambda settings: ((preparacion,) if preparacion else (), sentencia)
+
+
+def _analista(nombre: str) -> Callable[[PipelineSettings], Sentencias]:
+    def sentencias(settings: PipelineSettings) -> Sentencias:
+        todas = metricas.analistas(
+            corto=settings.abandono_corto_segundos(),
+            ventana=settings.ventana_rellamada(),
+            zona=settings.zona(),
+            centros=settings.centros_permitidos(),
+        )
+        return getattr(todas, nombre)
+
+    return sentencias
+
+
+# Only when the value changed: an unchanged setting takes no row lock, so menu runs of
+# different days never wait on each other here.
+_GUARDAR_UMBRAL_MENU = """
+INSERT INTO config_reportes (clave, valor, updated_at)
+SELECT 'menu_umbral_problema', %(umbral)s, now()
+WHERE NOT EXISTS (SELECT 1 FROM config_reportes WHERE clave = 'menu_umbral_problema' AND valor = %(umbral)s)
+ON CONFLICT (clave) DO UPDATE SET valor = EXCLUDED.valor, updated_at = EXCLUDED.updated_at
+"""
+_CONTAR_MENUS_PROBLEMATICOS = (
+    "SELECT count(*) FROM menus_problematicos(%(desde)s, %(hasta)s::date - 1, %(umbral)s::numeric)"
+)
+
+
+def _menus_problematicos(conn: psycopg.Connection, settings: PipelineSettings, desde: date, hasta: date) -> dict:
+    # The analysts' view (v_menus_problematicos) reads the threshold from config_reportes:
+    # keep it equal to the configured setting, in the same transaction as the rows.
+    umbral = settings.umbral_menu_problema()
+    conn.execute(_GUARDAR_UMBRAL_MENU, {"umbral": Decimal(str(umbral))})
+    (n,) = conn.execute(_CONTAR_MENUS_PROBLEMATICOS, {"desde": desde, "hasta": hasta, "umbral": umbral}).fetchone()
+    return {"menus_problematicos": n}
+
+
+def _dias_de_rellamada(settings: PipelineSettings) -> int:
+    # The repeat-call look-back reads staging back to the local day of (the window's first
+    # instant − H): ceil(H / 24) days, one more when a 23-hour day lies in between.
+    return math.ceil(settings.ventana_rellamada() / 24) + 1
+
+
+_FECHA = sql.Identifier("fecha")
+_INICIO_TRIMESTRE = sql.SQL("make_date(anio, (substring(trimestre from 2)::int - 1) * 3 + 1, 1)")
+_FIN_TRIMESTRE = sql.SQL(
+    "(make_date(anio, (substring(trimestre from 2)::int - 1) * 3 + 1, 1)"
+    " + interval '3 months' - interval '1 day')::date"
+)
+_HORAS = tuple(str(h) for h in range(24))
+ANALISTAS = "reportes_analistas"
+
+REPORTES: tuple[Reporte, ...] = (
+    Reporte(
+        nombre="llamadas_dia",
+        tabla="reportes_llamadas_dia",
+        particiones="diaria",
+        staging="llamadas",
+        sentencias=_fijas(metricas.AGREGADO_LLAMADAS_DIA, metricas.REPORTE_LLAMADAS_DIA),
+        exportacion=Exportacion(
+            titulo="Llamadas por día y hora",
+            fecha=_FECHA,
+            orden=("fecha", "hora"),
+            grafico=Grafico(
+                titulo="Llamadas por hora (suma del periodo)",
+                categoria=lambda f: str(f["hora"]),
+                series=(("Llamadas", lambda f: f["total_llamadas"]),),
+                categorias_fijas=_HORAS,
+            ),
+        ),
+    ),
+    Reporte(
+        nombre="menu_problemas",
+        tabla="reportes_menu_problemas",
+        particiones="diaria",
+        staging="menu_eventos",
+        sentencias=_fijas(metricas.AGREGADO_MENU_PROBLEMAS, metricas.REPORTE_MENU_PROBLEMAS),
+        cifras=_menus_problematicos,
+        exportacion=Exportacion(
+            titulo="Menús con problemas",
+            fecha=_FECHA,
+            orden=("fecha", "menu_id"),
+            anchas=(("menu_nombre", 3.0),),
+            grafico=Grafico(
+                titulo="Eventos con problema por día (abandonos, timeout y errores)",
+                categoria=lambda f: f["fecha"].isoformat(),
+                series=(
+                    ("Abandonos", lambda f: f["abandonos"]),
+                    ("Timeout", lambda f: f["timeout"]),
+                    ("Errores", lambda f: f["errores"]),
+                ),
+            ),
+        ),
+    ),
+    Reporte(
+        nombre="transferencias",
+        tabla="reportes_transferencias",
+        particiones="diaria",
+        staging="transferencias",
+        sentencias=_fijas(metricas.AGREGADO_TRANSFERENCIAS, metricas.REPORTE_TRANSFERENCIAS),
+        exportacion=Exportacion(
+            titulo="Transferencias entre centros",
+            fecha=_FECHA,
+            orden=("fecha", "centro_origen", "centro_destino"),
+            grafico=Grafico(
+                titulo="Transferencias por día",
+                categoria=lambda f: f["fecha"].isoformat(),
+                series=(
+                    ("Exitosas", lambda f: f["transferencias_exitosas"]),
+                    ("Fallidas", lambda f: f["transferencias_fallidas"]),
+                ),
+            ),
+        ),
+    ),
+    Reporte(
+        nombre="clientes_unicos",
+        tabla="reportes_clientes_unicos",
+        particiones="mensual_en_curso",
+        staging="llamadas",
+        sentencias=_fijas(None, metricas.REPORTE_CLIENTES_UNICOS),
+        exportacion=Exportacion(
+            titulo="Clientes únicos por mes",
+            fecha=sql.Identifier("fecha_inicio"),
+            fecha_fin=sql.Identifier("fecha_fin"),
+            orden=("fecha_inicio", "fecha_fin"),
+            grafico=Grafico(
+                titulo="Clientes únicos por periodo (nuevos y recurrentes)",
+                categoria=lambda f: f"{f['fecha_inicio']:%Y-%m-%d} a {f['fecha_fin']:%Y-%m-%d}",
+                series=(
+                    ("Nuevos", lambda f: f["nuevos_clientes"]),
+                    ("Recurrentes", lambda f: f["clientes_recurrentes"]),
+                ),
+            ),
+        ),
+    ),
+    Reporte(
+        nombre="trimestral",
+        tabla="reportes_trimestral",
+        particiones="trimestral_en_curso",
+        staging="llamadas",
+        sentencias=_fijas(metricas.AGREGADO_TRIMESTRAL, metricas.REPORTE_TRIMESTRAL),
+        exportacion=Exportacion(
+            titulo="Reporte trimestral de llamadas",
+            fecha=_INICIO_TRIMESTRE,
+            fecha_fin=_FIN_TRIMESTRE,
+            orden=("anio", "trimestre"),
+            primeras=("anio",),
+            sin=("fecha_inicio",),
+            grafico=Grafico(
+                titulo="Llamadas por trimestre",
+                categoria=lambda f: f"{f['anio']} {f['trimestre']}",
+                series=(("Llamadas", lambda f: f["total_llamadas"]),),
+            ),
+        ),
+    ),
+    # The analysts' three reports of a day share one step: they read the same staged calls
+    # under the same gates (a blocked day stops all three), each on its own session.
+    Reporte(
+        nombre="intervalos",
+        tabla="reportes_intervalos",
+        particiones="diaria",
+        staging="llamadas",
+        sentencias=_analista("intervalos"),
+        paso=ANALISTAS,
+        exportacion=Exportacion(
+            titulo="Llamadas por cuarto de hora y centro",
+            fecha=_FECHA,
+            orden=("fecha", "intervalo", "centro_id"),
+            grafico=Grafico(
+                titulo="Llamadas ofrecidas por hora (suma del periodo, todos los centros)",
+                categoria=lambda f: str(f["intervalo"].hour),
+                series=(
+                    ("Atendidas", lambda f: f["atendidas"]),
+                    ("Abandonadas", lambda f: f["abandonadas"]),
+                    ("Solo IVR", lambda f: f["solo_ivr"]),
+                ),
+                categorias_fijas=_HORAS,
+            ),
+        ),
+    ),
+    Reporte(
+        nombre="rellamadas",
+        tabla="reportes_rellamadas",
+        particiones="diaria",
+        staging="llamadas",
+        sentencias=_analista("rellamadas"),
+        dias_previos=_dias_de_rellamada,
+        paso=ANALISTAS,
+        exportacion=Exportacion(
+            titulo="Rellamadas por día y centro",
+            fecha=_FECHA,
+            orden=("fecha", "centro_id"),
+            grafico=Grafico(
+                titulo="Llamadas identificadas por día (rellamadas y primeras)",
+                categoria=lambda f: f["fecha"].isoformat(),
+                series=(
+                    ("Rellamadas", lambda f: f["rellamadas"]),
+                    ("Primeras", lambda f: f["llamadas_identificadas"] - f["rellamadas"]),
+                ),
+            ),
+        ),
+    ),
+    Reporte(
+        nombre="devolucion",
+        tabla="lista_devolucion",
+        particiones="diaria",
+        staging="llamadas",
+        sentencias=_analista("devolucion"),
+        paso=ANALISTAS,
+        exportacion=Exportacion(
+            titulo="Lista de devolución de llamadas",
+            fecha=_FECHA,
+            orden=("fecha", "ultimo_abandono", "cliente_id"),
+            sin=("zona_horaria",),
+            grafico=Grafico(
+                titulo="Clientes a devolver por día",
+                categoria=lambda f: f["fecha"].isoformat(),
+                series=(("Clientes", lambda f: 1),),
+            ),
+        ),
+    ),
+)
+
+
+def reporte(nombre: str) -> Reporte:
+    return next(r for r in REPORTES if r.nombre == nombre)
+
+
+def de_particiones(particiones: str) -> list[Reporte]:
+    """The reports partitioned by `particiones`, in registry order."""
+    return [r for r in REPORTES if r.particiones == particiones]
