@@ -9,11 +9,15 @@ from pathlib import Path
 
 from psycopg import sql
 
+from iact_pipelines.fuentes.contrato import FUENTES
 from iact_pipelines.plataforma import catalogo, db, migrations
 from iact_pipelines.plataforma.config import PROJECT_ROOT
 from iact_pipelines.plataforma.instance import prepare_dagster_home
 
 BENCH_HOME = Path(os.environ.get("IACT_BENCH_HOME") or PROJECT_ROOT / ".iact" / "bench").resolve()
+
+# Every table of the source contract.
+_VACIAR_FUENTE = sql.SQL("TRUNCATE {}").format(sql.SQL(", ").join(sql.Identifier("ivr", t) for t in FUENTES))
 
 _PARTICIONES_STAGING = """
 SELECT n.nspname, c.relname FROM pg_inherits i
@@ -49,7 +53,7 @@ def preparar() -> db.Urls:
 def vaciar(urls: db.Urls) -> None:
     """A fresh IVR source and an empty warehouse."""
     with db.connect(urls.ivr, autocommit=True) as conn:
-        conn.execute("TRUNCATE ivr.llamadas, ivr.menu_eventos, ivr.transferencias")
+        conn.execute(_VACIAR_FUENTE)
     with db.connect(urls.warehouse, autocommit=True) as conn:
         conn.execute(catalogo.vaciar())
         # Day partitions too: the pipeline's first run must create them, as it would in production.

@@ -16,7 +16,6 @@ from iact_pipelines.plataforma.config import AJUSTES, PROJECT_ROOT
 
 # IACT_TEST_HOME lets several test sessions run side by side, each with its own server.
 TEST_HOME = Path(os.environ.get("IACT_TEST_HOME") or PROJECT_ROOT / ".iact" / "test").resolve()
-_external = os.environ.get("IACT_TEST_PG_URL", "").strip()
 
 # Configure before any iact_pipelines module reads the environment.
 os.environ["IACT_HOME"] = str(TEST_HOME)
@@ -30,6 +29,7 @@ from iact_pipelines.plataforma import (  # noqa: E402 - after the environment is
     embedded,
     migrations,
 )
+from iact_pipelines_tests.ayudas import PG_EXTERNO, VACIAR_FUENTE  # noqa: E402
 
 
 def _database(base: str, name: str) -> str:
@@ -39,8 +39,8 @@ def _database(base: str, name: str) -> str:
 @pytest.fixture(scope="session")
 def pg_urls():
     """URLs of the three test databases, created and migrated once per session."""
-    if _external:
-        base = db.libpq_url(_external)
+    if PG_EXTERNO:
+        base = db.libpq_url(PG_EXTERNO)
         names = ("iact_test_ivr", "iact_test_warehouse", "iact_test_dagster")
     else:
         base = embedded.ensure_running(TEST_HOME)
@@ -56,11 +56,8 @@ def pg_urls():
     migrations.create_ivr_source(urls.ivr)
     db.export_env(urls)
     yield urls
-    if not _external:
+    if not PG_EXTERNO:
         embedded.stop(TEST_HOME)
-
-
-_RESET_IVR = "TRUNCATE ivr.llamadas, ivr.menu_eventos, ivr.transferencias"
 
 
 @pytest.fixture
@@ -69,7 +66,7 @@ def urls(pg_urls):
     with db.connect(pg_urls.warehouse, autocommit=True) as conn:
         conn.execute(catalogo.vaciar())
     with db.connect(pg_urls.ivr, autocommit=True) as conn:
-        conn.execute(_RESET_IVR)
+        conn.execute(VACIAR_FUENTE)
     return pg_urls
 
 

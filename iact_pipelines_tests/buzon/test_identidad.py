@@ -22,7 +22,7 @@ from iact_pipelines.buzon.mensajes import BuzonError
 from iact_pipelines.cli import main
 from iact_pipelines.plataforma import db
 from iact_pipelines.plataforma.config import ConfigError
-from iact_pipelines_tests.conftest import _external
+from iact_pipelines_tests.ayudas import PG_EXTERNO
 
 REGLA = "local all +iact_buzon scram-sha-256  # iact tests: inbox users need their password\n"
 PERSONAS = ("lucia", "mateo", "nora")
@@ -31,7 +31,7 @@ PERSONAS = ("lucia", "mateo", "nora")
 @pytest.fixture
 def claves_exigidas(warehouse):
     """True when the server now checks the passwords of iact_buzon members."""
-    if _external:
+    if PG_EXTERNO:
         yield False
         return
     hba = warehouse.execute("SHOW hba_file").fetchone()[0]

@@ -1,35 +1,18 @@
 """`iact dev` brings the UI up on the configured databases and stops everything on SIGTERM."""
 
-import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 
 import psutil
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _graphql(port: int, query: str) -> dict:
-    req = urllib.request.Request(
-        f"http://127.0.0.1:{port}/graphql",
-        data=json.dumps({"query": query}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(req, timeout=5) as resp:
-        return json.loads(resp.read())
+from iact_pipelines_tests.cli.ayudas import graphql, puerto_libre
 
 
 def test_dev_serves_graphql_and_stops_cleanly_on_sigterm(pg_urls, tmp_path):
-    port = _free_port()
+    port = puerto_libre()
     env = {**os.environ, "IACT_HOME": str(tmp_path)}  # URLs of the test server are exported by pg_urls
     proc = subprocess.Popen(
         [sys.executable, "-m", "iact_pipelines.cli", "dev", "--port", str(port)],
@@ -45,12 +28,12 @@ def test_dev_serves_graphql_and_stops_cleanly_on_sigterm(pg_urls, tmp_path):
             time.sleep(1)
             assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
             try:
-                answer = _graphql(port, "{ version }")
+                answer = graphql(port, "{ version }")
             except OSError:
                 pass
         assert answer == {"data": {"version": __import__("dagster").__version__}}
         # The code location loads in the UI: every asset of the project is there.
-        ubicaciones = _graphql(
+        ubicaciones = graphql(
             port,
             "{ workspaceOrError { ... on Workspace { locationEntries { name locationOrLoadError {"
             " __typename ... on RepositoryLocation { repositories { assetNodes { assetKey { path } } } }"

@@ -9,7 +9,7 @@ import time
 
 import psutil
 
-from iact_pipelines_tests.cli.test_dev import _free_port, _graphql
+from iact_pipelines_tests.cli.ayudas import graphql, puerto_libre
 
 
 def _iniciar(home, port):
@@ -27,7 +27,7 @@ def _esperar_ui(proc, port):
     while time.monotonic() < deadline:
         assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
         try:
-            return _graphql(port, "{ version }")
+            return graphql(port, "{ version }")
         except OSError:
             time.sleep(1)
     raise AssertionError("the UI did not come up")
@@ -38,19 +38,19 @@ def _vivos(procesos):
 
 
 def test_one_dev_per_home_and_a_clean_restart_after_kill_9(pg_urls, tmp_path):
-    port = _free_port()
+    port = puerto_libre()
     primero = _iniciar(tmp_path, port)
     procesos = []
     try:
         _esperar_ui(primero, port)
         procesos = psutil.Process(primero.pid).children(recursive=True)
 
-        segundo = _iniciar(tmp_path, _free_port())
+        segundo = _iniciar(tmp_path, puerto_libre())
         codigo = segundo.wait(timeout=30)
         lineas = segundo.stderr.read().decode().strip().splitlines()
         assert codigo == 2
         assert len(lineas) == 1 and f"already running for IACT_HOME={tmp_path} (pid {primero.pid}" in lineas[0]
-        assert _graphql(port, "{ version }")["data"]["version"]  # the first keeps serving
+        assert graphql(port, "{ version }")["data"]["version"]  # the first keeps serving
 
         os.kill(primero.pid, signal.SIGKILL)  # only `iact dev` itself, not its children
         primero.wait(timeout=10)

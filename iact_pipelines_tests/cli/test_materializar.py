@@ -6,7 +6,7 @@ import dagster as dg
 import pytest
 
 from iact_pipelines.cli import main
-from iact_pipelines_tests.reportes.test_assets import cargar, llamada, transferencia
+from iact_pipelines_tests.reportes.ayudas import cargar, llamada, transferencia
 
 _RANGO = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 

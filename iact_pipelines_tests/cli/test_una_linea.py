@@ -9,7 +9,7 @@ import pytest
 
 from iact_pipelines.cli import main
 from iact_pipelines.plataforma import migrations
-from iact_pipelines_tests.reportes.test_assets import cargar, llamada
+from iact_pipelines_tests.reportes.ayudas import cargar, llamada
 
 IACT = [sys.executable, "-m", "iact_pipelines.cli"]
 

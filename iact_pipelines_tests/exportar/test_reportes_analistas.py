@@ -8,7 +8,7 @@ from openpyxl import load_workbook
 from iact_pipelines.cli import main
 from iact_pipelines.exportar import archivos as exportar
 from iact_pipelines.reportes import assets as reportes
-from iact_pipelines_tests.reportes.test_assets import PUE, cargar, llamada, materializar
+from iact_pipelines_tests.reportes.ayudas import PUE, cargar, llamada, materializar
 
 
 @pytest.mark.parametrize("reporte, filas", [("intervalos", 192), ("rellamadas", 2), ("devolucion", 2)])

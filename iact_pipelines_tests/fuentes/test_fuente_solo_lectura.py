@@ -7,8 +7,8 @@ import pytest
 
 from iact_pipelines.cli import main
 from iact_pipelines.monitoreo import seguimiento
-from iact_pipelines_tests.conftest import _external
-from iact_pipelines_tests.staging.test_assets import DIA, en_staging, insertar, llamada
+from iact_pipelines_tests.ayudas import PG_EXTERNO
+from iact_pipelines_tests.staging.ayudas import DIA, en_staging, insertar, llamada
 
 _OTRO_DIA = "2024-03-11 10:00:00"
 
@@ -74,7 +74,7 @@ def _ivr_url(conn) -> str:
 @pytest.mark.parametrize("origen", ["embebida", "url_explicita"])
 def test_renamed_table_is_not_recreated(origen, ivr_writer, warehouse, instance, cli_env, capsys, monkeypatch):
     if origen == "embebida":
-        if _external:
+        if PG_EXTERNO:
             pytest.skip("the embedded default needs the embedded test server")
         monkeypatch.delenv("IACT_IVR_URL")  # the default: database `ivr` on the embedded server
     _cargar_dia_bueno(ivr_writer, capsys)
@@ -92,7 +92,7 @@ def test_renamed_table_is_not_recreated(origen, ivr_writer, warehouse, instance,
 @pytest.mark.parametrize("origen", ["embebida", "url_explicita"])
 def test_dropped_column_loads_nothing(origen, ivr_writer, warehouse, instance, cli_env, capsys, monkeypatch):
     if origen == "embebida":
-        if _external:
+        if PG_EXTERNO:
             pytest.skip("the embedded default needs the embedded test server")
         monkeypatch.delenv("IACT_IVR_URL")
     _cargar_dia_bueno(ivr_writer, capsys)

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from iact_pipelines_tests.staging.test_assets import evento, insertar, llamada
+from iact_pipelines_tests.staging.ayudas import evento, insertar, llamada
 
 ZONA = ZoneInfo("America/Mexico_City")
 

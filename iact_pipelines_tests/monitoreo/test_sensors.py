@@ -61,19 +61,6 @@ def sin_margen(monkeypatch):
     monkeypatch.setattr(sensors, "MARGEN_S", 0.0)
 
 
-@pytest.fixture
-def admins(warehouse):
-    """Two active admins, an inactive admin and an active non-admin; returns the active admin ids."""
-    rows = warehouse.execute(
-        """
-        INSERT INTO usuarios (nombre, es_admin, activo) VALUES
-            ('ana', true, true), ('beto', true, true), ('carla', true, false), ('dora', false, true)
-        RETURNING id, nombre
-        """
-    ).fetchall()
-    return sorted(i for i, nombre in rows if nombre in ("ana", "beto"))
-
-
 def evaluar(instance, cursor=None):
     contexto = dg.build_sensor_context(instance=instance, cursor=cursor, resources=build_resources())
     resultado = sensors.alertas_fallos(contexto)

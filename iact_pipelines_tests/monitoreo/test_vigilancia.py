@@ -15,7 +15,6 @@ from dagster._core.storage.tags import WILL_RETRY_TAG
 from iact_pipelines.monitoreo import sensors, vigilancia
 from iact_pipelines.plataforma import db
 from iact_pipelines.plataforma.resources import build_resources
-from iact_pipelines_tests.monitoreo.test_sensors import admins  # noqa: F401 - fixture
 
 
 @pytest.fixture(autouse=True)

@@ -26,14 +26,11 @@ from iact_pipelines.monitoreo import sensors, vigilancia
 from iact_pipelines.plataforma import db
 from iact_pipelines.plataforma.config import PROJECT_ROOT
 from iact_pipelines.plataforma.resources import build_resources
-from iact_pipelines_tests.monitoreo import test_sensors
 
 UBICACION = "iact_pipelines"  # workspace.yaml's location_name: the daemon resolves runs by it
 DIA = "2024-05-07"
 REPORTE = dg.AssetKey(["reportes", "llamadas_dia"])
 LLENO = "2 runs are currently in progress. Maximum is 2"
-
-admins = test_sensors.admins  # the fixture: two active admins
 
 
 @pytest.fixture(autouse=True)

@@ -85,7 +85,7 @@ def test_staging_validation_rules_come_from_the_catalog():
 
 def test_asset_descriptions_are_the_catalog_s():
     specs = {s.key.to_user_string(): s for s in defs.resolve_all_asset_specs()}
-    for tabla in ("llamadas", "menu_eventos", "transferencias"):
+    for tabla in FUENTES:
         assert specs[f"staging/{tabla}"].description == catalogo.tabla(f"staging.{tabla}").descripcion
 
 

@@ -1,74 +1,71 @@
-"""The analyst reports' first formulation (issue 13), frozen: the equivalence test runs it
-against today's statements on seeded demo days. Not used by the pipeline.
+"""The analyst reports' first formulation, frozen: its scans as literal SQL text, copied once
+from the statements they were generated from, so that no later change to the metric helpers
+reaches them. The equivalence test runs them against today's statements on seeded demo days.
+Not used by the pipeline.
 
 Intervals and repeat calls kept their report statements (they read the same temporary
 tables); only the scans changed. The worklist's report statement changed with its scan.
+`{corto}`, `{ventana}` and `{zona}` are filled as `metricas.analistas` fills them.
 """
+
+from decimal import Decimal
 
 from psycopg import sql
 
-from iact_pipelines.reportes.metricas import AGREGADOS_LLAMADAS, ESPERA, _seleccion, _temporal
+_AGREGADO_INTERVALOS = """CREATE TEMP TABLE agregado_intervalos ON COMMIT DROP AS
 
-# Additive aggregates of a quarter hour of one center (raw, unrounded).
-AGREGADOS_INTERVALOS = {
-    "ofrecidas": "count(*)",
-    "solo_ivr": "count(*) FILTER (WHERE resultado = 'IVR')",
-    "atendidas": AGREGADOS_LLAMADAS["atendidas"],
-    "abandonadas": AGREGADOS_LLAMADAS["abandonadas"],
-    # A short abandon waited S seconds or less (S inclusive, like T).
-    "abandonos_cortos": f"count(*) FILTER (WHERE resultado = 'ABANDONADA' AND {ESPERA} <= {{corto}})",
-    "atendidas_en_umbral": AGREGADOS_LLAMADAS["dentro_umbral"],
-    "suma_espera_atendidas": AGREGADOS_LLAMADAS["suma_espera"],
-    "suma_atencion": AGREGADOS_LLAMADAS["suma_atencion"],
-    # ESPERA is NULL for IVR calls: the max is over answered and abandoned calls.
-    "espera_maxima": f"coalesce(max({ESPERA}), 0)",
-}
-
-_AGREGADO_INTERVALOS = _temporal(
-    "agregado_intervalos",
-    f"""
 SELECT fecha,
     -- the local wall-clock quarter hour of the start: staging's local hour, the local minute
-    make_time(hora::int, (extract(minute FROM inicio AT TIME ZONE {{zona}})::int / 15) * 15, 0) AS intervalo,
+    make_time(hora::int, (extract(minute FROM inicio AT TIME ZONE {zona})::int / 15) * 15, 0) AS intervalo,
     centro_id,
-    {_seleccion(AGREGADOS_INTERVALOS)}
+    count(*) AS ofrecidas,
+    count(*) FILTER (WHERE resultado = 'IVR') AS solo_ivr,
+    count(*) FILTER (WHERE resultado = 'ATENDIDA') AS atendidas,
+    count(*) FILTER (WHERE resultado = 'ABANDONADA') AS abandonadas,
+    count(*) FILTER (WHERE resultado = 'ABANDONADA' AND extract(epoch FROM CASE resultado
+        WHEN 'ATENDIDA' THEN atencion - ingreso_cola
+        WHEN 'ABANDONADA' THEN fin - ingreso_cola END) <= {corto}) AS abandonos_cortos,
+    count(*) FILTER (WHERE resultado = 'ATENDIDA' AND extract(epoch FROM CASE resultado
+        WHEN 'ATENDIDA' THEN atencion - ingreso_cola
+        WHEN 'ABANDONADA' THEN fin - ingreso_cola END) <= %(umbral)s::numeric) AS atendidas_en_umbral,
+    coalesce(sum(extract(epoch FROM CASE resultado
+        WHEN 'ATENDIDA' THEN atencion - ingreso_cola
+        WHEN 'ABANDONADA' THEN fin - ingreso_cola END)) FILTER (WHERE resultado = 'ATENDIDA'), 0) AS suma_espera_atendidas,
+    coalesce(sum(extract(epoch FROM fin - atencion)) FILTER (WHERE resultado = 'ATENDIDA'), 0) AS suma_atencion,
+    coalesce(max(extract(epoch FROM CASE resultado
+        WHEN 'ATENDIDA' THEN atencion - ingreso_cola
+        WHEN 'ABANDONADA' THEN fin - ingreso_cola END)), 0) AS espera_maxima
 FROM staging.llamadas
 WHERE fecha >= %(desde)s AND fecha < %(hasta)s
 GROUP BY 1, 2, 3
-""",
-)
+"""
 
+_AGREGADO_RELLAMADAS = """CREATE TEMP TABLE agregado_rellamadas ON COMMIT DROP AS
 
-_VENTANA = "make_interval(hours => {ventana})"
-_INICIO_VENTANA = "(%(desde)s::timestamp AT TIME ZONE {zona})"
-
-_AGREGADO_RELLAMADAS = _temporal(
-    "agregado_rellamadas",
-    f"""
 WITH identificadas AS (
     SELECT fecha, centro_id, cliente_id, inicio,
         lag(inicio) OVER (PARTITION BY cliente_id ORDER BY inicio, llamada_id) AS inicio_previa
     FROM staging.llamadas
     WHERE cliente_id IS NOT NULL AND fecha < %(hasta)s
-      AND fecha >= (({_INICIO_VENTANA} - {_VENTANA}) AT TIME ZONE {{zona}})::date
-      AND inicio >= {_INICIO_VENTANA} - {_VENTANA}
+      AND fecha >= (((%(desde)s::timestamp AT TIME ZONE {zona}) - make_interval(hours => {ventana})) AT TIME ZONE {zona})::date
+      AND inicio >= (%(desde)s::timestamp AT TIME ZONE {zona}) - make_interval(hours => {ventana})
 )
 SELECT fecha, centro_id,
     count(*) AS llamadas_identificadas,
     count(DISTINCT cliente_id) AS clientes,
-    count(*) FILTER (WHERE inicio_previa >= inicio - {_VENTANA}) AS rellamadas,
-    count(DISTINCT cliente_id) FILTER (WHERE inicio_previa >= inicio - {_VENTANA}) AS clientes_con_rellamada
+    count(*) FILTER (WHERE inicio_previa >= inicio - make_interval(hours => {ventana})) AS rellamadas,
+    count(DISTINCT cliente_id) FILTER (WHERE inicio_previa >= inicio - make_interval(hours => {ventana})) AS clientes_con_rellamada
 FROM identificadas
 WHERE fecha >= %(desde)s
 GROUP BY fecha, centro_id
-""",
-)
+"""
 
-_AGREGADO_DEVOLUCION = _temporal(
-    "agregado_devolucion",
-    f"""
+_AGREGADO_DEVOLUCION = """CREATE TEMP TABLE agregado_devolucion ON COMMIT DROP AS
+
 WITH colas AS (
-    SELECT fecha, cliente_id, llamada_id, inicio, centro_id, resultado, {ESPERA} AS espera
+    SELECT fecha, cliente_id, llamada_id, inicio, centro_id, resultado, extract(epoch FROM CASE resultado
+        WHEN 'ATENDIDA' THEN atencion - ingreso_cola
+        WHEN 'ABANDONADA' THEN fin - ingreso_cola END) AS espera
     FROM staging.llamadas
     WHERE fecha >= %(desde)s AND fecha < %(hasta)s AND cliente_id IS NOT NULL
       AND resultado IN ('ATENDIDA', 'ABANDONADA')
@@ -85,8 +82,7 @@ WHERE NOT EXISTS (
     WHERE a.resultado = 'ATENDIDA' AND a.fecha = u.fecha AND a.cliente_id = u.cliente_id
       AND (a.inicio, a.llamada_id) > (u.inicio, u.llamada_id)
 )
-""",
-)
+"""
 
 _REPORTE_DEVOLUCION = """
 WITH cuentas AS (
@@ -111,8 +107,6 @@ FROM insertado
 def preparaciones(*, corto, ventana: int, zona: str, centros: list[str]) -> dict[str, tuple]:
     """The former (preparation, report statement or None = today's) per report, filled like
     `metricas.analistas`."""
-    from decimal import Decimal
-
     valores = {
         "corto": sql.SQL("{}::numeric").format(sql.Literal(str(Decimal(str(corto))))),
         "ventana": sql.Literal(int(ventana)),

@@ -17,7 +17,7 @@ from iact_pipelines.plataforma.resources import build_resources
 from iact_pipelines.reportes import assets as reportes
 from iact_pipelines.staging import carga
 from iact_pipelines.staging.assets import staging_assets
-from iact_pipelines_tests.reportes.test_assets import NAC, PUE, cargar, llamada, materializar, metadatos
+from iact_pipelines_tests.reportes.ayudas import NAC, PUE, cargar, llamada, materializar, metadatos
 
 Z = D("0.00")
 _INTERVALO = """

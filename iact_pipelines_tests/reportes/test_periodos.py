@@ -11,9 +11,9 @@ from iact_pipelines.plataforma.resources import build_resources
 from iact_pipelines.reportes import metricas
 from iact_pipelines.reportes.sensors import ETIQUETA_PERIODOS_DESPUES, periodos_tras_dias
 from iact_pipelines.staging import assets as staging
-from iact_pipelines_tests.reportes.test_assets import cargar, llamada
-from iact_pipelines_tests.staging.test_assets import DIA, insertar
-from iact_pipelines_tests.staging.test_assets import llamada as llamada_fuente
+from iact_pipelines_tests.reportes.ayudas import cargar, llamada
+from iact_pipelines_tests.staging.ayudas import DIA, insertar
+from iact_pipelines_tests.staging.ayudas import llamada as llamada_fuente
 
 _MES = "SELECT fecha_inicio::text, total_clientes_unicos, nuevos_clientes FROM reportes_clientes_unicos ORDER BY 1"
 _TRIMESTRE = "SELECT trimestre, anio, total_llamadas FROM reportes_trimestral ORDER BY fecha_inicio"

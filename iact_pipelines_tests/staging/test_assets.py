@@ -7,8 +7,7 @@ America/Mexico_City is UTC-6 all year since 2022, so local midnight of 2024-03-1
 import multiprocessing
 import time
 from concurrent.futures import ProcessPoolExecutor
-from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import UTC, date, datetime
 
 import dagster as dg
 import pytest
@@ -16,147 +15,25 @@ import pytest
 from iact_pipelines.fuentes.contrato import FUENTES
 from iact_pipelines.plataforma import db, partitions
 from iact_pipelines.plataforma.fechas import Ventana
-from iact_pipelines.plataforma.resources import build_resources
 from iact_pipelines.staging import assets as staging
-from iact_pipelines.staging import compuerta, corrida, extraccion
-
-ZONA = ZoneInfo("America/Mexico_City")
-NAC, PUE, GDL = "19028031", "19020084", "19014002"
-DIA = "2024-03-10"
-
-_COLUMNAS = {
-    "llamadas": "llamada_id, centro_id, cliente_id, inicio, ingreso_cola, atencion, fin, resultado",
-    "menu_eventos": "evento_id, llamada_id, centro_id, menu_id, menu_nombre, entrada, salida, resultado",
-    "transferencias": "transferencia_id, llamada_id, centro_origen, centro_destino, inicio, fin, exitosa",
-}
-
-
-def local(texto: str) -> datetime:
-    return datetime.fromisoformat(texto).replace(tzinfo=ZONA)
-
-
-def s(t: datetime, segundos: float) -> datetime:
-    return t + timedelta(seconds=segundos)
-
-
-def llamada(
-    id_,
-    inicio="2024-03-10 10:00:00",
-    resultado="ATENDIDA",
-    *,
-    cola=10,
-    espera=20,
-    habla=60,
-    centro=NAC,
-    cliente="C1",
-    **cambios,
-):
-    """A consistent call (answered unless said otherwise); `cambios` overrides any column."""
-    t0 = local(inicio) if isinstance(inicio, str) else inicio
-    fila = {
-        "llamada_id": id_,
-        "centro_id": centro,
-        "cliente_id": cliente,
-        "inicio": t0,
-        "ingreso_cola": None,
-        "atencion": None,
-        "fin": s(t0, 30),
-        "resultado": resultado,
-    }
-    if resultado in ("ATENDIDA", "ABANDONADA"):
-        fila["ingreso_cola"] = s(t0, cola)
-        fila["fin"] = s(t0, cola + espera)
-    if resultado == "ATENDIDA":
-        fila["atencion"] = s(t0, cola + espera)
-        fila["fin"] = s(t0, cola + espera + habla)
-    fila.update(cambios)
-    return fila
-
-
-def evento(id_, entrada="2024-03-10 10:00:00", *, llamada_id=..., centro=NAC, menu="MP", salida=15, **cambios):
-    """A valid menu visit, of call `id_` unless said otherwise."""
-    t0 = local(entrada)
-    fila = {
-        "evento_id": id_,
-        "llamada_id": id_ if llamada_id is ... else llamada_id,
-        "centro_id": centro,
-        "menu_id": menu,
-        "menu_nombre": "Menú principal",
-        "entrada": t0,
-        "salida": s(t0, salida) if salida is not None else None,
-        "resultado": "OK",
-    }
-    fila.update(cambios)
-    return fila
-
-
-def transferencia(id_, inicio="2024-03-10 10:00:00", *, origen=NAC, destino=PUE, dura=30, **cambios):
-    """A valid transfer of call `id_` unless said otherwise."""
-    t0 = local(inicio)
-    fila = {
-        "transferencia_id": id_,
-        "llamada_id": id_,
-        "centro_origen": origen,
-        "centro_destino": destino,
-        "inicio": t0,
-        "fin": s(t0, dura) if dura is not None else None,
-        "exitosa": dura is not None,
-    }
-    fila.update(cambios)
-    return fila
-
-
-def insertar(conn, tabla: str, filas: list[dict]) -> None:
-    columnas = [c.strip() for c in _COLUMNAS[tabla].split(",")]
-    with conn.cursor() as cur:
-        cur.executemany(
-            f"INSERT INTO ivr.{tabla} ({_COLUMNAS[tabla]}) VALUES ({', '.join(['%s'] * len(columnas))})",
-            [tuple(f[c] for c in columnas) for f in filas],
-        )
-
-
-def materializar(instance, asset, desde: str = DIA, hasta: str | None = None, extra=()) -> dg.ExecuteInProcessResult:
-    """One run of `asset` (plus `extra` assets) over one day or the range desde..hasta as one run."""
-    if hasta is None:
-        return dg.materialize(
-            [asset, *extra], partition_key=desde, instance=instance, resources=build_resources(), raise_on_error=False
-        )
-    tags = {"dagster/asset_partition_range_start": desde, "dagster/asset_partition_range_end": hasta}
-    return dg.materialize(
-        [asset, *extra], tags=tags, instance=instance, resources=build_resources(), raise_on_error=False
-    )
-
-
-def en_staging(conn, tabla: str, id_col: str) -> list[int]:
-    return [r[0] for r in conn.execute(f"SELECT {id_col} FROM staging.{tabla} ORDER BY 1").fetchall()]
-
-
-def errores(conn, asset_key: str) -> dict[int, set[tuple[str, str, str]]]:
-    """record_id -> {(error_type, field_name, severity)} of the asset's etl_validation_errors rows."""
-    salida: dict[int, set] = {}
-    for rid, tipo, campo, sev in conn.execute(
-        "SELECT record_id, error_type, field_name, severity FROM etl_validation_errors WHERE asset_key = %s",
-        (asset_key,),
-    ).fetchall():
-        salida.setdefault(int(rid), set()).add((tipo, campo, sev))
-    return salida
-
-
-def metadatos(result, asset) -> dict:
-    mats = result.asset_materializations_for_node(asset.op.name)
-    return {k: v.value for k, v in mats[0].metadata.items()}
-
-
-def chequeo(result, nombre: str = compuerta.CHECK_TASA_RECHAZO):
-    (evaluacion,) = [e for e in result.get_asset_check_evaluations() if e.check_name == nombre]
-    return evaluacion
-
-
-@pytest.fixture
-def sin_umbral(monkeypatch):
-    """Rule tests craft mostly bad rows: let the reject-rate check pass so the run succeeds."""
-    monkeypatch.setenv("IACT_MAX_TASA_RECHAZO", "1")
-
+from iact_pipelines.staging import corrida, extraccion
+from iact_pipelines_tests.staging.ayudas import (
+    DIA,
+    GDL,
+    NAC,
+    PUE,
+    chequeo,
+    en_staging,
+    errores,
+    evento,
+    insertar,
+    llamada,
+    local,
+    materializar,
+    metadatos,
+    s,
+    transferencia,
+)
 
 # ------------------------------------------------------------------------------------------
 # Every rule: the crafted row is (or is not) loaded, and its error row names field, check, severity.
@@ -316,19 +193,6 @@ def test_transferencias_every_rule(ivr_writer, warehouse, instance, sin_umbral):
         9: {("resultado_inconsistente", "fin", "error")},
         11: {("id_duplicado", "llamada_id,inicio", "error")},
     }
-
-
-@pytest.fixture
-def llamadas_legado(ivr_writer):
-    """ivr.llamadas as a laxer legacy source: no primary key, a wider center column."""
-    ivr_writer.execute("ALTER TABLE ivr.llamadas DROP CONSTRAINT llamadas_pkey")
-    ivr_writer.execute("ALTER TABLE ivr.llamadas ALTER COLUMN centro_id TYPE varchar(10)")
-    try:
-        yield ivr_writer
-    finally:
-        ivr_writer.execute("TRUNCATE ivr.llamadas")
-        ivr_writer.execute("ALTER TABLE ivr.llamadas ALTER COLUMN centro_id TYPE varchar(8)")
-        ivr_writer.execute("ALTER TABLE ivr.llamadas ADD PRIMARY KEY (llamada_id)")
 
 
 def test_llamadas_padded_center_and_repeated_id(llamadas_legado, warehouse, instance, sin_umbral):
@@ -652,7 +516,7 @@ def test_definitions_load_with_the_staging_assets():
     from iact_pipelines.definitions import defs
 
     grafo = defs.resolve_asset_graph()
-    for tabla in ("llamadas", "menu_eventos", "transferencias"):
+    for tabla in FUENTES:
         clave = dg.AssetKey(["staging", tabla])
         assert grafo.get(clave).parent_keys == {dg.AssetKey(["ivr", tabla])}
         assert grafo.get(clave).group_name == "staging"

@@ -14,8 +14,8 @@ from iact_pipelines.plataforma.resources import build_resources
 from iact_pipelines.reportes import assets as reportes
 from iact_pipelines.staging import assets as staging
 from iact_pipelines.staging import compuerta
-from iact_pipelines_tests.reportes.test_assets import materializar as materializar_reporte
-from iact_pipelines_tests.staging.test_assets import insertar, llamada
+from iact_pipelines_tests.reportes.ayudas import materializar as materializar_reporte
+from iact_pipelines_tests.staging.ayudas import insertar, llamada
 
 _ids = count(1)
 

@@ -6,7 +6,7 @@ import dagster as dg
 from iact_pipelines.plataforma.resources import build_resources
 from iact_pipelines.reportes import assets as reportes
 from iact_pipelines.staging import assets as staging
-from iact_pipelines_tests.staging.test_assets import insertar, llamada
+from iact_pipelines_tests.staging.ayudas import insertar, llamada
 
 DIA = "2024-03-10"
 _REPORTES = {

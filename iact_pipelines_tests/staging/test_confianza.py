@@ -12,7 +12,7 @@ from iact_pipelines.plataforma.resources import build_resources
 from iact_pipelines.reportes import assets as reportes
 from iact_pipelines.staging import assets as staging
 from iact_pipelines.staging import compuerta
-from iact_pipelines_tests.staging.test_assets import DIA, PUE, evento, insertar, llamada
+from iact_pipelines_tests.staging.ayudas import DIA, PUE, evento, insertar, llamada
 
 _RANGO = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 _INFORME = "SELECT fecha::text, sum(total_llamadas)::int FROM reportes_llamadas_dia GROUP BY 1 ORDER BY 1"

@@ -5,7 +5,7 @@ import adbc_driver_manager.dbapi as adbc_dbapi
 
 from iact_pipelines.plataforma import db, resources
 from iact_pipelines.staging import assets as staging
-from iact_pipelines_tests.staging.test_assets import materializar
+from iact_pipelines_tests.staging.ayudas import materializar
 
 FILAS = 150_000  # more than the socket buffers hold: the server is still sending when killed
 

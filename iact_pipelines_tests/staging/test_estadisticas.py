@@ -2,7 +2,7 @@
 a report's first run on new data is planned on real row counts, not on an empty table's."""
 
 from iact_pipelines.staging import assets as staging
-from iact_pipelines_tests.staging.test_assets import insertar, llamada, materializar
+from iact_pipelines_tests.staging.ayudas import insertar, llamada, materializar
 
 _PARTICION = "llamadas_20240310"
 

@@ -5,7 +5,7 @@ its own: never the day. Source rows = staged + rejected."""
 import pytest
 
 from iact_pipelines.staging import assets as staging
-from iact_pipelines_tests.staging.test_assets import errores, evento, insertar, llamada, materializar, transferencia
+from iact_pipelines_tests.staging.ayudas import errores, evento, insertar, llamada, materializar, transferencia
 
 MAXIMO = 2**63 - 1
 INF, MENOS_INF = "infinity", "-infinity"
@@ -35,11 +35,6 @@ TRANSFERENCIAS = [
     (2, {"fin": MENOS_INF}, "fecha_fuera_de_rango"),
     (MAXIMO, {"llamada_id": MAXIMO}, "cargada"),
 ]
-
-
-@pytest.fixture
-def sin_umbral(monkeypatch):
-    monkeypatch.setenv("IACT_MAX_TASA_RECHAZO", "1")
 
 
 @pytest.mark.parametrize(

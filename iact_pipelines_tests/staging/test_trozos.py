@@ -6,17 +6,15 @@ import pytest
 
 from iact_pipelines.staging import assets as staging
 from iact_pipelines.staging import carga
-from iact_pipelines_tests.staging.test_assets import (  # noqa: F401 (fixtures)
+from iact_pipelines_tests.staging.ayudas import (
     DIA,
     en_staging,
     errores,
     evento,
     insertar,
     llamada,
-    llamadas_legado,
     materializar,
     metadatos,
-    sin_umbral,
 )
 
 

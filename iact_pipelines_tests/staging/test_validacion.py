@@ -249,7 +249,7 @@ def dia_demo(tabla: str) -> pa.Table:
     return extraccion.con_dia_local(origen, FUENTES[tabla].inicio, zona)
 
 
-@pytest.mark.parametrize("tabla", ["llamadas", "menu_eventos", "transferencias"])
+@pytest.mark.parametrize("tabla", list(FUENTES))
 def test_checks_read_one_by_one_find_what_pandera_lazy_validation_reports(tabla, monkeypatch):
     # A demo day carries every defect kind of DEFECTS.md. The frame as the extraction yields it
     # takes the direct path (each check's output read off); the same frame through pandera's
@@ -281,7 +281,7 @@ def test_center_codes_are_matched_once_per_distinct_value_with_the_regex_verdict
     assert validacion._centro_valido(serie).tolist() == esperado
 
 
-@pytest.mark.parametrize("tabla", ["llamadas", "menu_eventos", "transferencias"])
+@pytest.mark.parametrize("tabla", list(FUENTES))
 def test_duplicate_rules_over_the_candidate_rows_find_what_they_find_over_every_row(tabla):
     # The whole batch's duplicate rules run on the rows whose numeric keys repeat. A demo day
     # (its copied ids and re-logged events), plus rows that share the numeric keys but not the
