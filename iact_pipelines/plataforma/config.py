@@ -291,6 +291,18 @@ AJUSTES: tuple[Ajuste, ...] = (
         "duración máxima de una transacción abierta e inactiva, en segundos (0: sin límite)",
         _SEMANA_S,
     ),
+    # A writer that stopped (a frozen process, a stalled network) must not hold its partitions'
+    # readers and the next writer for the idle-transaction or statement timeouts (10 and 30 min):
+    # a transaction holding partition locks may pause this long, and a COPY frozen this long is
+    # ended by whoever waits for its lock (plataforma/db.py).
+    Ajuste(
+        "IACT_PG_CARGA_SIN_PROGRESO_S",
+        "60",
+        parse_entero,
+        "tiempo máximo sin progreso de una escritura que bloquea particiones (un COPY detenido o una "
+        "pausa dentro de su transacción), en segundos: pasado ese tiempo se termina su sesión y el día queda libre",
+        (1, 3600),
+    ),
     # PostgreSQL's 4 MB default spills a day's sorts and hash tables to disk and makes the
     # planner pick sort-based plans for the day's aggregates; it is per sort or hash node of a
     # session, so a few at once: 2 GB at most.

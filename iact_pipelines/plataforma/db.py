@@ -10,6 +10,7 @@ With no URL configured each database lives on the embedded server (see `embedded
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import re
 import time
@@ -114,10 +115,32 @@ _BASE_INEXISTENTE = re.compile(r'database "[^"]*" does not exist')
 REINTENTOS_CONEXION = (0.5, 1.0, 2.0)  # seconds to wait before each new attempt
 
 
+# A peer that vanished (a stalled network, a powered-off host) is noticed within about a minute
+# from both ends, instead of the kernel's two hours: the server ends the session (its locks
+# released) and the client's call fails (retried as a lost connection).
+_KEEPALIVES_SERVIDOR = "-c tcp_keepalives_idle=30 -c tcp_keepalives_interval=10 -c tcp_keepalives_count=3"
+KEEPALIVES_CLIENTE = {
+    "keepalives": "1",
+    "keepalives_idle": "30",
+    "keepalives_interval": "10",
+    "keepalives_count": "3",
+    "tcp_user_timeout": "60000",
+}
+
+
+def plazo_sin_progreso(conn: psycopg.Connection) -> None:
+    """Bound, until the transaction ends, how long it may sit idle (IACT_PG_CARGA_SIN_PROGRESO_S):
+    a loader stopped between statements then loses its session and its locks."""
+    conn.execute(
+        "SELECT set_config('idle_in_transaction_session_timeout', %s, true)",
+        (f"{valor('IACT_PG_CARGA_SIN_PROGRESO_S')}s",),
+    )
+
+
 def opciones_sesion(*, read_only: bool = False) -> str:
     """libpq `options` for every session: UTC, the timeouts (so no statement, lock wait or idle
     transaction lasts forever), work_mem, and read-only at the server when asked."""
-    options = f"-c timezone=UTC -c work_mem={valor('IACT_PG_WORK_MEM_MB')}MB"
+    options = f"-c timezone=UTC -c work_mem={valor('IACT_PG_WORK_MEM_MB')}MB {_KEEPALIVES_SERVIDOR}"
     for setting, name in (
         ("statement_timeout", "IACT_PG_STATEMENT_TIMEOUT_S"),
         ("lock_timeout", "IACT_PG_LOCK_TIMEOUT_S"),
@@ -169,6 +192,7 @@ def connect(
                 autocommit=autocommit,
                 connect_timeout=10,
                 application_name=application_name[:63],
+                **KEEPALIVES_CLIENTE,
             )
         except psycopg.OperationalError as exc:
             error = _fallo_conexion(url, _primera_linea(exc), exc.sqlstate)
@@ -186,9 +210,11 @@ def connect_adbc(url: str, *, read_only: bool = False):
 
     parts = urlsplit(libpq_url(url))
     query = [
-        (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in ("options", "connect_timeout")
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if k not in ("options", "connect_timeout", *KEEPALIVES_CLIENTE)
     ]
-    query += [("options", opciones_sesion(read_only=read_only)), ("connect_timeout", "10")]
+    query += [("options", opciones_sesion(read_only=read_only)), ("connect_timeout", "10"), *KEEPALIVES_CLIENTE.items()]
     try:
         return adbc.connect(urlunsplit(parts._replace(query=urlencode(query, quote_via=quote))), autocommit=True)
     except adbc.Error as exc:
@@ -245,16 +271,52 @@ def lock_partition(conn: psycopg.Connection, table: str, partition: str) -> None
     key = advisory_key(table, partition)
     if conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (key,)).fetchone()[0]:
         return
-    # Read before waiting: after a timeout the transaction is aborted.
     holder = lock_holder(conn, key)
-    espera = conn.execute("SHOW lock_timeout").fetchone()[0]
-    try:
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (key,))
-    except psycopg.errors.LockNotAvailable:
+    if not esperar_bloqueo(conn, key):
         raise ParticionOcupada(
-            f"{table} {partition} is locked by {holder or 'another session'}: waited {espera} "
-            "(IACT_PG_LOCK_TIMEOUT_S); nothing was changed, run it again when that one ends"
-        ) from None
+            f"{table} {partition} is locked by {holder or 'another session'}: waited "
+            f"{valor('IACT_PG_LOCK_TIMEOUT_S')}s (IACT_PG_LOCK_TIMEOUT_S); nothing was changed, "
+            "run it again when that one ends"
+        )
+
+
+# A loader frozen in the middle of its COPY (SIGSTOP, a stalled network) is "active" at the
+# server, waiting for data that never comes: statement_timeout does not interrupt a backend
+# waiting on its client, and the idle-transaction timeout does not apply. Whoever waits for its
+# lock ends it instead, once its COPY has lasted IACT_PG_CARGA_SIN_PROGRESO_S (one COPY is one
+# chunk of a load: a few seconds when it progresses). Its transaction rolls back: the day keeps
+# its previous rows.
+_TERMINAR_COPIA_DETENIDA = """
+SELECT pg_terminate_backend(a.pid) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+  AND l.classid::bigint = %(alto)s AND l.objid::bigint = %(bajo)s
+  AND a.state = 'active' AND a.wait_event = 'ClientRead' AND a.query ILIKE 'COPY %%'
+  AND a.query_start < clock_timestamp() - make_interval(secs => %(plazo)s)
+"""
+_ESPERA_ENTRE_INTENTOS_S = (0.05, 0.1, 0.2, 0.5)
+
+
+def esperar_bloqueo(conn: psycopg.Connection, key: int, *, compartido: bool = False) -> bool:
+    """Take an advisory transaction lock, waiting at most IACT_PG_LOCK_TIMEOUT_S (0: no limit);
+    while waiting, a holder frozen in its COPY is ended (see above). False: not granted."""
+    intento = "SELECT pg_try_advisory_xact_lock_shared(%s)" if compartido else "SELECT pg_try_advisory_xact_lock(%s)"
+    limite = valor("IACT_PG_LOCK_TIMEOUT_S")
+    hasta = time.monotonic() + limite if limite else None
+    unsigned = key & 0xFFFFFFFFFFFFFFFF
+    titular = {"alto": unsigned >> 32, "bajo": unsigned & 0xFFFFFFFF, "plazo": valor("IACT_PG_CARGA_SIN_PROGRESO_S")}
+    for vuelta in itertools.count():
+        if conn.execute(intento, (key,)).fetchone()[0]:
+            return True
+        if hasta is not None and time.monotonic() >= hasta:
+            return False
+        try:
+            with conn.transaction():  # a savepoint: a refused termination must not abort the caller's work
+                conn.execute(_TERMINAR_COPIA_DETENIDA, titular)
+        except psycopg.errors.InsufficientPrivilege:
+            pass  # another role's session: wait for the server's own timeouts
+        time.sleep(_ESPERA_ENTRE_INTENTOS_S[min(vuelta, len(_ESPERA_ENTRE_INTENTOS_S) - 1)])
+    raise AssertionError("unreachable")
 
 
 _TITULAR = """

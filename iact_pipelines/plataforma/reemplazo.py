@@ -20,7 +20,10 @@ from iact_pipelines.plataforma import db, fechas
 
 def bloquear_particiones(conn: psycopg.Connection, tabla: str, claves: Iterable[str]) -> None:
     """Take the transaction-scoped lock of each partition key of `tabla`, in sorted order; a
-    wait beyond lock_timeout raises db.ParticionOcupada naming the holder."""
+    wait beyond lock_timeout raises db.ParticionOcupada naming the holder. The transaction then
+    may not sit idle beyond IACT_PG_CARGA_SIN_PROGRESO_S: its partitions' readers and the next
+    writer wait for it, so it must not outlive a process that stopped."""
+    db.plazo_sin_progreso(conn)
     for clave in sorted(set(claves)):
         db.lock_partition(conn, tabla, clave)
 
@@ -150,7 +153,13 @@ def leer_dias_staging(conn: psycopg.Connection, tablas: Iterable[str], desde: da
     """
     for tabla in sorted(set(tablas)):
         claves = [d.isoformat() for d in fechas.dias_semiabiertos(desde, hasta_exclusive)]
-        conn.execute(
-            "SELECT pg_advisory_xact_lock_shared(k) FROM unnest(%s::bigint[]) AS k",
+        libres = conn.execute(
+            "SELECT k, pg_try_advisory_xact_lock_shared(k) FROM unnest(%s::bigint[]) AS k",
             ([db.advisory_key(f"staging.{tabla}", c) for c in sorted(claves)],),
-        )
+        ).fetchall()
+        for clave, tomada in libres:
+            if not tomada and not db.esperar_bloqueo(conn, clave, compartido=True):
+                raise db.ParticionOcupada(
+                    f"staging.{tabla}: a load of one of the days {desde}..{hasta_exclusive} did not end within "
+                    f"{db.valor('IACT_PG_LOCK_TIMEOUT_S')}s (IACT_PG_LOCK_TIMEOUT_S); nothing was read, run it again"
+                )
