@@ -1,19 +1,14 @@
-"""Assembles the code location: assets, checks, jobs, schedules, sensors and resources."""
+"""Assembles the code location: each area's definitions merged, the resources, and the owner
+and area tag of every asset."""
 
 import dagster as dg
 
-from iact_pipelines.buzon import purga
-from iact_pipelines.fuentes import assets as fuentes
-from iact_pipelines.fuentes.assets import ivr_sources
-from iact_pipelines.monitoreo import frescura
-from iact_pipelines.monitoreo.sensors import sensors
-from iact_pipelines.monitoreo.tablas import tablas_externas
+from iact_pipelines.buzon import definitions as buzon
+from iact_pipelines.fuentes import definitions as fuentes
+from iact_pipelines.monitoreo import definitions as monitoreo
 from iact_pipelines.plataforma.resources import build_resources
-from iact_pipelines.reportes.assets import DIARIOS, report_assets
-from iact_pipelines.reportes.jobs import jobs
-from iact_pipelines.reportes.schedules import schedules
-from iact_pipelines.reportes.sensors import sensors as sensores_reportes
-from iact_pipelines.staging.assets import staging_assets
+from iact_pipelines.reportes import definitions as reportes
+from iact_pipelines.staging import definitions as staging
 
 # Every asset belongs to the data platform team and is tagged with its area (its group), so the
 # catalog can be filtered by owner and area.
@@ -24,18 +19,17 @@ def _con_propietario(spec: dg.AssetSpec) -> dg.AssetSpec:
     return spec.replace_attributes(owners=[EQUIPO]).merge_attributes(tags={"area": spec.group_name or "default"})
 
 
-checks_frescura = frescura.checks([*staging_assets, *DIARIOS], [k for s in ivr_sources for k in s.keys])
+def _ensamblar() -> dg.Definitions:
+    # Inside a function: Dagster loads the one Definitions object found at this module's scope.
+    areas = dg.Definitions.merge(fuentes.defs, staging.defs, reportes.defs, monitoreo.defs, buzon.defs)
+    return dg.Definitions(
+        assets=dg.map_asset_specs(_con_propietario, areas.assets),
+        asset_checks=areas.asset_checks,
+        jobs=areas.jobs,
+        schedules=areas.schedules,
+        sensors=areas.sensors,
+        resources=build_resources(),
+    )
 
-defs = dg.Definitions(
-    assets=dg.map_asset_specs(_con_propietario, [*ivr_sources, *staging_assets, *report_assets, *tablas_externas]),
-    asset_checks=checks_frescura,
-    jobs=[*jobs, *fuentes.jobs, *purga.jobs],
-    schedules=[*schedules, *fuentes.schedules, *purga.schedules],
-    sensors=[
-        *sensors,
-        *sensores_reportes,
-        frescura.sensor_de_checks(checks_frescura),
-        frescura.sensor_de_alertas(checks_frescura),
-    ],
-    resources=build_resources(),
-)
+
+defs = _ensamblar()

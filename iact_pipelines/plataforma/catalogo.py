@@ -113,6 +113,18 @@ class Tabla:
         """Static asset metadata: the table's name and its described columns."""
         return {"dagster/table_name": self.nombre, "dagster/column_schema": self.esquema_dagster()}
 
+    def activo_externo(self, clave: list[str], deps: list[dg.AssetKey]) -> dg.AssetSpec:
+        """The table as an external asset (Dagster never materializes it; `escrita_por` does, as
+        a side effect of its own work), grouped under its area, the first part of `clave`."""
+        return dg.AssetSpec(
+            key=dg.AssetKey(clave),
+            description=f"{self.descripcion} Escrita por: {self.escrita_por}.",
+            group_name=clave[0],
+            kinds={"postgres"},
+            deps=deps,
+            metadata={**self.metadata_dagster(), "escrita_por": self.escrita_por},
+        )
+
 
 _S = "segundos, 2 decimales"
 _P = "porcentaje 0-100, 2 decimales"

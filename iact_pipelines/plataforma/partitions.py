@@ -15,6 +15,10 @@ import dagster as dg
 
 from iact_pipelines.plataforma import config
 
+# Asset tag naming an asset's partitioning (diaria, mensual_en_curso, trimestral_en_curso): the
+# daily job selects every asset of a local day by it, whatever area declares it.
+ETIQUETA = "particiones"
+
 # Calendar quarters starting Jan, Apr, Jul, Oct; the key is the quarter's first day.
 _TRIMESTRES = "0 0 1 */3 *"
 

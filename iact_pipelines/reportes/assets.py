@@ -48,6 +48,7 @@ def _spec(reporte: Reporte) -> dg.AssetSpec:
         description=tabla.descripcion,
         group_name=GRUPO,
         kinds={"postgres"},
+        tags={partitions.ETIQUETA: reporte.particiones},
         deps=[dg.AssetDep(reporte.clave_staging, partition_mapping=mapeo)],
         metadata=tabla.metadata_dagster(),
     )

@@ -1,7 +1,6 @@
-"""Schedules (reporting time zone, running as soon as the daemon starts).
+"""Schedules of the periods (reporting time zone, running as soon as the daemon starts); the
+daily one, 02:00, is staging's (`staging.programas`).
 
-- 02:00 daily: staging and daily reports of yesterday, and again of the day before yesterday
-  (late data: rows that reached the source after its first load).
 - 05:00 daily: unique clients of the month containing yesterday: month to date, and on the 1st
   the month that just closed, rebuilt final with its last day. Three hours after the daily job,
   which takes seconds for a day of a million calls.
@@ -9,48 +8,16 @@
   containing yesterday: quarter to date weekly, and the just-closed quarter once it closes.
 """
 
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date
 
 import dagster as dg
 
-from iact_pipelines.plataforma import partitions
+from iact_pipelines.plataforma import partitions, programas
 from iact_pipelines.reportes import jobs
-
-_ZONA = ZoneInfo(partitions.ZONA_HORARIA)
-
-
-def ayer_local(context: dg.ScheduleEvaluationContext) -> date:
-    """The local day before the tick (the tick's own time, so a late tick still means its day)."""
-    momento = context.scheduled_execution_time or datetime.now(tz=_ZONA)
-    return momento.astimezone(_ZONA).date() - timedelta(days=1)
 
 
 def inicio_trimestre(dia: date) -> date:
     return date(dia.year, 3 * ((dia.month - 1) // 3) + 1, 1)
-
-
-def _pedido(programa: str, clave: str, ayer: date) -> dg.RunRequest:
-    """A run of partition `clave` for the tick of the day after `ayer`. The run key names the
-    tick's day: a tick retried after a daemon restart launches nothing twice, while the open
-    month/quarter is still refreshed on each later day."""
-    return dg.RunRequest(run_key=f"{programa}:{clave}:{ayer}", partition_key=clave, tags={"iact/programa": programa})
-
-
-@dg.schedule(
-    name="diario_ayer",
-    job=jobs.diario,
-    cron_schedule="0 2 * * *",
-    execution_timezone=partitions.ZONA_HORARIA,
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Staging y reportes diarios de ayer y anteayer (datos tardíos), 02:00.",
-)
-def diario_ayer(context: dg.ScheduleEvaluationContext):
-    ayer = ayer_local(context)
-    anteayer = ayer - timedelta(days=1)
-    # The day before yesterday once more: the source may have received rows after its first
-    # load (late data). Its month and quarter follow (sensor periodos_tras_dias).
-    return [_pedido("diario_ayer", ayer.isoformat(), ayer), _pedido("diario_ayer", anteayer.isoformat(), ayer)]
 
 
 @dg.schedule(
@@ -62,8 +29,8 @@ def diario_ayer(context: dg.ScheduleEvaluationContext):
     description="Clientes únicos del mes en curso, diario 05:00; el día 1, el mes recién cerrado.",
 )
 def clientes_mes_en_curso(context: dg.ScheduleEvaluationContext):
-    ayer = ayer_local(context)
-    return _pedido("clientes_mes_en_curso", ayer.replace(day=1).isoformat(), ayer)
+    ayer = programas.ayer_local(context)
+    return programas.pedido("clientes_mes_en_curso", ayer.replace(day=1).isoformat(), ayer)
 
 
 @dg.schedule(
@@ -76,8 +43,8 @@ def clientes_mes_en_curso(context: dg.ScheduleEvaluationContext):
     description="Reporte trimestral en curso, lunes 05:00; el primer día de un trimestre, el recién cerrado.",
 )
 def trimestre_en_curso(context: dg.ScheduleEvaluationContext):
-    ayer = ayer_local(context)
-    return _pedido("trimestre_en_curso", inicio_trimestre(ayer).isoformat(), ayer)
+    ayer = programas.ayer_local(context)
+    return programas.pedido("trimestre_en_curso", inicio_trimestre(ayer).isoformat(), ayer)
 
 
-schedules = [diario_ayer, clientes_mes_en_curso, trimestre_en_curso]
+schedules = [clientes_mes_en_curso, trimestre_en_curso]

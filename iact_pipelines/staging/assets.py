@@ -45,6 +45,7 @@ def _asset(tabla: str, descripcion: str) -> dg.AssetsDefinition:
         partitions_def=partitions.diaria,
         backfill_policy=dg.BackfillPolicy.single_run(),
         kinds={"postgres", "pandas"},
+        tags={partitions.ETIQUETA: "diaria"},
         metadata=catalogo.tabla(f"staging.{tabla}").metadata_dagster(),
         check_specs=_checks(clave),
     )

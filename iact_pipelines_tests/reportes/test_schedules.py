@@ -8,7 +8,11 @@ import pytest
 
 from iact_pipelines.plataforma import partitions
 from iact_pipelines.reportes import jobs
-from iact_pipelines.reportes.schedules import clientes_mes_en_curso, diario_ayer, schedules, trimestre_en_curso
+from iact_pipelines.reportes.schedules import clientes_mes_en_curso, trimestre_en_curso
+from iact_pipelines.staging import programas
+from iact_pipelines.staging.programas import diario_ayer
+
+schedules = [diario_ayer, clientes_mes_en_curso, trimestre_en_curso]
 
 ZONA = ZoneInfo("America/Mexico_City")
 
@@ -96,13 +100,13 @@ def test_todays_ticks_request_partitions_that_exist():
     """The open month and quarter exist as partitions (end_offset=1), yesterday as a day."""
     ahora = datetime.now(tz=ZONA)
     for schedule, job in (
-        (diario_ayer, jobs.diario),
+        (diario_ayer, programas.diario),
         (clientes_mes_en_curso, jobs.reportes_mensuales),
         (trimestre_en_curso, jobs.reportes_trimestrales),
     ):
         for clave in _claves(schedule, ahora):
             assert clave in job.partitions_def.get_partition_keys(), (schedule.name, clave)
-    assert jobs.diario.partitions_def == partitions.diaria
+    assert programas.diario.partitions_def == partitions.diaria
 
 
 def test_jobs_select_staging_with_the_daily_reports():
