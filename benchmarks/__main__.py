@@ -216,7 +216,7 @@ def backfill(urls: db.Urls, dias: int, llamadas: int) -> None:
 
 def primera_vs_repeticion(urls: db.Urls, desde: date, hasta: date) -> None:
     """The monthly report's first run on freshly loaded staging partitions against its re-run
-    (issue 15: without fresh statistics the first run was hundreds of times slower)."""
+    (without fresh planner statistics the first run was once hundreds of times slower)."""
     mes = "reportes/clientes_unicos"
     _, _, runs = _iact("materializar", "--desde", desde.isoformat(), "--hasta", hasta.isoformat(), "--activos", mes)
     primera = _fases(runs).get("reporte", 0.0)

@@ -1,5 +1,6 @@
 """The history line of `make bench`: do the monthly and quarterly reports cost the same with
-1 month of earlier history as with 12 (issue 14)?
+1 month of earlier history as with 12? They should: each reads its own period's days (the
+monthly one also the small first-call tables), never the history before it.
 
 The history is seeded straight into staging.llamadas, the only table those two reports read:
 the demo generator's calls of each day (same generator as `iact demo seed`), filtered to the

@@ -1,5 +1,5 @@
-"""No test module imports another test module (nor a conftest): shared builders live in helper
-modules (`ayudas.py`) and shared fixtures in each folder's conftest.py, so a test module can
+"""No test module imports another test module (nor a conftest): shared builders live in modules
+of their own (`ayudas.py`) and shared fixtures in each folder's conftest.py, so a test module can
 be read, run and deleted on its own, and a fixture is never defined twice under one name."""
 
 import ast

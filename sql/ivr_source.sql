@@ -1,4 +1,4 @@
--- The legacy IVR source contract (DESIGN.md, "IVR source contract"). Permissive on purpose:
+-- The legacy IVR source contract. Permissive on purpose:
 -- primary keys and nothing else, no NOT NULL, no CHECK, as the legacy database is.
 -- Used by `iact demo seed` and the tests; production reads an existing server read-only.
 CREATE SCHEMA IF NOT EXISTS ivr;

@@ -7,8 +7,8 @@ from an RNG seeded by (semilla, day, block), so a day never depends on the range
 Ids are the day number times a multiplier plus a position, so days never collide; re-seeding a
 day deletes its id ranges and loads it again in one transaction.
 
-The mix (DEFECTS.md and DESIGN.md "IVR source contract"): six centers, Nacional and Puebla with
-~60% of calls; an intraday arrival curve in the reporting time zone; a tree of IVR menus, ~4
+The mix (the source contract of sql/ivr_source.sql, the defect kinds of staging/validacion.py):
+six centers, Nacional and Puebla with ~60% of calls; an intraday arrival curve in the reporting time zone; a tree of IVR menus, ~4
 menu events per call; ATENDIDA ~70% / ABANDONADA ~15% / IVR ~15%; ~10% of calls transferred;
 a skewed client pool so callers come back across days and months (~8% unidentified); ~1% of
 rows with each injectable defect kind (0.6%, so ~3% of calls are rejected, under the default

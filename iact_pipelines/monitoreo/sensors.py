@@ -1,7 +1,7 @@
 """Run monitoring: failure alerts into `internal_messages` and the `etl_jobs` mirror.
 
-Both are exactly-once in effect (DESIGN.md, "Dagster"). Dagster's `run_failure_sensor`
-is not used because its cursor advances even when a tick raises and it handles a limited
+Both are exactly-once in effect: an alert lost or sent twice is worse than a late one.
+Dagster's `run_failure_sensor` is not used because its cursor advances even when a tick raises and it handles a limited
 number of runs per tick, so a failed write or a burst of failures would lose alerts. These
 sensors own their cursor:
 

@@ -75,7 +75,7 @@ def migrate(warehouse_url: str) -> list[str]:
 
 def create_ivr_source(ivr_url: str) -> None:
     """Create the IVR database and source contract if missing: `iact demo seed` and the tests
-    only. Nothing else ever writes to the source (DESIGN.md, "Trust")."""
+    only. Nothing else ever writes to the source: production reads the legacy IVR read-only."""
     db.ensure_database(ivr_url)
     with db.connect(ivr_url) as conn:
         try:

@@ -1,9 +1,9 @@
-"""The report metrics of DESIGN.md ("Metrics (exact)"): the one place that knows their formulas.
+"""The report metrics: the one place that knows their formulas.
 
 Every report is one `INSERT INTO reportes_x ... SELECT ... FROM staging.x WHERE fecha >= %(desde)s
 AND fecha < %(hasta)s GROUP BY ...` run inside PostgreSQL. Why there and not in pandas: a quarter
 is tens of millions of staging rows; moving them to Python costs 10-150x the aggregate itself
-(DESIGN.md, Performance: the five reports in SQL take about 2 s for a 1M-call day), while the
+(measured: the five reports in SQL take about 2 s for a 1M-call day), while the
 aggregate sends back a few hundred rows at most.
 
 Each statement works on a whole window of partitions at once (a backfill range is one run and one
@@ -298,7 +298,7 @@ FROM filas
 """
 
 
-# --- Analyst reports beyond the seed (DESIGN.md, "Analyst reports beyond the seed (exact)") ----
+# --- Analyst reports beyond the seed ------------------------------------------------------------
 #
 # These statements also take the short-abandon threshold S, the repeat window H, the reporting
 # time zone and the allowed centers. They are `psycopg.sql` templates: `analistas(...)` fills

@@ -1,4 +1,4 @@
-"""One `iact dev` per IACT_HOME (issue 15): a second one exits at once with one line; after a
+"""One `iact dev` per IACT_HOME: a second one exits at once with one line; after a
 `kill -9` the next one starts cleanly, and its SIGTERM leaves no process behind."""
 
 import os

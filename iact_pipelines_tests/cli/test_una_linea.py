@@ -1,4 +1,4 @@
-"""Every `iact` failure ends with one readable line and exit code 2 (issue 15); the trace only
+"""Every `iact` failure ends with one readable line and exit code 2; the trace only
 with --verbose. The CLI runs as a subprocess, as a person runs it."""
 
 import os

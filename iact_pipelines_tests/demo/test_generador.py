@@ -1,5 +1,6 @@
-"""`iact demo seed`: deterministic, re-seedable, and the documented mix (DEFECTS.md, DESIGN.md
-"IVR source contract") measured with SQL on the real source tables."""
+"""`iact demo seed`: deterministic, re-seedable, and the documented mix (the generator's
+docstring: centers, results, transfers, clients, each defect kind) measured with SQL on the
+real source tables."""
 
 from datetime import date
 from zoneinfo import ZoneInfo
@@ -129,7 +130,7 @@ def _tasa(conn, condicion: str, tabla: str) -> float:
     return conn.execute(f"SELECT avg(CASE WHEN {condicion} THEN 1.0 ELSE 0 END) FROM ivr.{tabla}").fetchone()[0]
 
 
-# Each defect kind of DEFECTS.md as SQL over the source; ~1% of rows each.
+# Each defect kind the generator injects, as SQL over the source; ~1% of rows each.
 DEFECTOS_LLAMADAS = {
     "nulo_requerido": "fin IS NULL OR resultado IS NULL",
     "resultado_desconocido": "resultado NOT IN ('ATENDIDA', 'ABANDONADA', 'IVR')",

@@ -314,7 +314,8 @@ def test_un_anio_de_horas_en_pdf_es_rapido(warehouse, tmp_path):
 
 
 def test_periodo_dentro_de_un_trimestre_o_de_un_mes_encuentra_su_fila(reportes, tmp_path):
-    """The issue's case: 2025-03-01..2025-03-21 said "no data" although the Q1 row exists."""
+    """A range inside one quarter: 2025-03-01..2025-03-21 once said "no data" although the Q1 row
+    exists."""
     reportes.execute("INSERT INTO reportes_trimestral (trimestre, anio, total_llamadas) VALUES ('Q1', 2025, 5)")
     filas = _csv(
         exportar.exportar(reportes, "trimestral", date(2025, 3, 1), date(2025, 3, 21), "csv", tmp_path / "t.csv").ruta

@@ -1,4 +1,4 @@
-"""Dead runs (issue 15): a run whose process was killed is failed, alerted once and mirrored as
+"""Dead runs: a run whose process was killed is failed, alerted once and mirrored as
 failed in etl_jobs, and stops counting as in progress."""
 
 import os

@@ -1,4 +1,4 @@
-"""Dead runs launched by the real daemon (issue 15): `dagster-daemon run` on the test instance
+"""Dead runs launched by the real daemon: `dagster-daemon run` on the test instance
 launches queued runs of the code location; its run worker is killed with SIGKILL while the
 queue is full. The run is failed, alerted once per active admin and mirrored as failed within
 5 minutes, and the queued run waiting behind it is launched."""
@@ -179,7 +179,7 @@ def test_a_killed_daemon_launched_run_is_failed_alerted_mirrored_and_the_queue_m
 ):
     # The worker dies together with its code server and daemon (kill -9 of the `iact dev`
     # process group, OOM, a crash): nothing of Dagster is left to notice, the restarted daemon
-    # counts the dead run as in progress and the queue jams, as reported in the issue.
+    # counts the dead run as in progress and the queue jams (as it once did).
     contexto, location, repo = ubicacion
     home = instance.root_directory
     log = tmp_path / "daemon.log"

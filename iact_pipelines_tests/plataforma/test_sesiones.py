@@ -1,4 +1,4 @@
-"""Warehouse sessions (issue 15): timeouts on every session, a lock wait that names the run
+"""Warehouse sessions: timeouts on every session, a lock wait that names the run
 holding the lock, and connection failures classified by what they are."""
 
 import time

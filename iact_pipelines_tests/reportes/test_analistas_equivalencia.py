@@ -1,4 +1,4 @@
-"""The analyst reports' faster statements (issue 13) against their first formulation, frozen in
+"""The analyst reports' faster statements against their first formulation, frozen in
 analistas_anterior.py: on seeded demo days, with several settings and windows, both write
 exactly the same rows."""
 

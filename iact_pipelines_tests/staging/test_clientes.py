@@ -1,4 +1,4 @@
-"""The first-call table stays exact through the real staging asset (issue 14): a middle month
+"""The first-call table stays exact through the real staging asset: a middle month
 rebuilt, a day backfilled before later ones, a client's earliest day deleted at the source and
 re-run. Each state is compared with the hand-computed answer and with brute-force SQL over
 all of staging.llamadas; the monthly report reads the same answer from the small tables."""

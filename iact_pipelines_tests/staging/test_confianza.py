@@ -1,4 +1,4 @@
-"""Never publish a wrong day (DESIGN.md, "Trust"): the `volumen` check, accepting a day, per-day
+"""Never publish a wrong day: the `volumen` check, accepting a day, per-day
 results in a range, over-long values, on the real assets and databases."""
 
 from datetime import date, timedelta

@@ -1,4 +1,4 @@
-"""Loaded staging partitions carry planner statistics before any report reads them (issue 15):
+"""Loaded staging partitions carry planner statistics before any report reads them:
 a report's first run on new data is planned on real row counts, not on an empty table's."""
 
 from iact_pipelines.staging import assets as staging

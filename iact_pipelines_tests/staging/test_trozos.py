@@ -1,4 +1,4 @@
-"""A staging day streamed in chunks (issue 14): the rules that compare rows with each other
+"""A staging day streamed in chunks: the rules that compare rows with each other
 still see the whole day, a copy already loaded with an earlier chunk is taken out again, and
 the counts, error rows and first-call rows are those of the whole day."""
 

@@ -228,8 +228,8 @@ def test_extraction_query_binds_values_as_literals():
 
 
 def dia_demo(tabla: str) -> pa.Table:
-    """A 20k-call demo day of `tabla` (it carries every defect kind of DEFECTS.md) as the
-    extraction yields it: the types the source declares (the generator writes dictionaries and
+    """A 20k-call demo day of `tabla` (it carries every defect kind the generator injects) as
+    the extraction yields it: the types the source declares (the generator writes dictionaries and
     seconds), with the local day and hour."""
     zona = "America/Mexico_City"
     origen = getattr(demo.dia_completo(date(2025, 3, 4), 20_000, 7, zona), tabla)
@@ -251,8 +251,8 @@ def dia_demo(tabla: str) -> pa.Table:
 
 @pytest.mark.parametrize("tabla", list(FUENTES))
 def test_checks_read_one_by_one_find_what_pandera_lazy_validation_reports(tabla, monkeypatch):
-    # A demo day carries every defect kind of DEFECTS.md. The frame as the extraction yields it
-    # takes the direct path (each check's output read off); the same frame through pandera's
+    # A demo day carries every defect kind the generator injects. The frame as the extraction
+    # yields it takes the direct path (each check's output read off); the same frame through pandera's
     # lazy validation and its failure-case report must give the same failures and error rows.
     fuente = FUENTES[tabla]
     frame = extraccion.a_pandas(dia_demo(tabla))
