@@ -10,7 +10,6 @@ With no URL configured each database lives on the embedded server (see `embedded
 from __future__ import annotations
 
 import hashlib
-import itertools
 import os
 import re
 import time
@@ -294,29 +293,35 @@ WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
   AND a.state = 'active' AND a.wait_event = 'ClientRead' AND a.query ILIKE 'COPY %%'
   AND a.query_start < clock_timestamp() - make_interval(secs => %(plazo)s)
 """
-_ESPERA_ENTRE_INTENTOS_S = (0.05, 0.1, 0.2, 0.5)
+# The wait is cut in slices of this much (a savepoint each): between two slices the holder is
+# looked at, and the waiter shows as waiting on a lock in pg_stat_activity meanwhile.
+_TRAMO_DE_ESPERA = "1s"
 
 
 def esperar_bloqueo(conn: psycopg.Connection, key: int, *, compartido: bool = False) -> bool:
     """Take an advisory transaction lock, waiting at most IACT_PG_LOCK_TIMEOUT_S (0: no limit);
     while waiting, a holder frozen in its COPY is ended (see above). False: not granted."""
-    intento = "SELECT pg_try_advisory_xact_lock_shared(%s)" if compartido else "SELECT pg_try_advisory_xact_lock(%s)"
+    toma = "SELECT pg_advisory_xact_lock_shared(%s)" if compartido else "SELECT pg_advisory_xact_lock(%s)"
     limite = valor("IACT_PG_LOCK_TIMEOUT_S")
     hasta = time.monotonic() + limite if limite else None
     unsigned = key & 0xFFFFFFFFFFFFFFFF
     titular = {"alto": unsigned >> 32, "bajo": unsigned & 0xFFFFFFFF, "plazo": valor("IACT_PG_CARGA_SIN_PROGRESO_S")}
-    for vuelta in itertools.count():
-        if conn.execute(intento, (key,)).fetchone()[0]:
-            return True
-        if hasta is not None and time.monotonic() >= hasta:
-            return False
+    conn.execute("SELECT set_config('lock_timeout', %s, true)", (_TRAMO_DE_ESPERA,))
+    while True:
         try:
-            with conn.transaction():  # a savepoint: a refused termination must not abort the caller's work
+            with conn.transaction():  # a lock taken in a released savepoint stays the transaction's
+                conn.execute(toma, (key,))
+            break
+        except psycopg.errors.LockNotAvailable:
+            if hasta is not None and time.monotonic() >= hasta:
+                return False
+        try:
+            with conn.transaction():  # a refused termination must not abort the caller's work
                 conn.execute(_TERMINAR_COPIA_DETENIDA, titular)
         except psycopg.errors.InsufficientPrivilege:
             pass  # another role's session: wait for the server's own timeouts
-        time.sleep(_ESPERA_ENTRE_INTENTOS_S[min(vuelta, len(_ESPERA_ENTRE_INTENTOS_S) - 1)])
-    raise AssertionError("unreachable")
+    conn.execute("SELECT set_config('lock_timeout', %s, true)", (f"{limite}s",))
+    return True
 
 
 _TITULAR = """

@@ -51,6 +51,8 @@ def _spec(reporte: Reporte) -> dg.AssetSpec:
         tags={partitions.ETIQUETA: reporte.particiones},
         deps=[dg.AssetDep(reporte.clave_staging, partition_mapping=mapeo)],
         metadata=tabla.metadata_dagster(),
+        # a period with no loaded day publishes nothing: the step ends without its output
+        skippable=not reporte.diario,
     )
 
 
@@ -97,11 +99,17 @@ class _Construccion:
     reporte: Reporte
     desde: date
     hasta: date
-    retenidos: list[date] = field(default_factory=list)
+    retenidos: list[date] = field(default_factory=list)  # daily: days the gate holds back
+    vacios: list[str] = field(default_factory=list)  # periods: partition keys with no loaded day
     segmentos: list[tuple[date, date]] = field(default_factory=list)
     registros: int = 0
     cifras: dict = field(default_factory=dict)
+    por_particion: dict[str, dict] = field(default_factory=dict)  # each written partition's own figures
     previa: str = ""
+
+    @property
+    def construidos(self) -> list[str]:
+        return sorted(self.por_particion)
 
 
 def _reemplazar_segmento(
@@ -113,7 +121,8 @@ def _reemplazar_segmento(
     fin: date,
 ) -> None:
     """Replace the report's rows of [inicio, fin) in one transaction: lock the staging days it
-    reads, run the preparation and the report statement, read its headline figures."""
+    reads, run the preparation and the report statement, read its headline figures (a daily
+    report's statement answers one row per day)."""
     reporte = obra.reporte
     preparacion, sentencia = reporte.sentencias(settings)
     diario = reporte.diario
@@ -126,18 +135,34 @@ def _reemplazar_segmento(
         for paso in preparacion:
             conn.execute(paso, parametros)
         cur = conn.execute(sentencia, parametros)
-        obra.cifras = dict(zip([d.name for d in cur.description], cur.fetchone(), strict=True))
+        nombres = [d.name for d in cur.description]
+        filas = [dict(zip(nombres, fila, strict=True)) for fila in cur.fetchall()]
+        if nombres[0] == "fecha":
+            por_dia = {f.pop("fecha").isoformat(): f for f in filas}
+            for dia in fechas.dias_semiabiertos(inicio, fin):
+                obra.por_particion[dia.isoformat()] = por_dia.get(dia.isoformat(), {"registros_cargados": 0})
+            obra.cifras = dict(filas[0]) if len(filas) == 1 and fin - inicio == timedelta(days=1) else {}
+        else:
+            (obra.cifras,) = filas
         if reporte.cifras is not None:
             obra.cifras.update(reporte.cifras(conn, settings, inicio, fin))
-        obra.registros += int(obra.cifras.pop("registros_cargados"))
+        obra.registros += int(sum(int(f["registros_cargados"]) for f in filas))
+        obra.cifras.pop("registros_cargados", None)
 
 
-def _cifras_del_periodo(conn: psycopg.Connection, obra: _Construccion) -> dict:
+def _periodos(context: dg.AssetExecutionContext) -> dict[str, tuple[date, date]]:
+    """The run's partition keys and their [start, end) days."""
+    definicion = context.assets_def.partitions_def
+    ventanas = {k: definicion.time_window_for_partition_key(k) for k in context.partition_keys}
+    return {k: (v.start.date(), v.end.date()) for k, v in ventanas.items()}
+
+
+def _cifras_del_periodo(conn: psycopg.Connection, obra: _Construccion, desde: date, hasta: date) -> dict:
     """A month's or quarter's loaded days, and whether it is final (ended, every day loaded)."""
     clave = obra.reporte.clave_staging.to_user_string()
-    cargados = compuerta.dias_cargados(conn, clave, obra.desde, obra.hasta)
-    del_periodo = (obra.hasta - obra.desde).days
-    cerrado = obra.hasta <= datetime.now(ZoneInfo(partitions.ZONA_HORARIA)).date()
+    cargados = compuerta.dias_cargados(conn, clave, desde, hasta)
+    del_periodo = (hasta - desde).days
+    cerrado = hasta <= datetime.now(ZoneInfo(partitions.ZONA_HORARIA)).date()
     return {
         "dias_cargados": int(cargados),
         "dias_del_periodo": del_periodo,
@@ -145,25 +170,81 @@ def _cifras_del_periodo(conn: psycopg.Connection, obra: _Construccion) -> dict:
     }
 
 
+def _fuera_de_la_ventana(context, conn: psycopg.Connection, obra: _Construccion) -> list[date]:
+    """The days not to rebuild: a daily report's days the gate holds back (they keep their rows;
+    the step then fails naming them); a period's days when none of them was loaded (nothing is
+    published from nothing: the period keeps any row it had)."""
+    reporte = obra.reporte
+    with conn.transaction():  # its own: each segment after it must be a transaction, not a savepoint
+        if reporte.diario:
+            obra.retenidos = compuerta.dias_retenidos(
+                conn, [reporte.clave_staging.to_user_string()], obra.desde, obra.hasta
+            )
+            return obra.retenidos
+        periodos = _periodos(context)
+        obra.vacios = [
+            k for k, (d, h) in periodos.items() if not _cifras_del_periodo(conn, obra, d, h)["dias_cargados"]
+        ]
+    return [dia for k in obra.vacios for dia in fechas.dias_semiabiertos(*periodos[k])]
+
+
 def _escribir(context: dg.AssetExecutionContext, warehouse: WarehouseResource, settings, obra: _Construccion):
-    """Every segment of the window the gate lets through, each its own transaction, then the
-    period's figures and the preview."""
+    """Every segment of the window to rebuild, each its own transaction, then each written
+    partition's figures and preview."""
     reporte = obra.reporte
     with errores_clasificados(), warehouse.connect() as conn:
-        if reporte.diario:
-            # Its own transaction: each segment below must be a transaction of its own, not a savepoint.
-            with conn.transaction():
-                claves = [reporte.clave_staging.to_user_string()]
-                obra.retenidos = compuerta.dias_retenidos(conn, claves, obra.desde, obra.hasta)
-        obra.segmentos = _segmentos(obra.desde, obra.hasta, obra.retenidos)
+        obra.segmentos = _segmentos(obra.desde, obra.hasta, _fuera_de_la_ventana(context, conn, obra))
         for inicio, fin in obra.segmentos:
             _reemplazar_segmento(conn, context, settings, obra, inicio, fin)
         if len(obra.segmentos) != 1:
             obra.cifras = {}  # headline figures of one segment would misdescribe the window
         with conn.transaction():
             if not reporte.diario:
-                obra.cifras.update(_cifras_del_periodo(conn, obra))
+                periodos = _periodos(context)
+                for clave in (k for k in periodos if k not in obra.vacios):
+                    desde, hasta = periodos[clave]
+                    obra.por_particion[clave] = {
+                        "registros_cargados": _contar(conn, reporte.tabla, desde, hasta),
+                        **_cifras_del_periodo(conn, obra, desde, hasta),
+                    }
+                if len(periodos) == 1 and obra.por_particion:
+                    obra.cifras.update(next(iter(obra.por_particion.values())))
             obra.previa = _previa(conn, reporte.tabla, obra.desde, obra.hasta)
+            if len(context.partition_keys) > 1:
+                for clave, cifras in obra.por_particion.items():
+                    desde, hasta = _periodos(context)[clave] if not reporte.diario else _dia(clave)
+                    cifras["previa"] = _previa(conn, reporte.tabla, desde, hasta)
+
+
+def _dia(clave: str) -> tuple[date, date]:
+    dia = date.fromisoformat(clave)
+    return dia, dia + timedelta(days=1)
+
+
+def _contar(conn: psycopg.Connection, tabla: str, desde: date, hasta: date) -> int:
+    columna = sql.Identifier(catalogo.tabla(tabla).clave[0])
+    consulta = sql.SQL("SELECT count(*) FROM {} WHERE {} >= %s AND {} < %s").format(
+        sql.Identifier(tabla), columna, columna
+    )
+    return conn.execute(consulta, (desde, hasta)).fetchone()[0]
+
+
+def _metadata_de_particion(obra: _Construccion, clave: str, run_id: str) -> dict:
+    """What one partition's own materialization says: the rows the table holds for it (it was
+    just replaced), its headline figures, its preview."""
+    cifras = dict(obra.por_particion[clave])
+    filas = int(cifras.pop("registros_cargados"))
+    previa = cifras.pop("previa", None)
+    return {
+        "dagster/partition_row_count": filas,
+        "dagster/row_count": filas,
+        "dagster/table_name": obra.reporte.tabla,
+        "particion": clave,
+        "registros_cargados": filas,
+        **({"previa": dg.MetadataValue.md(previa)} if previa is not None else {}),
+        **{nombre: _a_metadato(valor) for nombre, valor in cifras.items() if valor is not None},
+        "run_id": run_id,
+    }
 
 
 def _fallo_por_retenidos(context: dg.AssetExecutionContext, obra: _Construccion) -> dg.Failure:
@@ -171,34 +252,36 @@ def _fallo_por_retenidos(context: dg.AssetExecutionContext, obra: _Construccion)
     logged through the context are dropped when the step raises, so they are reported to the
     instance directly (tagged with this run)."""
     tabla, retenidos = obra.reporte.tabla, obra.retenidos
-    construidos = [d.isoformat() for inicio, fin in obra.segmentos for d in fechas.dias_semiabiertos(inicio, fin)]
-    for dia in construidos:
+    for dia in obra.construidos:
+        metadata = _metadata_de_particion(obra, dia, context.run_id)
+        metadata["construido_sin"] = ", ".join(d.isoformat() for d in retenidos)
         context.instance.report_runless_asset_event(
-            dg.AssetMaterialization(
-                asset_key=obra.reporte.clave,
-                partition=dia,
-                metadata={
-                    "dagster/table_name": tabla,
-                    "run_id": context.run_id,
-                    "construido_sin": ", ".join(d.isoformat() for d in retenidos),
-                },
-            )
+            dg.AssetMaterialization(asset_key=obra.reporte.clave, partition=dia, metadata=metadata)
         )
     nombres = ", ".join(d.isoformat() for d in retenidos)
     return dg.Failure(
         description=f"{tabla}: {nombres} not rebuilt (previous rows kept): the staging volumen or tasa_rechazo check blocked "
-        f"{'it' if len(retenidos) == 1 else 'them'}; {len(construidos)} other day(s) built",
+        f"{'it' if len(retenidos) == 1 else 'them'}; {len(obra.construidos)} other day(s) built",
         metadata={
             "dias_bloqueados": dg.MetadataValue.json([d.isoformat() for d in retenidos]),
-            "dias_construidos": len(construidos),
+            "dias_construidos": len(obra.construidos),
         },
         allow_retries=False,
     )
 
 
+@dataclass
+class Construido:
+    """A report's run: the materialization of its window, and (for a window of several
+    partitions) each written partition's own, logged after it."""
+
+    resultado: dg.MaterializeResult | None  # None: nothing was published (no loaded day)
+    por_particion: list[dg.AssetMaterialization]
+
+
 def construir_reporte(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, settings: PipelineSettings, reporte: Reporte
-) -> dg.MaterializeResult:
+) -> Construido:
     """Replace the rows of `reporte`'s table for the run's window (its days the gate holds
     back left out, then named in the step's failure) and describe what was written."""
     ventana = context.partition_time_window
@@ -212,16 +295,42 @@ def construir_reporte(
     )
     if obra.retenidos:
         raise _fallo_por_retenidos(context, obra)
+    if not obra.por_particion:
+        context.log.info(f"{tabla}: ningún día del periodo está cargado; no se publica nada (se conservan sus filas)")
+        return Construido(None, [])
+    varias = len(context.partition_keys) > 1
     metadata = {
-        "dagster/row_count": obra.registros,
+        **(
+            {"rango": f"{desde}...{hasta - timedelta(days=1)}", "particiones_del_rango": len(context.partition_keys)}
+            if varias
+            else {"dagster/row_count": obra.registros, "periodo": f"{desde} .. {hasta - timedelta(days=1)}"}
+        ),
         "dagster/table_name": tabla,
+        # The run's total: the etl_jobs mirror reads it from the run's first materialization.
         "registros_cargados": obra.registros,
-        "periodo": dg.MetadataValue.text(f"{desde} .. {hasta - timedelta(days=1)}"),
         "previa": dg.MetadataValue.md(obra.previa),
-        **{nombre: _a_metadato(valor) for nombre, valor in obra.cifras.items()},
+        **{nombre: _a_metadato(valor) for nombre, valor in obra.cifras.items() if valor is not None},
         "segundos_reporte": round(segundos, 3),  # the benchmark reads `segundos_*`
     }
-    return dg.MaterializeResult(asset_key=reporte.clave, metadata=metadata)
+    if not varias and obra.construidos:
+        metadata.update({"dagster/partition_row_count": obra.registros})
+    propias = [
+        dg.AssetMaterialization(
+            asset_key=reporte.clave, partition=clave, metadata=_metadata_de_particion(obra, clave, context.run_id)
+        )
+        for clave in obra.construidos
+        if varias
+    ]
+    return Construido(dg.MaterializeResult(asset_key=reporte.clave, metadata=metadata), propias)
+
+
+def publicar(context: dg.AssetExecutionContext, construido: Construido):
+    """Yield the window's materialization, then log each partition's own after it (their latest)."""
+    if construido.resultado is None:
+        return
+    yield construido.resultado
+    for evento in construido.por_particion:
+        context.log_event(evento)
 
 
 def _fallas_juntas(fallas: list[BaseException]) -> BaseException:
@@ -248,7 +357,7 @@ def _construir_juntos(context, warehouse: WarehouseResource, settings: PipelineS
     errores = [futuro.exception() for futuro in futuros]
     for futuro, error in zip(futuros, errores, strict=True):
         if error is None:
-            yield futuro.result()
+            yield from publicar(context, futuro.result())
     fallas = [error for error in errores if error is not None]
     if fallas:
         raise _fallas_juntas(fallas)
@@ -270,7 +379,7 @@ def _paso(nombre: str, reportes: list[Reporte], descripcion: str) -> dg.AssetsDe
         """Builds the step's report tables for the run's window."""
         elegidos = [r for r in reportes if r.clave in context.selected_asset_keys]
         if len(elegidos) == 1:
-            yield construir_reporte(context, warehouse, settings, elegidos[0])
+            yield from publicar(context, construir_reporte(context, warehouse, settings, elegidos[0]))
         else:
             yield from _construir_juntos(context, warehouse, settings, elegidos)
 

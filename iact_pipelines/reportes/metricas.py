@@ -63,6 +63,11 @@ ESPERA = """extract(epoch FROM CASE resultado
 # Handle time of an answered call in seconds.
 ATENCION = "extract(epoch FROM fin - atencion)"
 
+# A daily report's statement answers one row per day of its window: that day's rows written and
+# headline figures, so each day's materialization describes that day, however many days the
+# run built (one statement over the window still does the work).
+_REGISTROS_POR_DIA = "(SELECT fecha, count(*) AS registros FROM insertado GROUP BY fecha) AS i"
+
 # Additive aggregates of a set of staging.llamadas rows.
 AGREGADOS_LLAMADAS = {
     "total": "count(*)",
@@ -113,11 +118,13 @@ WITH agregado AS (
     SELECT fecha, hora,
     {_seleccion({c: METRICAS_LLAMADAS[c] for c in _COLUMNAS_LLAMADAS_DIA})}
     FROM filas
-    RETURNING 1
+    RETURNING fecha
 )
-SELECT (SELECT count(*) FROM insertado) AS registros_cargados,
+SELECT fecha, coalesce(i.registros, 0) AS registros_cargados,
     {_seleccion(METRICAS_LLAMADAS)}
-FROM (SELECT {_sumas(_CRUDOS_LLAMADAS)} FROM filas) AS ventana
+FROM (SELECT fecha, {_sumas(_CRUDOS_LLAMADAS)} FROM filas GROUP BY fecha) AS dia
+LEFT JOIN {_REGISTROS_POR_DIA} USING (fecha)
+ORDER BY fecha
 """
 
 AGREGADO_TRIMESTRAL = _temporal(
@@ -194,12 +201,13 @@ WITH agregado AS (
     SELECT fecha, menu_id, menu_nombre,
     {_seleccion(METRICAS_MENU)}
     FROM agregado
-    RETURNING 1
+    RETURNING fecha
 )
-SELECT (SELECT count(*) FROM insertado) AS registros_cargados,
-    (SELECT count(DISTINCT menu_id) FROM agregado) AS menus,
+SELECT fecha, coalesce(i.registros, 0) AS registros_cargados, menus,
     {_seleccion(METRICAS_MENU)}
-FROM (SELECT {_sumas(_CRUDOS_MENU)} FROM agregado) AS ventana
+FROM (SELECT fecha, count(DISTINCT menu_id) AS menus, {_sumas(_CRUDOS_MENU)} FROM agregado GROUP BY fecha) AS dia
+LEFT JOIN {_REGISTROS_POR_DIA} USING (fecha)
+ORDER BY fecha
 """
 
 # --- Transfers -----------------------------------------------------------------------------
@@ -241,11 +249,13 @@ WITH agregado AS (
     SELECT fecha, centro_origen, centro_destino,
     {_seleccion(METRICAS_TRANSFERENCIAS)}
     FROM agregado
-    RETURNING 1
+    RETURNING fecha
 )
-SELECT (SELECT count(*) FROM insertado) AS registros_cargados,
+SELECT fecha, coalesce(i.registros, 0) AS registros_cargados,
     {_seleccion(METRICAS_TRANSFERENCIAS)}
-FROM (SELECT {_sumas(_CRUDOS_TRANSFERENCIAS)} FROM agregado) AS ventana
+FROM (SELECT fecha, {_sumas(_CRUDOS_TRANSFERENCIAS)} FROM agregado GROUP BY fecha) AS dia
+LEFT JOIN {_REGISTROS_POR_DIA} USING (fecha)
+ORDER BY fecha
 """
 
 # --- Unique clients ------------------------------------------------------------------------
@@ -402,9 +412,9 @@ WITH agregado AS (
     {_seleccion(METRICAS_INTERVALOS)},
     %(umbral)s::numeric, {{corto}}
     FROM filas
-    RETURNING 1
+    RETURNING fecha
 )
-SELECT (SELECT count(*) FROM insertado) AS registros_cargados,
+SELECT fecha, coalesce(i.registros, 0) AS registros_cargados,
     ofrecidas, atendidas, abandonadas, abandonos_cortos,
     {
     _seleccion(
@@ -414,7 +424,9 @@ SELECT (SELECT count(*) FROM insertado) AS registros_cargados,
         }
     )
 }
-FROM (SELECT {_sumas([c for c in _CRUDOS_INTERVALOS if c != "espera_maxima"])} FROM filas) AS ventana
+FROM (SELECT fecha, {_sumas([c for c in _CRUDOS_INTERVALOS if c != "espera_maxima"])} FROM filas GROUP BY fecha) AS dia
+LEFT JOIN {_REGISTROS_POR_DIA} USING (fecha)
+ORDER BY fecha
 """
 
 # Repeat calls. A call is a repeat when the caller's previous staged call (any center, any
@@ -537,14 +549,17 @@ WITH agregado AS (
         {porcentaje("rellamadas", "llamadas_identificadas")},
         {{ventana}}, horas, horas = {{ventana}}
     FROM filas
-    RETURNING 1
+    RETURNING fecha
 )
-SELECT (SELECT count(*) FROM insertado) AS registros_cargados,
+SELECT fecha, coalesce(min(i.registros), 0) AS registros_cargados,
     coalesce(sum(llamadas_identificadas), 0) AS llamadas_identificadas,
     coalesce(sum(rellamadas), 0) AS rellamadas,
     {porcentaje("sum(rellamadas)", "sum(llamadas_identificadas)")} AS tasa_rellamada,
     count(*) FILTER (WHERE NOT horas = {{ventana}}) AS filas_con_ventana_incompleta
 FROM filas
+LEFT JOIN {_REGISTROS_POR_DIA} USING (fecha)
+GROUP BY fecha
+ORDER BY fecha
 """
 
 # The callback worklist: per local day, callers whose last abandoned call (last in (inicio,
@@ -589,10 +604,12 @@ WITH insertado AS (
                                   abandonos, llamadas, zona_horaria)
     SELECT fecha, cliente_id, centro_id, ultimo_abandono, round(espera, 2), abandonos, llamadas, {zona}
     FROM agregado_devolucion
-    RETURNING abandonos
+    RETURNING fecha, abandonos
 )
-SELECT count(*) AS registros_cargados, coalesce(sum(abandonos), 0) AS abandonos
+SELECT fecha, count(*) AS registros_cargados, coalesce(sum(abandonos), 0) AS abandonos
 FROM insertado
+GROUP BY fecha
+ORDER BY fecha
 """
 
 

@@ -82,11 +82,20 @@ def materializar(instance, asset, desde: str, hasta: str | None = None) -> dg.Ex
     return dg.materialize([asset], tags=tags, **opciones)
 
 
-def metadatos(result, asset) -> dict:
-    """The run's materialization metadata (a range run records one materialization per partition, alike)."""
+def _materializaciones(result, asset) -> list:
     if isinstance(asset, dg.AssetKey):
-        mats = [m for m in result.asset_materializations_for_node(reportes.analistas.op.name) if m.asset_key == asset]
-    else:
-        mats = result.asset_materializations_for_node(asset.op.name)
+        return [m for m in result.asset_materializations_for_node(reportes.analistas.op.name) if m.asset_key == asset]
+    return result.asset_materializations_for_node(asset.op.name)
+
+
+def metadatos(result, asset) -> dict:
+    """The run's materialization metadata: Dagster records the window's on every partition of a
+    range, alike; each partition's own (with `particion`) follows them."""
+    mats = [m for m in _materializaciones(result, asset) if "particion" not in m.metadata]
     assert len({tuple(sorted((k, str(v.value)) for k, v in m.metadata.items())) for m in mats}) == 1
     return {k: v.value for k, v in mats[0].metadata.items()}
+
+
+def por_particion(result, asset) -> dict[str, dict]:
+    """Each partition's latest materialization metadata in the run (its own in a range run)."""
+    return {m.partition: {k: v.value for k, v in m.metadata.items()} for m in _materializaciones(result, asset)}

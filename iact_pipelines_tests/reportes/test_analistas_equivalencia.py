@@ -28,7 +28,7 @@ def _filas(conn, tabla: str, preparacion, sentencia, parametros: dict) -> tuple[
         )
         for paso in preparacion:
             conn.execute(paso, parametros)
-        cifras = conn.execute(sentencia, parametros).fetchone()
+        cifras = conn.execute(sentencia, parametros).fetchall()
         columnas = [sql.Identifier(c) for c in _columnas(conn, tabla)]
         filas = conn.execute(
             sql.SQL("SELECT {} FROM {} WHERE fecha >= %(desde)s AND fecha < %(hasta)s ORDER BY {}").format(
@@ -77,10 +77,18 @@ def test_new_statements_write_exactly_the_former_rows(urls, warehouse, instance,
                 prep_anterior, sent_anterior = anteriores[reporte]
                 nuevo = _filas(warehouse, tabla, preparacion, sentencia, parametros)
                 anterior = _filas(warehouse, tabla, (prep_anterior,), sent_anterior or sentencia, parametros)
-                assert nuevo == anterior, (reporte, corto, ventana, umbral, inicio, fin)
+                assert nuevo[0] == anterior[0], (reporte, corto, ventana, umbral, inicio, fin)
+                # the headline: now one row per day (fecha, registros_cargados, ...), the former
+                # one row for the window (registros_cargados, ...): the same rows written
+                assert [r[0] for r in nuevo[1]] == sorted({f[0] for f in nuevo[0]})
+                if sent_anterior is None:  # the same statement on both sides
+                    assert nuevo[1] == anterior[1]
+                else:
+                    ((registros_antes, *_),) = anterior[1]
+                    assert sum(r[1] for r in nuevo[1]) == registros_antes == len(nuevo[0])
                 assert len(nuevo[0]) > 0  # every report has rows: repeats and a worklist on each window
                 comparados += len(nuevo[0])
                 if reporte == "rellamadas":
-                    rellamadas += nuevo[1][2]  # headline: registros_cargados, llamadas_identificadas, rellamadas
+                    rellamadas += sum(r[3] for r in nuevo[1])  # fecha, registros, identificadas, rellamadas
     assert comparados > 3 * 3 * 96 * len(centros)
     assert rellamadas > 0

@@ -206,6 +206,58 @@ def test_a_range_with_one_bad_day_builds_the_other_nine(ivr_writer, warehouse, i
     }
     assert informe == set(dias) - {malo}
     assert [c[:2] for c in cargas(warehouse)] == [(d, "bloqueado" if d == malo else "cargado") for d in dias]
+    # each built day's report materialization: that day's rows and headline figures, as the table holds them
+    ultimas = eventos.ultimas_materializaciones(instance, reportes.llamadas_dia.key, dias)
+    for d in set(dias) - {malo}:
+        meta = {k: v.value for k, v in ultimas[d].asset_materialization.metadata.items()}
+        filas, llamadas, atendidas = warehouse.execute(
+            "SELECT count(*), sum(total_llamadas), sum(llamadas_atendidas) FROM reportes_llamadas_dia WHERE fecha = %s",
+            (d,),
+        ).fetchone()
+        assert (
+            (meta["dagster/partition_row_count"], meta["total_llamadas"], meta["llamadas_atendidas"])
+            == (
+                filas,
+                llamadas,
+                atendidas,
+            )
+            == (24, 2 + dias.index(d) % 2, 2 + dias.index(d) % 2)
+        )
+        assert meta["particion"] == d and "rango" not in meta
+    # the bad day's latest report materialization is still its previous, good one
+    assert ultimas[malo].asset_materialization.metadata["dagster/row_count"].value == 24
+    assert ultimas[malo].run_id != result.run_id
+
+
+def test_a_month_whose_every_day_was_held_publishes_no_row(ivr_writer, warehouse, instance, capsys):
+    """A month of one loaded day: its month is published; once its only day is held back (the
+    source emptied it), the month is not rebuilt from nothing: its row stays as it was."""
+    mes = "2024-03-31"  # alone in its month in the run below
+    insertar(ivr_writer, "llamadas", llamadas_del_dia(mes, 3, 1))
+    argumentos = [
+        "materializar",
+        "--desde",
+        mes,
+        "--hasta",
+        mes,
+        "--activos",
+        "staging/llamadas,reportes/clientes_unicos",
+    ]
+    assert main(argumentos) == 0, capsys.readouterr().err
+    antes = warehouse.execute("SELECT fecha_inicio, total_clientes_unicos FROM reportes_clientes_unicos").fetchall()
+    assert antes == [(date(2024, 3, 1), 1)]
+    ivr_writer.execute("DELETE FROM ivr.llamadas")
+    warehouse.execute("DELETE FROM reportes_clientes_unicos")  # so that a rebuilt month would show
+
+    assert main(argumentos) != 0  # the held day fails the run, loudly
+    assert warehouse.execute("SELECT count(*) FROM reportes_clientes_unicos").fetchone() == (0,)
+    # the month alone, as an analyst would ask for it: nothing to publish, nothing published
+    capsys.readouterr()
+    solo_mes = ["materializar", "--desde", mes, "--hasta", mes, "--activos", "reportes/clientes_unicos"]
+    assert main(solo_mes) == 0, capsys.readouterr().err
+    assert warehouse.execute("SELECT count(*) FROM reportes_clientes_unicos").fetchone() == (0,)
+    ultima = instance.get_latest_materialization_event(reportes.clientes_unicos.key)
+    assert ultima.run_id != instance.get_run_records(limit=1)[0].dagster_run.run_id
 
 
 def test_an_over_long_value_is_a_rejected_row(ivr_writer, warehouse, instance, monkeypatch):
