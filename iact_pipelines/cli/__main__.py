@@ -1,5 +1,3 @@
-import sys
+from iact_pipelines.cli import principal
 
-from iact_pipelines.cli import main
-
-sys.exit(main())
+principal()

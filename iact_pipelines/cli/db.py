@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from iact_pipelines.plataforma import db, migrations
-
 
 def register(sub) -> None:
     parser = sub.add_parser("db", help="database set-up")
@@ -15,6 +13,8 @@ def register(sub) -> None:
 
 
 def _migrate(args) -> int:
+    from iact_pipelines.plataforma import db, migrations
+
     urls = db.resolve_urls()
     applied = migrations.setup(urls, crear=True)
     where = "embedded PostgreSQL" if urls.embedded else db.redact(urls.warehouse)

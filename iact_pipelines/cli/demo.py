@@ -7,8 +7,6 @@ import time
 from datetime import date
 
 from iact_pipelines.cli import CliError
-from iact_pipelines.demo import generador as demo
-from iact_pipelines.plataforma import db
 from iact_pipelines.plataforma.config import parse_fecha
 
 
@@ -37,6 +35,10 @@ def _entero(nombre: str, valor: str) -> int:
 def _seed(args) -> int:
     desde = parse_fecha("--desde", args.desde)
     hasta = parse_fecha("--hasta", args.hasta)
+    # numpy and pyarrow only for a seed, not for every `iact` command's start
+    from iact_pipelines.demo import generador as demo
+    from iact_pipelines.plataforma import db
+
     llamadas = _entero("--llamadas-por-dia", args.llamadas_por_dia)
     semilla = _entero("--semilla", args.semilla)
     if hasta < desde:

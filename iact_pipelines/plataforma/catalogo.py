@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import dagster as dg
 from psycopg import sql
+
+if TYPE_CHECKING:
+    import dagster as dg
 
 # PostgreSQL types, as format_type() prints them.
 BIGINT, INTEGER, SMALLINT, BOOLEAN = "bigint", "integer", "smallint", "boolean"
@@ -97,6 +100,8 @@ class Tabla:
         return [c.nombre for c in self.de_negocio()]
 
     def esquema_dagster(self) -> dg.TableSchema:
+        import dagster as dg  # only the definitions need it: `iact db`, the exports and the CLI's start do not
+
         return dg.TableSchema(
             columns=[
                 dg.TableColumn(
@@ -116,6 +121,8 @@ class Tabla:
     def activo_externo(self, clave: list[str], deps: list[dg.AssetKey]) -> dg.AssetSpec:
         """The table as an external asset (Dagster never materializes it; `escrita_por` does, as
         a side effect of its own work), grouped under its area, the first part of `clave`."""
+        import dagster as dg
+
         return dg.AssetSpec(
             key=dg.AssetKey(clave),
             description=f"{self.descripcion} Escrita por: {self.escrita_por}.",

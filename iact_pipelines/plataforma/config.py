@@ -74,6 +74,23 @@ def parse_clientes_anonimos(name: str, raw: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(p.strip().lower() for p in raw.split(",") if p.strip()))
 
 
+EJECUTORES = ("en_proceso", "multiproceso", "celery")
+
+
+def parse_ejecutor(name: str, raw: str) -> str:
+    valor = raw.strip().lower()
+    if valor not in EJECUTORES:
+        raise ConfigError(f"{name}: {raw!r} is not an executor (one of: {', '.join(EJECUTORES)})")
+    return valor
+
+
+def parse_url_cola(name: str, raw: str) -> str:
+    """A Celery broker or result backend address (amqp://, pyamqp://, redis://, rpc://)."""
+    if not re.match(r"^(py)?amqps?://|^rediss?://|^rpc://", raw):
+        raise ConfigError(f"{name}: {redact(raw)!r} is not an amqp://, redis:// or rpc:// address")
+    return raw
+
+
 def parse_fecha(name: str, raw: str) -> date:
     try:
         return date.fromisoformat(raw)
@@ -306,6 +323,28 @@ AJUSTES: tuple[Ajuste, ...] = (
     # PostgreSQL's 4 MB default spills a day's sorts and hash tables to disk and makes the
     # planner pick sort-based plans for the day's aggregates; it is per sort or hash node of a
     # session, so a few at once: 2 GB at most.
+    # In-process: a typical day's steps are seconds of work each, and a process per step costs
+    # a Python start-up and a definitions load apiece; multiproceso or celery are one setting away.
+    Ajuste(
+        "IACT_EJECUTOR_DIARIO",
+        "en_proceso",
+        parse_ejecutor,
+        "cómo ejecutan los pasos del job `diario` los runs que lanza el daemon (schedules, sensores, UI): "
+        "`en_proceso` (todos en el proceso del run), `multiproceso` (un proceso por paso) o `celery` "
+        "(workers de dagster-celery en IACT_CELERY_BROKER); `iact materializar` siempre en proceso",
+    ),
+    Ajuste(
+        "IACT_CELERY_BROKER",
+        "pyamqp://guest@127.0.0.1:5672//",
+        parse_url_cola,
+        "broker de Celery (RabbitMQ) del que toman pasos los workers con IACT_EJECUTOR_DIARIO=celery",
+    ),
+    Ajuste(
+        "IACT_CELERY_BACKEND",
+        "redis://127.0.0.1:6379/0",
+        parse_url_cola,
+        "backend de resultados de Celery (Redis) con IACT_EJECUTOR_DIARIO=celery",
+    ),
     Ajuste(
         "IACT_PG_WORK_MEM_MB",
         "64",
