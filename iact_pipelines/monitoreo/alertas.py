@@ -9,6 +9,7 @@ without delivering anything twice.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 import psycopg
@@ -69,13 +70,30 @@ def _bloqueantes(resumen: ResumenRun) -> list:
     return [c for c in resumen.checks_fallidos if c.bloqueante and c.severidad == "ERROR"]
 
 
-def _clase(bloqueado: bool, critica: bool) -> tuple[str, str]:
-    """What kind of failure (for the subject) and the RUNBOOK section that handles it."""
-    if bloqueado:
-        return "check bloqueante", "Un check bloquea una partición"
+# The RUNBOOK section of each cause, by its exact title (a test checks each exists there).
+SECCION_FALLO = "Corrida fallida"
+SECCION_CRITICA = "Validación crítica"
+SECCION_CHECK = "Un check bloquea una partición"
+SECCION_VOLUMEN = "Un día con poco volumen"
+SECCION_SIN_FUENTE = "La fuente no existe"
+# A report step that left out a held day says so in these words (reportes/assets.py).
+_NO_RECONSTRUIDO = "not rebuilt (previous rows kept)"
+_FUENTE_INEXISTENTE = re.compile(r'relation "ivr\.\w+" does not exist|the IVR database .* does not exist')
+
+
+def _clase(resumen: ResumenRun, bloqueado: bool, critica: bool) -> tuple[str, str]:
+    """What kind of failure (for the subject) and the RUNBOOK section of its actual cause."""
+    errores = "\n".join([*(p.error for p in resumen.pasos_fallidos), resumen.error or ""])
+    if critica and _FUENTE_INEXISTENTE.search(errores):
+        return "fuente inexistente", SECCION_SIN_FUENTE
+    checks = {c.check for c in _bloqueantes(resumen)}
+    if bloqueado or _NO_RECONSTRUIDO in errores:
+        # volumen holds a day back whole; tasa_rechazo loads it and holds its reports
+        volumen = "volumen" in checks or (_NO_RECONSTRUIDO in errores and "tasa_rechazo" not in checks)
+        return "check bloqueante", SECCION_VOLUMEN if volumen else SECCION_CHECK
     if critica:
-        return "validación crítica", "Validación crítica"
-    return "fallo", "Corrida fallida"
+        return "validación crítica", SECCION_CRITICA
+    return "fallo", SECCION_FALLO
 
 
 def _asunto(resumen: ResumenRun, prioridad: str, que: str) -> str:
@@ -164,7 +182,7 @@ def construir_alerta(
     critica = validacion_critica or any(p.severidad == "critical" for p in resumen.pasos_fallidos)
     prioridad = PRIORIDAD_CRITICA if (bloqueado or critica) else PRIORIDAD_ALTA
     enlace = enlace_run(ui_url, resumen.run_id)
-    que, seccion = _clase(bloqueado, critica)
+    que, seccion = _clase(resumen, bloqueado, critica)
     return Alerta(
         run_id=resumen.run_id,
         subject=_asunto(resumen, prioridad, que),

@@ -49,6 +49,9 @@ CLAVES_REGISTROS = {
     "registros_fallidos": "records_failed",
 }
 
+REGISTROS_REPORTES = "records_reported"
+_PREFIJO_REPORTES = "reportes/"
+
 _EVENTOS_RESUMEN = {
     DagsterEventType.ASSET_MATERIALIZATION,
     DagsterEventType.ASSET_MATERIALIZATION_PLANNED,
@@ -203,12 +206,30 @@ def _paso_fallido(evento) -> PasoFallido:
     return PasoFallido(paso=evento.step_key or "?", clase=clase, error=linea, severidad=severidad)
 
 
+_MAX_ACTIVOS_EN_NOMBRE = 3
+
+
+def nombre_del_run(run: dg.DagsterRun, planeados: list[str] = ()) -> str:
+    """The run's name for a person: its job's, or for a selection launched from the UI (Dagster's
+    hidden `__ASSET_JOB`, or an ad-hoc materialization) the assets it built (its selection,
+    else the assets it planned)."""
+    if not run.job_name.startswith("__"):
+        return run.job_name
+    claves = sorted(k.to_user_string() for k in (run.asset_selection or ())) or sorted(planeados)
+    if not claves:
+        return "materialización de activos"
+    nombre = ", ".join(claves[:_MAX_ACTIVOS_EN_NOMBRE])
+    if len(claves) > _MAX_ACTIVOS_EN_NOMBRE:
+        nombre += f" y {len(claves) - _MAX_ACTIVOS_EN_NOMBRE} más"
+    return f"activos: {nombre}"
+
+
 def resumir_run(instance: dg.DagsterInstance, record: RunRecord) -> ResumenRun:
     """Summarize a run from its record and its event log (one query)."""
     run = record.dagster_run
     resumen = ResumenRun(
         run_id=run.run_id,
-        job_name=run.job_name,
+        job_name=nombre_del_run(run),
         estado=_ESTADO_ETL.get(run.status, "running"),
         estado_dagster=run.status.value,
         particion=particion_de(dict(run.tags)),
@@ -230,6 +251,14 @@ def resumir_run(instance: dg.DagsterInstance, record: RunRecord) -> ResumenRun:
                 continue
             materializados.add(clave_activo)
             metadata = evento.step_materialization_data.materialization.metadata or {}
+            if clave_activo.startswith(_PREFIJO_REPORTES):
+                # rows written into report tables, apart from the staging rows loaded
+                if "registros_cargados" in metadata:
+                    valor = getattr(metadata["registros_cargados"], "value", metadata["registros_cargados"])
+                    resumen.registros[REGISTROS_REPORTES] = resumen.registros.get(REGISTROS_REPORTES, 0) + _entero(
+                        valor
+                    )
+                continue
             for clave, columna in CLAVES_REGISTROS.items():
                 if clave in metadata:
                     valor = getattr(metadata[clave], "value", metadata[clave])
@@ -274,18 +303,19 @@ def resumir_run(instance: dg.DagsterInstance, record: RunRecord) -> ResumenRun:
         resumen.error = resumen.pasos_fallidos[0].error
     if resumen.estado == "failed":
         resumen.activos_sin_materializar = [a for a in planeados if a not in materializados]
+    resumen.job_name = nombre_del_run(run, planeados)
     return resumen
 
 
 _REGISTRAR = """
 INSERT INTO etl_jobs AS j (
     job_name, run_id, partition_key, status, started_at, completed_at, execution_time_seconds,
-    records_extracted, records_transformed, records_loaded, records_failed,
+    records_extracted, records_transformed, records_loaded, records_failed, records_reported,
     error_message, error_details, metadata
 ) VALUES (
     %(job_name)s, %(run_id)s, %(partition_key)s, %(status)s, %(started_at)s, %(completed_at)s,
     %(execution_time_seconds)s, %(records_extracted)s, %(records_transformed)s, %(records_loaded)s,
-    %(records_failed)s, %(error_message)s, %(error_details)s, %(metadata)s
+    %(records_failed)s, %(records_reported)s, %(error_message)s, %(error_details)s, %(metadata)s
 )
 ON CONFLICT (run_id) DO UPDATE SET
     job_name = EXCLUDED.job_name,
@@ -298,6 +328,7 @@ ON CONFLICT (run_id) DO UPDATE SET
     records_transformed = EXCLUDED.records_transformed,
     records_loaded = EXCLUDED.records_loaded,
     records_failed = EXCLUDED.records_failed,
+    records_reported = EXCLUDED.records_reported,
     error_message = EXCLUDED.error_message,
     error_details = EXCLUDED.error_details,
     metadata = EXCLUDED.metadata
@@ -348,7 +379,7 @@ def fila_etl(resumen: ResumenRun) -> dict:
         "started_at": resumen.started_at,
         "completed_at": resumen.completed_at,
         "execution_time_seconds": resumen.execution_time_seconds,
-        **{columna: resumen.registros.get(columna, 0) for columna in CLAVES_REGISTROS.values()},
+        **{columna: resumen.registros.get(columna, 0) for columna in (*CLAVES_REGISTROS.values(), REGISTROS_REPORTES)},
         "error_message": db.redact(resumen.error)
         if resumen.estado in ("failed", "cancelled") and resumen.error
         else None,

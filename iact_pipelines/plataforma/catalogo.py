@@ -639,6 +639,7 @@ TABLAS: dict[str, Tabla] = {
                 Columna("records_transformed", INTEGER, "filas validadas"),
                 Columna("records_loaded", INTEGER, "filas cargadas"),
                 Columna("records_failed", INTEGER, "filas rechazadas"),
+                Columna("records_reported", INTEGER, "filas escritas en las tablas de reportes (aparte de staging)"),
                 Columna("error_message", TEXT, "error del run fallido", nula=True),
                 Columna("error_details", JSONB, "detalle del error: pasos fallidos, severidad"),
                 Columna("metadata", JSONB, "etiquetas y datos del run"),

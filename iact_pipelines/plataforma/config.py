@@ -243,6 +243,15 @@ AJUSTES: tuple[Ajuste, ...] = (
         "la cual un día se retiene",
         (0, 1),
     ),
+    # A replayed or doubled day is as wrong as a missing one.
+    Ajuste(
+        "IACT_VOLUMEN_PICO",
+        "1.8",
+        parse_number,
+        "múltiplo de la misma mediana por encima del cual un día se retiene (un día repetido o duplicado; "
+        "0 lo desactiva)",
+        (0, 100),
+    ),
     Ajuste(
         "IACT_UI_URL",
         "http://127.0.0.1:3000",

@@ -133,6 +133,7 @@ class PipelineSettings(dg.ConfigurableResource):
     ventana_rellamada_horas: str
     max_tasa_rechazo: str
     volumen_minimo: str
+    volumen_pico: str
     menu_umbral_problema: str
     ui_url: str
 
@@ -159,6 +160,9 @@ class PipelineSettings(dg.ConfigurableResource):
 
     def volumen_minimo_fraccion(self) -> float:
         return self._valor("volumen_minimo")
+
+    def volumen_pico_factor(self) -> float:
+        return self._valor("volumen_pico")
 
     def umbral_menu_problema(self) -> float:
         return self._valor("menu_umbral_problema")

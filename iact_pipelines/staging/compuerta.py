@@ -99,9 +99,6 @@ class Veredicto:
     por_centro: dict[str, int] = field(default_factory=dict)  # rows read per allowed center
 
 
-# Dagster reads a day that doubled as replayed or duplicated source data: over this many times
-# the reference median, a day is held like a day that read too little.
-PICO_VOLUMEN = 1.8
 _REFERENCIA = "the median of the same weekday 7, 14, 21 and 28 days earlier"
 
 
@@ -139,7 +136,7 @@ class Volumen:
     aceptado_por: str
     run_id: str
     centros: tuple[str, ...] = ()
-    pico: float = PICO_VOLUMEN
+    pico: float = 0.0  # IACT_VOLUMEN_PICO
     veredictos: list[Veredicto] = field(default_factory=list)
 
     def juzgar(

@@ -121,6 +121,7 @@ def cargar_ventana(
     juez = compuerta.Volumen(
         asset_key=context.asset_key.to_user_string(),
         fraccion=settings.volumen_minimo_fraccion(),
+        pico=settings.volumen_pico_factor(),
         tasa_maxima=settings.tasa_rechazo_maxima(),
         aceptados=compuerta.dias_aceptados(context.run.tags),
         aceptado_por=compuerta.aceptado_por(context),

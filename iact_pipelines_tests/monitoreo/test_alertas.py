@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -150,3 +151,50 @@ def test_runs_con_validacion_critica(warehouse):
     )
     assert alertas.runs_con_validacion_critica(warehouse, ["r-1", "r-2", "r-3"]) == {"r-1"}
     assert alertas.runs_con_validacion_critica(warehouse, []) == set()
+
+
+_RUNBOOK = (Path(__file__).resolve().parents[2] / "docs" / "RUNBOOK.md").read_text()
+_NO_RECONSTRUIDO = (
+    "reportes_llamadas_dia: 2024-03-05 not rebuilt (previous rows kept): the staging volumen check blocked it"
+)
+
+
+@pytest.mark.parametrize(
+    "cambios, validacion_critica, seccion",
+    [
+        ({}, False, alertas.SECCION_FALLO),
+        ({"checks_fallidos": [CheckFallido("staging/llamadas", "volumen", "ERROR", True)]}, False, "volumen"),
+        ({"pasos_fallidos": [PasoFallido("reportes__llamadas_dia", "Failure", _NO_RECONSTRUIDO)]}, False, "volumen"),
+        ({"checks_fallidos": [CheckFallido("staging/llamadas", "tasa_rechazo", "ERROR", True)]}, False, "check"),
+        ({}, True, alertas.SECCION_CRITICA),
+        (
+            {
+                "pasos_fallidos": [
+                    PasoFallido(
+                        "staging__llamadas",
+                        "Failure",
+                        'ivr.llamadas does not match the source contract: relation "ivr.llamadas" does not exist',
+                        severidad="critical",
+                    )
+                ]
+            },
+            False,
+            alertas.SECCION_SIN_FUENTE,
+        ),
+        (
+            {
+                "pasos_fallidos": [
+                    PasoFallido("staging__llamadas", "Failure", "the IVR database 'ivr_x' does not exist")
+                ]
+            },
+            True,
+            alertas.SECCION_SIN_FUENTE,
+        ),
+    ],
+)
+def test_each_cause_names_its_own_runbook_section(cambios, validacion_critica, seccion):
+    seccion = {"volumen": alertas.SECCION_VOLUMEN, "check": alertas.SECCION_CHECK}.get(seccion, seccion)
+    alerta = alertas.construir_alerta(resumen(**cambios), UI, validacion_critica=validacion_critica)
+    assert alerta.body.splitlines()[-1] == f'Qué hacer: docs/RUNBOOK.md, sección "{seccion}".'
+    # the section exists in the RUNBOOK under that exact title
+    assert any(linea.startswith(f"### {seccion}") for linea in _RUNBOOK.splitlines()), seccion

@@ -94,7 +94,9 @@ def test_corrida_exitosa_con_conteos_de_la_metadata(instance, warehouse):
     (fila,) = filas(warehouse)
     run_id, job, particion, estado, inicio, fin, segundos, ext, trans, carg, fall, error, detalles, meta = fila
     registro = instance.get_run_record_by_id(resultado.run_id)
-    assert (run_id, job, particion, estado) == (resultado.run_id, "__ephemeral_asset_job__", "2024-03-05", "completed")
+    # an ad-hoc or UI selection is named by what it built, not by Dagster's hidden job
+    nombre = "activos: staging/llamadas, staging/menu_eventos"
+    assert (run_id, job, particion, estado) == (resultado.run_id, nombre, "2024-03-05", "completed")
     assert inicio.timestamp() == pytest.approx(registro.start_time, abs=1e-3)
     assert fin.timestamp() == pytest.approx(registro.end_time, abs=1e-3)
     assert segundos == pytest.approx(registro.end_time - registro.start_time, abs=1e-3)
@@ -257,13 +259,15 @@ def test_vistas_para_analistas(instance, warehouse):
     )
     resumen = warehouse.execute(
         """
-        SELECT job_name, status, corridas, registros_extraidos, registros_cargados, registros_fallidos
-        FROM v_etl_resumen ORDER BY status
+        SELECT job_name, status, corridas, registros_extraidos, registros_cargados, registros_fallidos,
+               registros_de_reportes
+        FROM v_etl_resumen ORDER BY status, job_name
         """
     ).fetchall()
     assert resumen == [
-        ("__ephemeral_asset_job__", "completed", 2, 240, 228, 12),
-        ("__ephemeral_asset_job__", "failed", 1, 0, 0, 0),
+        ("activos: staging/llamadas", "completed", 1, 100, 95, 5, 0),
+        ("activos: staging/llamadas, staging/menu_eventos", "completed", 1, 140, 133, 7, 0),
+        ("activos: staging/transferencias", "failed", 1, 0, 0, 0, 0),
     ]
     fallos = warehouse.execute(
         "SELECT run_id, partition_key, error_message, errores_validacion, errores_criticos FROM v_etl_fallos_recientes"

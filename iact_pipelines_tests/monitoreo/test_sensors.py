@@ -94,13 +94,13 @@ def test_un_fallo_una_alerta_por_admin_activo_y_nunca_dos(instance, warehouse, a
     for _recipient, sender, subject, body, tipo, prioridad, sistema, leido, metadata, clave in filas:
         assert (sender, tipo, prioridad, sistema, leido) == (None, "alert", "high", True, False)
         assert clave == f"run-failure:{run_id}"
-        assert subject == "[HIGH] __ephemeral_asset_job__ (2024-03-05): fallo en staging__llamadas"
+        assert subject == "[HIGH] activos: staging/llamadas (2024-03-05): fallo en staging__llamadas"
         assert "Partición: 2024-03-05" in body
         assert "  - staging__llamadas: ValueError: relation ivr.llamadas does not exist" in body
         assert "second line" not in body
         assert f"http://127.0.0.1:3000/runs/{run_id}" in body
         assert metadata["run_id"] == run_id
-        assert metadata["job"] == "__ephemeral_asset_job__"
+        assert metadata["job"] == "activos: staging/llamadas"
         assert metadata["partition"] == "2024-03-05"
         assert metadata["failed_steps"] == ["staging__llamadas"]
         assert metadata["link"] == f"http://127.0.0.1:3000/runs/{run_id}"
@@ -170,7 +170,8 @@ def test_check_bloqueante_es_alerta_critica(instance, warehouse, admins):
     _, _, subject, body, _, prioridad, _, _, metadata, _ = filas[0]
     assert prioridad == "critical"
     assert subject == (
-        "[CRITICAL] __ephemeral_asset_job__ (2024-03-05): check bloqueante en staging/menu_eventos:tasa_rechazo"
+        "[CRITICAL] activos: reportes/menu_problemas, staging/menu_eventos (2024-03-05): "
+        "check bloqueante en staging/menu_eventos:tasa_rechazo"
     )
     assert "  - staging/menu_eventos:tasa_rechazo (tasa=0.2)" in body
     assert "1 blocking asset check failed with ERROR severity: staging/menu_eventos: tasa_rechazo" in body

@@ -6,7 +6,8 @@ from datetime import date, timedelta
 import dagster as dg
 
 from iact_pipelines.cli import main
-from iact_pipelines.monitoreo import seguimiento
+from iact_pipelines.monitoreo import alertas, seguimiento
+from iact_pipelines.monitoreo import sensors as sensores
 from iact_pipelines.plataforma import eventos
 from iact_pipelines.plataforma.resources import build_resources
 from iact_pipelines.reportes import assets as reportes
@@ -367,7 +368,7 @@ def test_the_analyst_reports_step_builds_the_good_days_and_fails_naming_the_thre
         assert construidos == {dias[0], dias[2]}
 
 
-def test_each_center_is_judged_on_its_own_and_a_doubled_day_is_held(ivr_writer, warehouse, instance):
+def test_each_center_is_judged_on_its_own_and_a_doubled_day_is_held(ivr_writer, warehouse, instance, monkeypatch):
     # two same weekdays of history: 10 calls of each center
     historia = [_dia(DIA, -14), _dia(DIA, -7)]
     filas = []
@@ -398,6 +399,18 @@ def test_each_center_is_judged_on_its_own_and_a_doubled_day_is_held(ivr_writer, 
     )
     assert motivos[DIA].startswith(f"center {PUE} read 0 rows")
     assert motivos[siguiente].startswith("read 90 rows, over 1.8 x 20")
+    # the doubled day's failure reaches the inbox once, sent to the volumen section of the RUNBOOK
+    warehouse.execute("INSERT INTO usuarios (nombre, es_admin, activo) VALUES ('ana', true, true)")
+    monkeypatch.setattr(sensores, "MARGEN_S", 0.0)
+    contexto = dg.build_sensor_context(instance=instance, resources=build_resources())
+    sensores.alertas_fallos(contexto)
+    sensores.alertas_fallos(
+        dg.build_sensor_context(instance=instance, cursor=contexto.cursor, resources=build_resources())
+    )
+    cuerpos = [
+        b for (b,) in warehouse.execute("SELECT body FROM internal_messages WHERE body LIKE %s", (f"%{siguiente}%",))
+    ]
+    assert len(cuerpos) == 1 and cuerpos[0].endswith(f'sección "{alertas.SECCION_VOLUMEN}".'), cuerpos
 
 
 def test_the_volume_rule_over_a_table_of_days():
