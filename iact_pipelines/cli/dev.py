@@ -81,13 +81,14 @@ def _restos(home_dagster: str) -> list[psutil.Process]:
     return restos
 
 
-def _limpiar_restos(home_iact) -> None:
+def _limpiar_restos(home_iact, *, avisar: bool = True) -> None:
     """Stop what a killed `iact dev` left running on this IACT_HOME (its webserver, daemon and
     code servers would hold the port and run a second daemon): SIGTERM, then SIGKILL after 10 s."""
     restos = _restos(str(home_iact / "dagster"))
     if not restos:
         return
-    print(f"stopping {len(restos)} leftover process(es) of a previous `iact dev`", flush=True)
+    if avisar:
+        print(f"stopping {len(restos)} leftover process(es) of a previous `iact dev`", flush=True)
     for proceso in restos:
         with contextlib.suppress(psutil.NoSuchProcess):
             proceso.terminate()
@@ -100,11 +101,13 @@ def _limpiar_restos(home_iact) -> None:
 
 def _dev(args) -> int:
     home_iact = load_settings().home
-    fd, _ruta, _anterior = _tomar_candado(home_iact)
+    fd, _ruta, anterior = _tomar_candado(home_iact)
     _limpiar_restos(home_iact)
-    # Only a server this command starts is stopped at the end: another command's (or a
-    # previous session's) embedded server is left as it was found.
-    ya_corria = embedded.running_url(home_iact) is not None
+    # The embedded server is stopped at the end when this session starts it, or when it is the
+    # orphan of a killed session that had started it (its lock says so): that one is adopted,
+    # so a SIGTERM after a kill -9 leaves nothing running. Another command's server is left
+    # as it was found.
+    ya_corria = embedded.running_url(home_iact) is not None and not anterior.get("servidor_propio")
     urls = db.resolve_urls()
     migrations.setup(urls)
     home = prepare_dagster_home(urls)
@@ -124,7 +127,15 @@ def _dev(args) -> int:
     # A process started in the background inherits SIGINT ignored, and `dagster dev` maps
     # SIGTERM onto whatever SIGINT does: restore the default so it can be stopped at all.
     proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, start_new_session=True, preexec_fn=_preparar_hijo)
-    _escribir_candado(fd, {"pid": os.getpid(), "pgid": proc.pid, "url": f"http://{args.host}:{args.port}"})
+    _escribir_candado(
+        fd,
+        {
+            "pid": os.getpid(),
+            "pgid": proc.pid,
+            "url": f"http://{args.host}:{args.port}",
+            "servidor_propio": bool(urls.embedded and not ya_corria),
+        },
+    )
 
     def _forward(signum, frame):
         # Only `dagster dev` itself: it shuts its webserver, daemon and code servers down in
@@ -141,6 +152,8 @@ def _dev(args) -> int:
     finally:
         _kill_group_after_grace(proc.pid)
         if urls.embedded and not ya_corria:
+            # A code server outside the group still loading would start the server again.
+            _limpiar_restos(home_iact, avisar=False)
             embedded.stop(home_iact)
         _escribir_candado(fd, {})
     return 0 if code in (0, -signal.SIGINT, -signal.SIGTERM, 130) else code
