@@ -10,6 +10,7 @@ With no URL configured each database lives on the embedded server (see `embedded
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 import time
@@ -112,6 +113,18 @@ _CONFIGURACION_SIN_SQLSTATE = re.compile(
 )
 _BASE_INEXISTENTE = re.compile(r'database "[^"]*" does not exist')
 REINTENTOS_CONEXION = (0.5, 1.0, 2.0)  # seconds to wait before each new attempt
+
+
+class _SinAvisosDeCierre(logging.Filter):
+    """psycopg warns "error ignored terminating <psycopg.Copy [BAD]>" for every COPY or pipeline
+    it leaves after the connection was lost: the error that ended it is raised (and retried or
+    reported in one line) anyway, so those lines only bury it on stderr."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("error ignored terminating")
+
+
+logging.getLogger("psycopg").addFilter(_SinAvisosDeCierre())
 
 
 # A peer that vanished (a stalled network, a powered-off host) is noticed within about a minute

@@ -127,3 +127,16 @@ def test_permission_denied_fails_the_step_once_as_a_permission_error(urls, insta
     descripcion = fallo.step_failure_data.user_failure_data.description
     assert descripcion.startswith("configuration or permission error (not retried): permission denied for table")
     assert [e.event_type for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY] == []
+
+
+def test_a_lost_copy_raises_its_error_without_psycopg_s_terminating_warning(urls, caplog):
+    with db.connect(urls.warehouse) as conn, db.connect(urls.warehouse, autocommit=True) as verdugo:
+        conn.execute("CREATE TEMP TABLE t (x int)")
+        with pytest.raises(psycopg.OperationalError), caplog.at_level("WARNING"):
+            with conn.cursor().copy("COPY t (x) FROM STDIN") as copy:
+                copy.write_row((1,))
+                verdugo.execute("SELECT pg_terminate_backend(%s)", (conn.info.backend_pid,))
+                time.sleep(0.2)
+                for i in range(100_000):
+                    copy.write_row((i,))
+    assert not [r for r in caplog.records if "error ignored terminating" in r.getMessage()]
