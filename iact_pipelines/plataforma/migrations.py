@@ -26,6 +26,35 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 _LOCK = "SELECT pg_advisory_xact_lock(%s)"
 
 
+# An applied file's checksum covers its SQL, not its comment lines: a comment may be reworded
+# without stopping `migrate`. Databases migrated before that recorded the whole file's sha256;
+# these are the whole-file checksums of the applied files as they were before their comments
+# were last reworded, accepted once and replaced by the new checksum.
+_ANTES_DE_SUS_COMENTARIOS = {
+    "001_warehouse.sql": "ed4c367b2c40e11c15eaa5f9692b09834641239bd725e3a867f447bbcd4c6d14",
+    "050_completitud.sql": "429d5f41909c826fef6d336ffb13c1fd176e4e26c049be4f09c24a66c2ac1a4d",
+    "051_tasa_rechazo_por_dia.sql": "00a0ed405e95ad026ab987700528b55a93ff2920b5a5a060d1d3a20338be2bfc",
+    "070_reportes_analistas.sql": "84a0016c7e346b88c4e699198482046a4471a7828920f2038a389fb86865b13c",
+    "080_primeras_llamadas.sql": "789d5857670a1e782b6ab28a233d0a3e4189f8ec1b7b73efdd52369f41dc11ac",
+    "086_clientes_dia_por_dia.sql": "9be766552da97110f0bd82f977066ec4f60384191f7306552b9a92d17183742e",
+    "090_clientes_dia_ultima_llamada.sql": "3e9286de7d36d73ecb9dd841626d3fefa82e2d3b82e4706d37e321ee21786351",
+    "091_errores_job_no_forzado.sql": "9c88a56fc4dbd3bb04ecef93e42bd98beb32813e14ed66f325f49d9e88366c61",
+}
+
+
+def huella(texto: str) -> str:
+    """The checksum of a migration's SQL: sha256 of its lines, whole-line `--` comments left out."""
+    sql_ = "\n".join(linea.rstrip() for linea in texto.splitlines() if not linea.lstrip().startswith("--"))
+    return hashlib.sha256(sql_.encode()).hexdigest()
+
+
+def _aceptada(path: Path, texto: str, registrada: str) -> bool:
+    """The recorded checksum matches the file: its SQL's, or (recorded before checksums left
+    comments out) the whole file's as it is or as it was before its comments were reworded."""
+    completa = hashlib.sha256(texto.encode()).hexdigest()
+    return registrada in (huella(texto), completa, _ANTES_DE_SUS_COMENTARIOS.get(path.name))
+
+
 def migration_files() -> list[Path]:
     return sorted(MIGRATIONS_DIR.glob("*.sql"))
 
@@ -39,14 +68,18 @@ def migrate(warehouse_url: str) -> list[str]:
             conn.execute(_CREATE_TABLE)
         for path in migration_files():
             text = path.read_text()
-            checksum = hashlib.sha256(text.encode()).hexdigest()
+            checksum = huella(text)
             with conn.transaction():
                 conn.execute(_LOCK, (db.advisory_key("schema_migrations"),))
                 done = conn.execute(
                     "SELECT checksum FROM schema_migrations WHERE version = %s", (path.name,)
                 ).fetchone()
                 if done:
-                    if done[0].strip() != checksum:
+                    if done[0].strip() != checksum and _aceptada(path, text, done[0].strip()):
+                        conn.execute(
+                            "UPDATE schema_migrations SET checksum = %s WHERE version = %s", (checksum, path.name)
+                        )
+                    elif done[0].strip() != checksum:
                         raise ConfigError(
                             f"migration {path.name} was changed after it was applied (checksum {done[0][:12]} "
                             f"recorded, {checksum[:12]} on disk): restore the file and put the change in a new "

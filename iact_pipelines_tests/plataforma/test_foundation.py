@@ -99,3 +99,18 @@ def test_cli_configuration_mistakes_stop_with_one_line(env, expected, tmp_path):
     assert len(lines) == 1, proc.stderr
     assert expected in lines[0]
     assert "pw@" not in lines[0]
+
+
+def test_a_database_migrated_before_its_comments_were_reworded_migrates_on(pg_urls):
+    """A file whose comments were reworded after it was applied (recorded with the whole old
+    file's checksum) is accepted, its record moved to the SQL-only checksum; a change of its
+    SQL still stops migrate (test_una_linea)."""
+    version = "050_completitud.sql"
+    texto = (migrations.MIGRATIONS_DIR / version).read_text()
+    with db.connect(pg_urls.warehouse, autocommit=True) as conn:
+        antigua = migrations._ANTES_DE_SUS_COMENTARIOS[version]
+        conn.execute("UPDATE schema_migrations SET checksum = %s WHERE version = %s", (antigua, version))
+        assert migrations.migrate(pg_urls.warehouse) == []
+        (registrada,) = conn.execute("SELECT checksum FROM schema_migrations WHERE version = %s", (version,)).fetchone()
+    assert registrada == migrations.huella(texto) != antigua
+    assert migrations.huella(texto) == migrations.huella(texto.replace("-- Trust", "-- Confianza"))

@@ -185,7 +185,7 @@ END $$;
 
 -- Staging: validated rows of the allowed centers, partitioned by local day (`fecha`). Day
 -- partitions are created on demand and replaced whole (TRUNCATE + COPY), which is several
--- times cheaper than DELETE from an indexed table (DESIGN.md, Performance). No indexes:
+-- times cheaper than DELETE from an indexed table. No indexes:
 -- every reader scans whole days.
 CREATE SCHEMA IF NOT EXISTS staging;
 

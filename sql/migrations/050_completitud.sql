@@ -1,4 +1,4 @@
--- Issue 11 (DESIGN.md, "Trust: what the platform may publish").
+-- Trust: what the platform may publish.
 
 -- Real history is welcome: legacy call centers hold decades of data.
 ALTER TABLE reportes_trimestral DROP CONSTRAINT IF EXISTS reportes_trimestral_anio_check;

@@ -1,4 +1,4 @@
--- Analyst reports beyond the seed (DESIGN.md, "Analyst reports beyond the seed (exact)"):
+-- Analyst reports beyond the seed (formulas in docs/METRICAS.md):
 -- quarter-hour intervals per center, repeat callers per center, the callback worklist, and the
 -- views that roll the intervals up to the hour and the day. Idempotent.
 --

@@ -1,4 +1,4 @@
--- First call per client (issue 14): the monthly "new clients" reads these two small tables
+-- First call per client: the monthly "new clients" reads these two small tables
 -- instead of every earlier staging day, so its cost follows the month, not the history.
 -- Both are maintained by the staging day's replace (reemplazo.reemplazar_dias_staging ->
 -- staging/clientes.py), in the same transaction as the day's rows, so a rebuilt, backfilled

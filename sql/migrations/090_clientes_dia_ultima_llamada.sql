@@ -1,4 +1,4 @@
--- Each client's last call of the day in staging.clientes_dia (issue 13): the repeat-call
+-- Each client's last call of the day in staging.clientes_dia: the repeat-call
 -- report's look-back reads it from the previous days' client rows instead of rescanning their
 -- calls (a 500k-call day: about 0.45 s less per daily run). Kept by the same writer
 -- (staging/clientes.py), in the same transaction as the day's calls.
