@@ -32,21 +32,22 @@ def _checks(clave: dg.AssetKey) -> list[dg.AssetCheckSpec]:
     ]
 
 
-def _asset(tabla: str, descripcion: str) -> dg.AssetsDefinition:
-    """A staging asset over `ivr/<tabla>` with its blocking checks (in the same step, so they
-    block downstream assets of the same run)."""
+def _asset(tabla: str) -> dg.AssetsDefinition:
+    """A staging asset over `ivr/<tabla>`, described by the catalog, with its blocking checks (in
+    the same step, so they block downstream assets of the same run)."""
     clave = dg.AssetKey(["staging", tabla])
+    catalogada = catalogo.tabla(f"staging.{tabla}")
 
     @dg.asset(
         key=clave,
-        description=descripcion,
+        description=catalogada.descripcion,
         group_name="staging",
         deps=[dg.AssetKey(["ivr", tabla])],
         partitions_def=partitions.diaria,
         backfill_policy=dg.BackfillPolicy.single_run(),
         kinds={"postgres", "pandas"},
         tags={partitions.ETIQUETA: "diaria"},
-        metadata=catalogo.tabla(f"staging.{tabla}").metadata_dagster(),
+        metadata=catalogada.metadata_dagster(),
         check_specs=_checks(clave),
     )
     def _staging(
@@ -62,8 +63,8 @@ def _asset(tabla: str, descripcion: str) -> dg.AssetsDefinition:
     return _staging
 
 
-llamadas = _asset("llamadas", catalogo.tabla("staging.llamadas").descripcion)
-menu_eventos = _asset("menu_eventos", catalogo.tabla("staging.menu_eventos").descripcion)
-transferencias = _asset("transferencias", catalogo.tabla("staging.transferencias").descripcion)
+llamadas = _asset("llamadas")
+menu_eventos = _asset("menu_eventos")
+transferencias = _asset("transferencias")
 
 staging_assets = [llamadas, menu_eventos, transferencias]
