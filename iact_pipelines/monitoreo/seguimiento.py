@@ -224,6 +224,38 @@ def nombre_del_run(run: dg.DagsterRun, planeados: list[str] = ()) -> str:
     return f"activos: {nombre}"
 
 
+def _contar_registros(resumen: ResumenRun, evento, materializados: set[str]) -> None:
+    """Add a materialization's row counts to the run's, once per asset."""
+    clave_activo = evento.asset_key.to_user_string()
+    if clave_activo in materializados:
+        # A range run records one materialization per partition, each carrying the
+        # counts of the whole range: count an asset once per run.
+        return
+    materializados.add(clave_activo)
+    metadata = evento.step_materialization_data.materialization.metadata or {}
+    if clave_activo.startswith(_PREFIJO_REPORTES):
+        # rows written into report tables, apart from the staging rows loaded
+        if "registros_cargados" in metadata:
+            valor = getattr(metadata["registros_cargados"], "value", metadata["registros_cargados"])
+            resumen.registros[REGISTROS_REPORTES] = resumen.registros.get(REGISTROS_REPORTES, 0) + _entero(valor)
+        return
+    for clave, columna in CLAVES_REGISTROS.items():
+        if clave in metadata:
+            valor = getattr(metadata[clave], "value", metadata[clave])
+            resumen.registros[columna] = resumen.registros.get(columna, 0) + _entero(valor)
+
+
+def _check_fallido(evaluacion) -> CheckFallido:
+    return CheckFallido(
+        activo=evaluacion.asset_key.to_user_string(),
+        check=evaluacion.check_name,
+        severidad=evaluacion.severity.value,
+        bloqueante=bool(evaluacion.blocking),
+        # The check's own sentence if it has one, else its figures.
+        detalle=(evaluacion.description or "").strip() or _detalle(evaluacion.metadata),
+    )
+
+
 def resumir_run(instance: dg.DagsterInstance, record: RunRecord) -> ResumenRun:
     """Summarize a run from its record and its event log (one query)."""
     run = record.dagster_run
@@ -244,25 +276,7 @@ def resumir_run(instance: dg.DagsterInstance, record: RunRecord) -> ResumenRun:
         evento = entrada.dagster_event
         tipo = evento.event_type
         if tipo == DagsterEventType.ASSET_MATERIALIZATION:
-            clave_activo = evento.asset_key.to_user_string()
-            if clave_activo in materializados:
-                # A range run records one materialization per partition, each carrying the
-                # counts of the whole range: count an asset once per run.
-                continue
-            materializados.add(clave_activo)
-            metadata = evento.step_materialization_data.materialization.metadata or {}
-            if clave_activo.startswith(_PREFIJO_REPORTES):
-                # rows written into report tables, apart from the staging rows loaded
-                if "registros_cargados" in metadata:
-                    valor = getattr(metadata["registros_cargados"], "value", metadata["registros_cargados"])
-                    resumen.registros[REGISTROS_REPORTES] = resumen.registros.get(REGISTROS_REPORTES, 0) + _entero(
-                        valor
-                    )
-                continue
-            for clave, columna in CLAVES_REGISTROS.items():
-                if clave in metadata:
-                    valor = getattr(metadata[clave], "value", metadata[clave])
-                    resumen.registros[columna] = resumen.registros.get(columna, 0) + _entero(valor)
+            _contar_registros(resumen, evento, materializados)
         elif tipo == DagsterEventType.ASSET_MATERIALIZATION_PLANNED:
             clave = evento.asset_key.to_user_string()
             if clave not in planeados:
@@ -270,16 +284,7 @@ def resumir_run(instance: dg.DagsterInstance, record: RunRecord) -> ResumenRun:
         elif tipo == DagsterEventType.ASSET_CHECK_EVALUATION:
             evaluacion = evento.event_specific_data
             if not evaluacion.passed:
-                resumen.checks_fallidos.append(
-                    CheckFallido(
-                        activo=evaluacion.asset_key.to_user_string(),
-                        check=evaluacion.check_name,
-                        severidad=evaluacion.severity.value,
-                        bloqueante=bool(evaluacion.blocking),
-                        # The check's own sentence if it has one, else its figures.
-                        detalle=(evaluacion.description or "").strip() or _detalle(evaluacion.metadata),
-                    )
-                )
+                resumen.checks_fallidos.append(_check_fallido(evaluacion))
         elif tipo == DagsterEventType.STEP_FAILURE:
             resumen.pasos_fallidos.append(_paso_fallido(evento))
             if resumen.traza is None and evento.step_failure_data.error:
