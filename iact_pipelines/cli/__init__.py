@@ -16,7 +16,7 @@ import traceback
 from iact_pipelines.plataforma.config import ConfigError, validar
 
 # Module names under iact_pipelines.cli, in the order `iact --help` lists them.
-SUBCOMMANDS = ["db", "demo", "dev", "materializar", "buzon", "usuarios", "exportar"]
+SUBCOMMANDS = ["db", "demo", "dev", "materializar", "buzon", "usuarios", "objetivos", "exportar"]
 
 SALIDA_ERROR = 2
 SALIDA_TUBERIA_CERRADA = 141  # 128 + SIGPIPE

@@ -342,6 +342,35 @@ def datos_grafico(rep: Reporte, filas: Sequence[dict]) -> tuple[list[str], list[
     return categorias, [[totales[c][i] for c in categorias] for i in range(len(graf.series))]
 
 
+def datos_linea(rep: Reporte, filas: Sequence[dict], categorias: list[str]) -> list[float | None]:
+    """The reference line's value at each category (its last row's; None where it has none)."""
+    _, valor = rep.grafico.linea
+    por_categoria = {rep.grafico.categoria(f): float(valor(f)) for f in filas}
+    return [por_categoria.get(c) for c in categorias]
+
+
+def _linea(dibujo, barras, rep: Reporte, filas: Sequence[dict], categorias: list[str]) -> None:
+    """The target as a red step line over the bars, on the fixed value axis, with its legend."""
+    from reportlab.graphics.charts.legends import Legend
+    from reportlab.graphics.shapes import PolyLine
+    from reportlab.lib import colors
+
+    rojo = colors.HexColor("#C00000")
+    ancho_categoria = barras.width / max(len(categorias), 1)
+    for i, valor in enumerate(datos_linea(rep, filas, categorias)):
+        if valor is None:
+            continue
+        y = barras.y + barras.height * min(valor, rep.grafico.maximo) / rep.grafico.maximo
+        x = barras.x + i * ancho_categoria
+        dibujo.add(PolyLine([x, y, x + ancho_categoria, y], strokeColor=rojo, strokeWidth=1.5))
+    leyenda = Legend()
+    leyenda.x, leyenda.y = barras.x + barras.width, 205
+    leyenda.boxAnchor = "ne"
+    leyenda.fontSize = 7
+    leyenda.colorNamePairs = [(colors.HexColor("#1F4E78"), rep.grafico.series[0][0]), (rojo, rep.grafico.linea[0])]
+    dibujo.add(leyenda)
+
+
 def _grafico(rep: Reporte, filas: Sequence[dict], ancho: float):
     from reportlab.graphics.charts.barcharts import VerticalBarChart
     from reportlab.graphics.charts.legends import Legend
@@ -363,7 +392,9 @@ def _grafico(rep: Reporte, filas: Sequence[dict], ancho: float):
         barras.categoryAxis.labels.boxAnchor = "ne"
     barras.valueAxis.valueMin = 0
     total_max = max((sum(v) for v in zip(*series, strict=True)), default=0)
-    if total_max <= 0:
+    if rep.grafico.maximo is not None:
+        barras.valueAxis.valueMax = rep.grafico.maximo  # a percentage: the whole 0-100 scale
+    elif total_max <= 0:
         barras.valueAxis.valueMax = 1  # an all-zero period still draws a readable axis
     barras.valueAxis.labels.fontSize = 7
     barras.valueAxis.labelTextFormat = lambda v: f"{v:,.0f}" if float(v).is_integer() else f"{v:,.2f}"
@@ -387,6 +418,8 @@ def _grafico(rep: Reporte, filas: Sequence[dict], ancho: float):
         barras.barLabels.fontSize = 6
         barras.barLabels.nudge = 6
     dibujo.add(barras)
+    if rep.grafico.linea is not None and rep.grafico.maximo is not None:
+        _linea(dibujo, barras, rep, filas, categorias)
     return dibujo
 
 

@@ -4,7 +4,7 @@ freshness checks of the daily assets and of the sources, and the monitoring sens
 import dagster as dg
 
 from iact_pipelines.fuentes.assets import ivr_sources
-from iact_pipelines.monitoreo import frescura, sensors
+from iact_pipelines.monitoreo import frescura, objetivos, sensors
 from iact_pipelines.plataforma import catalogo
 from iact_pipelines.reportes.assets import DIARIOS
 from iact_pipelines.staging.assets import staging_assets
@@ -26,5 +26,6 @@ defs = dg.Definitions(
         *sensors.sensors,
         frescura.sensor_de_checks(checks_frescura),
         frescura.sensor_de_alertas(checks_frescura),
+        objetivos.alertas_objetivo,
     ],
 )

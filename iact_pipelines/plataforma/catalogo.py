@@ -329,6 +329,165 @@ _DEVOLUCION = (
     *_auditoria(),
 )
 
+_OBJETIVO = (
+    "X usado para esta fila: el objetivo del centro en objetivos_centro o IACT_OBJETIVO_NIVEL_SERVICIO, porcentaje"
+)
+_UMBRAL = "T usado para esta fila: el umbral_servicio_s de reportes_intervalos del intervalo, segundos"
+
+_FD = "fórmula en docs/DIMENSIONAMIENTO.md; código en reportes/erlang.py y reportes/dimensionamiento.py"
+
+_DIMENSIONAMIENTO = (
+    _id(),
+    Columna("fecha", DATE, "día local (zona IACT_ZONA_HORARIA); la partición diaria", "Fecha"),
+    Columna("intervalo", TIME, "cuarto de hora local, como en reportes_intervalos (los 96, con ceros)", "Intervalo"),
+    _CENTRO,
+    Columna(
+        "ofrecidas_atendibles", INTEGER, "atendidas + abandonadas del intervalo (las que pidieron asesor)", "Atendibles"
+    ),
+    Columna(
+        "tma_s",
+        SEGUNDOS,
+        "tiempo medio de atención (AHT): suma_atencion ÷ atendidas; sin atendidas en el intervalo, el del centro en "
+        f"el día (Σ suma_atencion ÷ Σ atendidas); 0 si el día no tuvo ninguna o el intervalo no tuvo llamadas; "
+        f"{_S}; {_FD}",
+        "TMA (s)",
+    ),
+    Columna(
+        "tma_del_dia",
+        BOOLEAN,
+        "el intervalo tuvo abandonos y no atendidas: tma_s es el del centro en el día",
+        "TMA del día",
+    ),
+    Columna(
+        "carga_erlangs",
+        "numeric(12,2)",
+        f"carga ofrecida A = ofrecidas_atendibles × AHT ÷ 900, Erlangs, 2 decimales; {_FD}",
+        "Carga (Erl)",
+    ),
+    Columna(
+        "carga_atendida_erlangs",
+        "numeric(12,2)",
+        "carga realmente atendida: suma_atencion ÷ 900, Erlangs, 2 decimales",
+        "Carga atendida (Erl)",
+    ),
+    Columna(
+        "agentes_requeridos",
+        INTEGER,
+        "N: el menor entero N > A con nivel de servicio Erlang C SL(N) >= objetivo (comparado a precisión completa); "
+        f"0 si A = 0; {_FD}",
+        "Agentes",
+    ),
+    _pct("ocupacion", "A ÷ N (0 si N = 0)", "Ocupación (%)"),
+    _pct(
+        "nivel_servicio_esperado",
+        "SL(N) = 1 − C(N, A) · exp(−(N − A) · T ÷ AHT), C la probabilidad de espera de Erlang C",
+        "NS esperado (%)",
+    ),
+    Columna(
+        "asa_esperada",
+        SEGUNDOS,
+        f"espera media esperada C(N, A) × AHT ÷ (N − A), 0 si N = 0; {_S}; {_FD}",
+        "ASA esp. (s)",
+    ),
+    Columna(
+        "agentes_con_ausentismo",
+        INTEGER,
+        "plantilla a programar: ceil(N ÷ (1 − ausentismo)), en aritmética decimal",
+        "Con ausentismo",
+    ),
+    Columna("objetivo", PORCENTAJE, _OBJETIVO, "Objetivo (%)"),
+    Columna("umbral_s", SEGUNDOS, _UMBRAL, "T (s)"),
+    Columna("ausentismo", "numeric(4,2)", "s usado para esta fila (IACT_AUSENTISMO), fracción 0-1", "Ausentismo"),
+    *_auditoria(),
+)
+
+_CUMPLIMIENTO = (
+    _id(),
+    Columna("fecha", DATE, "día local; la partición diaria", "Fecha"),
+    _CENTRO,
+    Columna("ofrecidas_atendibles", INTEGER, "Σ atendidas + abandonadas del día", "Atendibles"),
+    Columna("atendidas_en_umbral", INTEGER, "Σ atendidas_en_umbral del día (espera <= umbral_s)", "En umbral"),
+    _pct("nivel_servicio", "Σ atendidas_en_umbral ÷ Σ (atendidas + abandonadas) del día", "Nivel servicio (%)"),
+    Columna("objetivo", PORCENTAJE, _OBJETIVO, "Objetivo (%)"),
+    Columna("umbral_s", SEGUNDOS, _UMBRAL, "T (s)"),
+    Columna(
+        "margen_en_riesgo",
+        PORCENTAJE,
+        "puntos por debajo del objetivo que aún son en_riesgo (IACT_MARGEN_EN_RIESGO) usados para esta fila",
+        "Margen (pts)",
+    ),
+    Columna(
+        "cumple",
+        BOOLEAN,
+        "nivel_servicio >= objetivo, sobre el valor guardado; NULL si el día no tuvo llamadas (sin veredicto)",
+        "Cumple",
+        nula=True,
+    ),
+    Columna(
+        "estado",
+        varchar(10),
+        "cumple; en_riesgo (por debajo del objetivo, a no más de margen_en_riesgo puntos) o incumple; "
+        "NULL sin llamadas",
+        "Estado",
+        nula=True,
+        valores=("cumple", "en_riesgo", "incumple"),
+    ),
+    Columna(
+        "intervalos_bajo_objetivo",
+        INTEGER,
+        "intervalos del día con llamadas atendibles cuyo nivel_servicio (reportes_intervalos) < objetivo",
+        "Intervalos bajo objetivo",
+    ),
+    Columna(
+        "peor_racha",
+        INTEGER,
+        "la racha más larga de intervalos consecutivos bajo objetivo (un intervalo sin llamadas la corta)",
+        "Peor racha",
+    ),
+    Columna(
+        "peor_racha_inicio",
+        TIME,
+        "primer intervalo de esa racha (la más temprana si hay empate); NULL si no hubo",
+        "Inicio racha",
+        nula=True,
+    ),
+    Columna(
+        "agentes_pico", INTEGER, "máximo de agentes_requeridos del día (reportes_dimensionamiento)", "Agentes pico"
+    ),
+    Columna("horas_agente", DECIMAL, "Σ agentes_requeridos ÷ 4 del día, horas", "Horas agente"),
+    *_auditoria(),
+)
+
+_ESPERAS = (
+    _id(),
+    Columna("fecha", DATE, "día local de inicio de las llamadas; la partición diaria", "Fecha"),
+    _CENTRO,
+    _enumerada(
+        "resultado",
+        varchar(12),
+        {"ATENDIDA": "espera hasta la atención", "ABANDONADA": "espera hasta colgar"},
+        "Resultado",
+    ),
+    Columna(
+        "tramo",
+        varchar(20),
+        f"tramo de espera en segundos: 0-5 es [0, 5], 5-10 es (5, 10], ..., >300 (límites IACT_TRAMOS_ESPERA); {_ESPERA}",
+        "Tramo",
+    ),
+    Columna("orden", SMALLINT, "posición del tramo, 1 el más corto", "Orden"),
+    Columna("desde_s", SEGUNDOS, "límite inferior del tramo (excluido salvo en el primero), segundos", "Desde (s)"),
+    Columna(
+        "hasta_s", SEGUNDOS, "límite superior del tramo (incluido), segundos; NULL en el último", "Hasta (s)", nula=True
+    ),
+    Columna("llamadas", INTEGER, "llamadas del día, centro y resultado con la espera en el tramo", "Llamadas"),
+    _pct(
+        "porcentaje_acumulado",
+        "llamadas de ese resultado con espera <= hasta_s ÷ llamadas de ese resultado (100 en el último tramo)",
+        "Acumulado (%)",
+    ),
+    *_auditoria(),
+)
+
 TABLAS: dict[str, Tabla] = {
     t.nombre: t
     for t in (
@@ -545,6 +704,30 @@ TABLAS: dict[str, Tabla] = {
             ("fecha", "cliente_id"),
         ),
         Tabla(
+            "reportes_dimensionamiento",
+            "Dimensionamiento Erlang C por día local, cuarto de hora y centro: carga, agentes requeridos para el "
+            "objetivo de nivel de servicio, ocupación, ASA esperada y plantilla con ausentismo.",
+            "reportes/dimensionamiento",
+            _DIMENSIONAMIENTO,
+            ("fecha", "intervalo", "centro_id"),
+        ),
+        Tabla(
+            "reportes_cumplimiento",
+            "Cumplimiento diario del objetivo de nivel de servicio por centro: veredicto, estado, intervalos bajo "
+            "objetivo, peor racha, agentes pico y horas agente.",
+            "reportes/cumplimiento",
+            _CUMPLIMIENTO,
+            ("fecha", "centro_id"),
+        ),
+        Tabla(
+            "reportes_esperas",
+            "Distribución de esperas por día local, centro y resultado (atendidas y abandonadas) en tramos de "
+            "segundos, con el porcentaje acumulado: las curvas de espera y de abandono.",
+            "reportes/esperas",
+            _ESPERAS,
+            ("fecha", "centro_id", "resultado", "tramo"),
+        ),
+        Tabla(
             "staging_cargas",
             "Lo que cada carga de staging hizo con cada día local: filas leídas y cargadas, "
             "veredicto del check volumen y quién aceptó un día que el check habría bloqueado.",
@@ -609,6 +792,31 @@ TABLAS: dict[str, Tabla] = {
                 Columna("activo", BOOLEAN, "puede usar el buzón y recibir mensajes"),
                 *_auditoria(),
             ),
+        ),
+        Tabla(
+            "objetivos_centro",
+            "Objetivos de nivel de servicio por centro: X y T que reemplazan a la configuración para ese centro.",
+            "iact objetivos (reportes/objetivos.py)",
+            (
+                Columna("centro_id", varchar(8), "centro (8 dígitos)", "Centro", patron=CODIGO_CENTRO),
+                Columna(
+                    "objetivo",
+                    PORCENTAJE,
+                    "X: porcentaje de llamadas a atender dentro de T; NULL: IACT_OBJETIVO_NIVEL_SERVICIO",
+                    "Objetivo (%)",
+                    nula=True,
+                ),
+                Columna(
+                    "umbral_s",
+                    SEGUNDOS,
+                    "T: espera máxima de una atendida a tiempo, segundos; NULL: IACT_UMBRAL_NIVEL_SERVICIO",
+                    "T (s)",
+                    nula=True,
+                ),
+                Columna("actualizado_por", varchar(150), "rol que hizo el último cambio", "Por"),
+                Columna("updated_at", TIMESTAMPTZ, "cuándo cambió", tecnica=True),
+            ),
+            ("centro_id",),
         ),
         Tabla(
             "config_reportes",

@@ -115,6 +115,20 @@ def parse_entero(name: str, raw: str) -> int:
     return int(parse_number(name, raw))
 
 
+def parse_tramos(name: str, raw: str) -> tuple[float, ...]:
+    """Upper limits of the wait buckets, seconds: positive, strictly increasing (a last bucket
+    above the final limit is implied)."""
+    try:
+        limites = tuple(float(p) for p in raw.split(",") if p.strip())
+    except ValueError:
+        raise ConfigError(f"{name}: {raw!r} is not a comma-separated list of seconds (e.g. 5,10,20)") from None
+    if not limites or limites[0] <= 0 or any(b <= a for a, b in zip(limites, limites[1:], strict=False)):
+        raise ConfigError(f"{name}: {raw!r} must be positive seconds in increasing order (e.g. 5,10,20)")
+    if len(limites) > 30 or limites[-1] > 86400:
+        raise ConfigError(f"{name}: at most 30 limits, the last within a day (86400 s)")
+    return limites
+
+
 def parse_hora(name: str, raw: str) -> tuple[int, int]:
     """A local time of day, HH:MM."""
     m = re.fullmatch(r"(\d{1,2}):(\d{2})", raw.strip())
@@ -213,6 +227,33 @@ AJUSTES: tuple[Ajuste, ...] = (
         parse_number,
         "T del nivel de servicio: espera máxima de una llamada atendida a tiempo, en segundos",
         (0, 86400),
+    ),
+    Ajuste(
+        "IACT_OBJETIVO_NIVEL_SERVICIO",
+        "80",
+        parse_number,
+        "X: objetivo de nivel de servicio, porcentaje de llamadas atendidas dentro de T (por centro: `iact objetivos`)",
+        (0, 99.99),
+    ),
+    Ajuste(
+        "IACT_AUSENTISMO",
+        "0.30",
+        parse_number,
+        "s: fracción de la plantilla ausente (0 a 0.95); agentes_con_ausentismo = ceil(N ÷ (1 − s))",
+        (0, 0.95),
+    ),
+    Ajuste(
+        "IACT_MARGEN_EN_RIESGO",
+        "5",
+        parse_number,
+        "puntos porcentuales por debajo del objetivo en que un día es `en_riesgo` y no `incumple`",
+        (0, 100),
+    ),
+    Ajuste(
+        "IACT_TRAMOS_ESPERA",
+        "5,10,20,30,60,120,300",
+        parse_tramos,
+        "límites superiores de los tramos de espera de reportes_esperas, segundos, crecientes (el último tramo: más)",
     ),
     Ajuste(
         "IACT_ABANDONO_CORTO",

@@ -135,6 +135,10 @@ class PipelineSettings(dg.ConfigurableResource):
     volumen_minimo: str
     volumen_pico: str
     menu_umbral_problema: str
+    objetivo_nivel_servicio: str
+    ausentismo: str
+    margen_en_riesgo: str
+    tramos_espera: str
     ui_url: str
 
     def _valor(self, campo: str):
@@ -166,6 +170,18 @@ class PipelineSettings(dg.ConfigurableResource):
 
     def umbral_menu_problema(self) -> float:
         return self._valor("menu_umbral_problema")
+
+    def objetivo(self) -> float:
+        return self._valor("objetivo_nivel_servicio")
+
+    def fraccion_ausentismo(self) -> float:
+        return self._valor("ausentismo")
+
+    def margen_riesgo(self) -> float:
+        return self._valor("margen_en_riesgo")
+
+    def limites_espera(self) -> tuple[float, ...]:
+        return self._valor("tramos_espera")
 
 
 def _from_env(name: str) -> dg.EnvVar | str | None:

@@ -49,7 +49,10 @@ def _spec(reporte: Reporte) -> dg.AssetSpec:
         group_name=GRUPO,
         kinds={"postgres"},
         tags={partitions.ETIQUETA: reporte.particiones},
-        deps=[dg.AssetDep(reporte.clave_staging, partition_mapping=mapeo)],
+        deps=[
+            *([dg.AssetDep(reporte.clave_staging, partition_mapping=mapeo)] if reporte.staging else []),
+            *reporte.claves_entrada,
+        ],
         metadata=tabla.metadata_dagster(),
         # a period with no loaded day publishes nothing: the step ends without its output
         skippable=not reporte.diario,
@@ -128,12 +131,21 @@ def _reemplazar_segmento(
     diario = reporte.diario
     claves = [d.isoformat() for d in fechas.dias_semiabiertos(inicio, fin)] if diario else context.partition_keys
     columna = catalogo.tabla(reporte.tabla).clave[0]
-    parametros = {"desde": inicio, "hasta": fin, "umbral": settings.umbral_espera_segundos()}
+    parametros = {
+        "desde": inicio,
+        "hasta": fin,
+        "umbral": settings.umbral_espera_segundos(),
+        **reporte.parametros(settings),
+    }
     with reemplazo.reemplazar_periodo(conn, reporte.tabla, columna, inicio, fin, claves):
-        previos = inicio - timedelta(days=reporte.dias_previos(settings))
-        reemplazo.leer_dias_staging(conn, [reporte.staging], previos, fin)
+        if reporte.staging:
+            previos = inicio - timedelta(days=reporte.dias_previos(settings))
+            reemplazo.leer_dias_staging(conn, [reporte.staging], previos, fin)
         for paso in preparacion:
-            conn.execute(paso, parametros)
+            if callable(paso):
+                paso(conn, parametros)  # work done in Python, in the same transaction
+            else:
+                conn.execute(paso, parametros)
         cur = conn.execute(sentencia, parametros)
         nombres = [d.name for d in cur.description]
         filas = [dict(zip(nombres, fila, strict=True)) for fila in cur.fetchall()]
@@ -175,6 +187,8 @@ def _fuera_de_la_ventana(context, conn: psycopg.Connection, obra: _Construccion)
     the step then fails naming them); a period's days when none of them was loaded (nothing is
     published from nothing: the period keeps any row it had)."""
     reporte = obra.reporte
+    if reporte.staging is None:
+        return []  # built from other reports' tables: those have their own gates
     with conn.transaction():  # its own: each segment after it must be a transaction, not a savepoint
         if reporte.diario:
             obra.retenidos = compuerta.dias_retenidos(
@@ -411,6 +425,11 @@ trimestral = PASOS["reportes__trimestral"]
 analistas = PASOS[registro.ANALISTAS]
 intervalos, rellamadas, devolucion = (registro.reporte(n).clave for n in ("intervalos", "rellamadas", "devolucion"))
 
+dimensionamiento, cumplimiento, esperas = (
+    PASOS[f"reportes__{n}"] for n in ("dimensionamiento", "cumplimiento", "esperas")
+)
+
 ANALISTAS = [analistas]
+OBJETIVOS = [dimensionamiento, cumplimiento, esperas]
 DIARIOS = [a for a in PASOS.values() if a.partitions_def == partitions.diaria]
 report_assets = list(PASOS.values())

@@ -345,7 +345,7 @@ AGREGADOS_INTERVALOS = {
     + _SEGUNDOS_INTERVALO.format("{corto}")
     + ")",
     "atendidas_en_umbral": "count(*) FILTER (WHERE resultado = 'ATENDIDA' AND atencion - ingreso_cola <= "
-    + _SEGUNDOS_INTERVALO.format("%(umbral)s::numeric")
+    + _SEGUNDOS_INTERVALO.format("{umbral_centro}")
     + ")",
     "suma_espera_atendidas": "coalesce(extract(epoch FROM sum(atencion - ingreso_cola) FILTER (WHERE resultado = 'ATENDIDA')), 0)",
     "suma_atencion": "coalesce(extract(epoch FROM sum(fin - atencion) FILTER (WHERE resultado = 'ATENDIDA')), 0)",
@@ -410,7 +410,9 @@ WITH agregado AS (
                                      {", ".join(METRICAS_INTERVALOS)}, umbral_servicio_s, abandono_corto_s)
     SELECT fecha, intervalo, centro_id, {", ".join(_CRUDOS_INTERVALOS)},
     {_seleccion(METRICAS_INTERVALOS)},
-    %(umbral)s::numeric, {{corto}}
+    -- the T its calls were counted with: the center's own (objetivos_centro) or the setting's
+    coalesce((SELECT o.umbral_s FROM objetivos_centro AS o WHERE o.centro_id = filas.centro_id), %(umbral)s::numeric),
+    {{corto}}
     FROM filas
     RETURNING fecha
 )
@@ -622,12 +624,30 @@ class Analistas:
     devolucion: tuple[tuple[_sql.Composed, ...], _sql.Composed]
 
 
-def analistas(*, corto: float, ventana: int, zona: str, centros: list[str]) -> Analistas:
+def _umbral_centro(umbrales: dict[str, float]) -> _sql.Composable:
+    """T of a row's center: its own (objetivos_centro) or the bound setting %(umbral)s."""
+    from decimal import Decimal
+
+    defecto = _sql.SQL("%(umbral)s::numeric")
+    if not umbrales:
+        return defecto
+    casos = _sql.SQL(" ").join(
+        _sql.SQL("WHEN {} THEN {}::numeric").format(_sql.Literal(c), _sql.Literal(str(Decimal(str(t)))))
+        for c, t in sorted(umbrales.items())
+    )
+    return _sql.SQL("(CASE centro_id {} ELSE {} END)").format(casos, defecto)
+
+
+def analistas(
+    *, corto: float, ventana: int, zona: str, centros: list[str], umbrales: dict[str, float] | None = None
+) -> Analistas:
     """Each report's (preparation statements, report statement) for S = `corto` seconds, H =
-    `ventana` hours, the reporting time zone and the allowed centers, each a `sql.Literal`."""
+    `ventana` hours, the reporting time zone and the allowed centers, each a `sql.Literal`;
+    `umbrales`: the centers whose T is their own (objetivos_centro), the rest use %(umbral)s."""
     from decimal import Decimal
 
     valores = {
+        "umbral_centro": _umbral_centro(umbrales or {}),
         "corto": _sql.SQL("{}::numeric").format(_sql.Literal(str(Decimal(str(corto))))),
         "ventana": _sql.Literal(int(ventana)),
         # whole days an H-hour look-back can reach before the window's first day (DST included)

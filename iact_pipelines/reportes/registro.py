@@ -20,7 +20,7 @@ from psycopg import sql
 
 from iact_pipelines.plataforma import partitions
 from iact_pipelines.plataforma.resources import PipelineSettings
-from iact_pipelines.reportes import metricas
+from iact_pipelines.reportes import dimensionamiento, metricas, objetivos
 
 # (preparation statements, report statement) for the run's settings.
 Sentencias = tuple[tuple, object]
@@ -34,6 +34,10 @@ class Grafico:
     categoria: Callable[[dict], str]
     series: tuple[tuple[str, Callable[[dict], float]], ...]
     categorias_fijas: tuple[str, ...] | None = None  # every category shown, zeros included
+    # A reference drawn over the bars (the target of a service level), per category, and the
+    # value axis's fixed top (100 for a percentage).
+    linea: tuple[str, Callable[[dict], float]] | None = None
+    maximo: float | None = None
 
 
 @dataclass(frozen=True)
@@ -52,12 +56,14 @@ class Exportacion:
 
 @dataclass(frozen=True)
 class Reporte:
-    """One report asset, `reportes/<nombre>`, writing `tabla` from `staging/<staging>`."""
+    """One report asset, `reportes/<nombre>`, writing `tabla` from `staging/<staging>` (None: a
+    report built from other report tables, `entradas`, with no staging gate of its own)."""
 
     nombre: str
     tabla: str
     particiones: str  # a partitioning of `plataforma.partitions`: diaria, mensual_en_curso, ...
-    staging: str
+    staging: str | None
+    # (preparation steps, report statement); a step may be a callable `paso(conn, parametros)`.
     sentencias: Callable[[PipelineSettings], Sentencias]
     exportacion: Exportacion
     # Headline figures read inside the report's transaction: (conn, settings, desde, hasta) -> dict.
@@ -66,14 +72,22 @@ class Reporte:
     dias_previos: Callable[[PipelineSettings], int] = lambda settings: 0
     # Reports built together in one step (on one session each), named by that step.
     paso: str | None = None
+    # Other assets it reads (`reportes/intervalos`), same partition.
+    entradas: tuple[str, ...] = ()
+    # Bound parameters the statements take beyond desde, hasta and umbral.
+    parametros: Callable[[PipelineSettings], dict] = lambda settings: {}
 
     @property
     def clave(self) -> dg.AssetKey:
         return dg.AssetKey(["reportes", self.nombre])
 
     @property
-    def clave_staging(self) -> dg.AssetKey:
-        return dg.AssetKey(["staging", self.staging])
+    def clave_staging(self) -> dg.AssetKey | None:
+        return dg.AssetKey(["staging", self.staging]) if self.staging else None
+
+    @property
+    def claves_entrada(self) -> list[dg.AssetKey]:
+        return [dg.AssetKey.from_user_string(e) for e in self.entradas]
 
     @property
     def diario(self) -> bool:
@@ -88,16 +102,30 @@ def _fijas(preparacion: str | None, sentencia: str) -> Callable[[PipelineSetting
 
 
 def _analista(nombre: str) -> Callable[[PipelineSettings], Sentencias]:
-    def sentencias(settings: PipelineSettings) -> Sentencias:
+    def sentencias(settings: PipelineSettings, umbrales: dict[str, float] | None = None) -> Sentencias:
         todas = metricas.analistas(
             corto=settings.abandono_corto_segundos(),
             ventana=settings.ventana_rellamada(),
             zona=settings.zona(),
             centros=settings.centros_permitidos(),
+            umbrales=umbrales,
         )
         return getattr(todas, nombre)
 
     return sentencias
+
+
+def _intervalos(settings: PipelineSettings) -> Sentencias:
+    """The quarter hours, each center's calls counted within its own T (objetivos_centro, read
+    in the report's transaction), the setting's T for the rest."""
+    base = _analista("intervalos")
+
+    def agregado(conn: psycopg.Connection, parametros: dict) -> None:
+        preparacion, _ = base(settings, objetivos.umbrales_propios(conn))
+        for paso in preparacion:
+            conn.execute(paso, parametros)
+
+    return (agregado,), base(settings)[1]
 
 
 # Only when the value changed: an unchanged setting takes no row lock, so menu runs of
@@ -247,7 +275,7 @@ REPORTES: tuple[Reporte, ...] = (
         tabla="reportes_intervalos",
         particiones="diaria",
         staging="llamadas",
-        sentencias=_analista("intervalos"),
+        sentencias=_intervalos,
         paso=ANALISTAS,
         exportacion=Exportacion(
             titulo="Llamadas por cuarto de hora y centro",
@@ -303,6 +331,83 @@ REPORTES: tuple[Reporte, ...] = (
                 titulo="Clientes a devolver por día",
                 categoria=lambda f: f["fecha"].isoformat(),
                 series=(("Clientes", lambda f: 1),),
+            ),
+        ),
+    ),
+)
+
+
+_DIA_CENTRO = ("fecha", "centro_id")
+
+# Staffing and targets (docs/DIMENSIONAMIENTO.md): from the quarter hours, not from staging, so a
+# re-run of a day rebuilds them from what reportes_intervalos holds; the waits from staging.
+REPORTES += (
+    Reporte(
+        nombre="dimensionamiento",
+        tabla="reportes_dimensionamiento",
+        particiones="diaria",
+        staging=None,
+        entradas=("reportes/intervalos", "reportes/objetivos_centro"),
+        sentencias=lambda settings: (
+            (dimensionamiento.calcular(settings.objetivo(), settings.fraccion_ausentismo()),),
+            dimensionamiento.REPORTE_DIMENSIONAMIENTO,
+        ),
+        exportacion=Exportacion(
+            titulo="Dimensionamiento por cuarto de hora y centro (Erlang C)",
+            fecha=_FECHA,
+            orden=("fecha", "intervalo", "centro_id"),
+            sin=("tma_del_dia",),
+            grafico=Grafico(
+                titulo="Agentes requeridos por hora (pico de sus cuartos de hora, suma de los centros y días)",
+                categoria=lambda f: str(f["intervalo"].hour),
+                series=(("Agentes", lambda f: f["agentes_requeridos"] if f["intervalo"].minute == 0 else 0),),
+                categorias_fijas=_HORAS,
+            ),
+        ),
+    ),
+    Reporte(
+        nombre="cumplimiento",
+        tabla="reportes_cumplimiento",
+        particiones="diaria",
+        staging=None,
+        entradas=("reportes/intervalos", "reportes/dimensionamiento"),
+        sentencias=_fijas(None, dimensionamiento.REPORTE_CUMPLIMIENTO),
+        parametros=lambda settings: {"margen": settings.margen_riesgo()},
+        exportacion=Exportacion(
+            titulo="Cumplimiento del objetivo de nivel de servicio",
+            fecha=_FECHA,
+            orden=_DIA_CENTRO,
+            sin=("margen_en_riesgo",),
+            grafico=Grafico(
+                titulo="Nivel de servicio por día y centro (%) frente al objetivo (línea)",
+                categoria=lambda f: f"{f['fecha']:%m-%d} {f['centro_id']}",
+                series=(("Nivel de servicio", lambda f: f["nivel_servicio"]),),
+                linea=("Objetivo", lambda f: f["objetivo"]),
+                maximo=100,
+            ),
+        ),
+    ),
+    Reporte(
+        nombre="esperas",
+        tabla="reportes_esperas",
+        particiones="diaria",
+        staging="llamadas",
+        sentencias=lambda settings: (
+            (),
+            dimensionamiento.reporte_esperas(settings.limites_espera(), settings.centros_permitidos()),
+        ),
+        exportacion=Exportacion(
+            titulo="Distribución de esperas por tramo",
+            fecha=_FECHA,
+            orden=("fecha", "centro_id", "resultado", "orden"),
+            sin=("orden",),
+            grafico=Grafico(
+                titulo="Llamadas por tramo de espera (suma del periodo)",
+                categoria=lambda f: f["tramo"],
+                series=(
+                    ("Atendidas", lambda f: f["llamadas"] if f["resultado"] == "ATENDIDA" else 0),
+                    ("Abandonadas", lambda f: f["llamadas"] if f["resultado"] == "ABANDONADA" else 0),
+                ),
             ),
         ),
     ),

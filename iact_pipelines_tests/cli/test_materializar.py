@@ -54,7 +54,10 @@ def test_reports_of_a_range_in_one_run_per_partitioning(warehouse, instance, cli
     assert _runs(instance) == [
         (
             [
+                "reportes/cumplimiento",
                 "reportes/devolucion",
+                "reportes/dimensionamiento",
+                "reportes/esperas",
                 "reportes/intervalos",
                 "reportes/llamadas_dia",
                 "reportes/menu_problemas",
@@ -186,7 +189,10 @@ def test_end_to_end_from_the_source_staging_first_then_reports(ivr_writer, wareh
     runs = _runs(instance)
     assert [r[0] for r in runs] == [
         [
+            "reportes/cumplimiento",
             "reportes/devolucion",
+            "reportes/dimensionamiento",
+            "reportes/esperas",
             "reportes/intervalos",
             "reportes/llamadas_dia",
             "reportes/menu_problemas",

@@ -367,6 +367,9 @@ def test_report_assets_are_single_run_and_grouped():
         "reportes/intervalos",
         "reportes/rellamadas",
         "reportes/devolucion",
+        "reportes/dimensionamiento",
+        "reportes/cumplimiento",
+        "reportes/esperas",
     }
     for asset in reportes.report_assets:
         assert asset.backfill_policy == dg.BackfillPolicy.single_run()
