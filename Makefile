@@ -9,7 +9,10 @@ DEMO_DESDE ?= $(shell $(PYTHON) -c "import datetime as d; print(d.date.today() -
 DEMO_HASTA ?= $(shell $(PYTHON) -c "import datetime as d; print(d.date.today() - d.timedelta(days=1))" 2>/dev/null)
 DEMO_LLAMADAS ?= 20000
 
-.PHONY: install dev test lint format bench clean
+# `make bench BENCH_ESCALAS=100000,1000000,3000000`: only the scaling line, at those calls/day.
+BENCH_ESCALAS ?=
+
+.PHONY: install dev test lint format bench bench-dia clean
 
 install: $(STAMP)
 
@@ -43,7 +46,11 @@ format: install
 	$(BIN)/ruff format .
 
 bench: install
-	$(BIN)/python -m benchmarks
+	$(BIN)/python -m benchmarks $(if $(BENCH_ESCALAS),--escalas $(BENCH_ESCALAS))
+
+# A typical day (20,000 calls, 30 days before it): unit, floor, the CLI's and the daemon's run.
+bench-dia: install
+	$(BIN)/python -m benchmarks.dia_tipico
 
 clean:
 	-$(BIN)/iact db stop

@@ -7,10 +7,12 @@
    real instance on PostgreSQL) and reports each phase, Dagster's own overhead and peak RSS.
    The whole run (Dagster included, start to end) is compared with the floor too, and the
    analyst reports are timed through the hook in benchmarks/analistas.py once they exist.
-4. A 90-day backfill at 100,000 calls/day as one run vs a single day, and the quarterly
+4. A 10-day backfill (--backfill-dias) at 100,000 calls/day as one run vs a single day, and the quarterly
    report over those days vs the bare SQL aggregate.
 5. The history line (benchmarks/historia.py): the monthly and quarterly reports with 1 month
    vs 12 months of earlier history at 100,000 calls/day.
+With --escalas N,N,... (`make bench BENCH_ESCALAS=...`) only the scaling line runs: the bench
+day at each size, its seconds per million rows, peak RSS and ratio to the floor.
 The last line is `ratio_to_floor=R run_ratio=W peak_rss_mb=M history_ratio=H`: R = the assets'
 own work / floor, W = the whole run / floor (medians of interleaved floor/pipeline pairs),
 M = peak RSS of the `iact` process tree, H = cost with 12 months / with 1 month (worse report).
@@ -147,7 +149,30 @@ def dia(urls: db.Urls, llamadas: int, repeticiones: int) -> dict:
         "run_ratio": run_s / piso_s,
         "rss": max(c["rss_mb"] for c in corridas),
         "dia_s": _mediana([c["run"] for c in corridas]),
+        "proceso_s": _mediana([c["proceso"] for c in corridas]),
+        "filas": sum(pisos[-1][f"filas_{t}"] for t in ("llamadas", "menu_eventos", "transferencias")),
     }
+
+
+def escalas(urls: db.Urls, tamanos: list[int], repeticiones: int) -> None:
+    """The scaling line: the bench day at each size against the floor on the same rows; seconds
+    per million rows (the day's calls, menu events and transfers) should stay flat."""
+    filas = []
+    for llamadas in tamanos:
+        r = dia(urls, llamadas, repeticiones)
+        por_millon = r["dia_s"] / r["filas"] * 1e6
+        filas.append(por_millon)
+        print(
+            f"scale {llamadas:,} calls/day ({r['filas']:,} rows): whole run {r['dia_s']:.2f} s = "
+            f"{por_millon:.2f} s per million rows, process {r['proceso_s']:.2f} s, peak RSS {r['rss']:.0f} MB, "
+            f"floor {r['piso']:.2f} s, run / floor {r['run_ratio']:.2f}, own work / floor {r['ratio']:.2f}",
+            flush=True,
+        )
+    print(
+        f"scaling {tamanos[0]:,}..{tamanos[-1]:,} calls/day: {min(filas):.2f}..{max(filas):.2f} s per million rows "
+        f"(spread {max(filas) / min(filas) - 1:.0%}; goal: within 25 %)",
+        flush=True,
+    )
 
 
 # The quarter's measures as one bare aggregate: calls, answered, abandoned, wait and handle sums,
@@ -232,16 +257,27 @@ def primera_vs_repeticion(urls: db.Urls, desde: date, hasta: date) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
     parser.add_argument("--llamadas", type=int, default=1_000_000, help="calls of the bench day; 0 skips it")
-    parser.add_argument("--repeticiones", type=int, default=int(os.environ.get("IACT_BENCH_REPETICIONES", "3")))
-    parser.add_argument("--backfill-dias", type=int, default=90)
+    parser.add_argument("--repeticiones", type=int, default=int(os.environ.get("IACT_BENCH_REPETICIONES", "2")))
+    parser.add_argument(
+        "--backfill-dias", type=int, default=10, help="days of the range build (90 in the README diary)"
+    )
     parser.add_argument("--backfill-llamadas", type=int, default=100_000)
-    parser.add_argument("--historia-llamadas", type=int, default=100_000, help="0 skips the history line")
+    parser.add_argument("--historia-llamadas", type=int, default=20_000, help="0 skips the history line")
+    parser.add_argument(
+        "--escalas",
+        default=os.environ.get("IACT_BENCH_ESCALAS", ""),
+        metavar="N[,N...]",
+        help="only the scaling line: the bench day at each of these calls/day (e.g. 100000,1000000,3000000)",
+    )
     args = parser.parse_args()
 
     ya_corria = entorno.servidor_corriendo()
     urls = entorno.preparar()
     print(f"bench server: embedded PostgreSQL under {entorno.BENCH_HOME}", flush=True)
     try:
+        if args.escalas:
+            escalas(urls, [int(n) for n in args.escalas.split(",") if n.strip()], args.repeticiones)
+            return
         if args.backfill_dias > 0:
             backfill(urls, args.backfill_dias, args.backfill_llamadas)
         h = float("nan")

@@ -25,7 +25,7 @@ import sys
 import time
 from datetime import date, timedelta
 
-from benchmarks import entorno, piso
+from benchmarks import entorno, fases, piso
 from iact_pipelines.plataforma.config import PROJECT_ROOT, load_settings
 
 DIA = date(2025, 3, 31)
@@ -118,11 +118,13 @@ def cli(instance, seleccion: str, dia: date) -> dict[str, float]:
     t = _tiempos_run(instance, run_id)
     if not t.get("exito"):
         raise SystemExit(f"bench: CLI run {run_id} failed")
+    f = fases.fases_de_runs(instance, [run_id])
     return {
         "total": total,
         "antes": t["inicio"] - lanzado,
         "run": t["fin"] - t["inicio"],
         "pasos": t["pasos"],
+        "propio": sum(f.get(k, 0.0) for k in ("extraccion", "validacion", "carga", "reporte")),
         "despues": lanzado + total - t["fin"],
     }
 
@@ -237,7 +239,8 @@ def main() -> None:
                     clis.append(c["total"])
                     linea = (
                         f"#{i + 1}: unit {u[-1]:.2f} s, floor {p:.2f} s, CLI {c['total']:.2f} s "
-                        f"(before the run {c['antes']:.2f} + run {c['run']:.2f} [steps {c['pasos']:.2f}] "
+                        f"(before the run {c['antes']:.2f} + run {c['run']:.2f} [steps {c['pasos']:.2f}, assets' own work "
+                        f"{c['propio']:.2f}] "
                         f"+ after {c['despues']:.2f})"
                     )
                     if servicios is not None:
