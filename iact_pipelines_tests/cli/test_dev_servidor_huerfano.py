@@ -32,7 +32,7 @@ def test_the_orphaned_embedded_server_is_adopted_and_stopped(pg_urls, tmp_path):
             start_new_session=True,
         )
         try:
-            hasta, respuesta = time.monotonic() + 180, None
+            hasta, respuesta = time.monotonic() + 300, None
             while respuesta is None:
                 assert time.monotonic() < hasta, "the UI never answered"
                 assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
@@ -42,10 +42,14 @@ def test_the_orphaned_embedded_server_is_adopted_and_stopped(pg_urls, tmp_path):
                 except OSError:
                     pass
             proc.send_signal(signal.SIGTERM)
-            assert proc.wait(timeout=90) == 0
+            assert proc.wait(timeout=120) == 0, proc.stderr.read().decode()[-2000:]
         finally:
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
-        assert embedded.running_url(tmp_path) is None  # nothing left running
+        # nothing left running (the stop is synchronous; a loaded machine gets a little slack)
+        hasta = time.monotonic() + 30
+        while embedded.running_url(tmp_path) is not None and time.monotonic() < hasta:
+            time.sleep(0.5)
+        assert embedded.running_url(tmp_path) is None
     finally:
         embedded.stop(tmp_path)
