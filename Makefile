@@ -5,8 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-DEMO_DESDE ?= $(shell $(PYTHON) -c "import datetime as d; print(d.date.today() - d.timedelta(days=90))" 2>/dev/null)
-DEMO_HASTA ?= $(shell $(PYTHON) -c "import datetime as d; print(d.date.today() - d.timedelta(days=1))" 2>/dev/null)
+DEMO_DIAS ?= 90
 DEMO_LLAMADAS ?= 20000
 
 # `make bench BENCH_ESCALAS=100000,1000000,3000000`: only the scaling line, at those calls/day.
@@ -27,9 +26,11 @@ $(STAMP): pyproject.toml
 dev: install
 	$(BIN)/iact db migrate
 	@if [ ! -f .iact/dev/.demo-seeded ]; then \
-		$(BIN)/iact demo seed --desde $(DEMO_DESDE) --hasta $(DEMO_HASTA) --llamadas-por-dia $(DEMO_LLAMADAS) \
+		$(BIN)/iact demo seed --dias $(DEMO_DIAS) --llamadas-por-dia $(DEMO_LLAMADAS) \
 		&& touch .iact/dev/.demo-seeded; \
 	fi
+	@# A first failed run can alert: the demo's admin, unless there is an active admin already.
+	$(BIN)/iact demo admin
 	@# iact dev stops only a server it started itself: hand it the one migrate/seed started.
 	$(BIN)/iact db stop
 	exec $(BIN)/iact dev

@@ -15,7 +15,7 @@ Descriptions are in Spanish: analysts and operators read them.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from psycopg import sql
@@ -135,7 +135,11 @@ class Tabla:
 
 _S = "segundos, 2 decimales"
 _P = "porcentaje 0-100, 2 decimales"
-_F = "fórmula en docs/METRICAS.md; SQL en reportes/metricas.py"
+
+# Where a metric column's exact formula is documented: its table's section of docs/METRICAS.md
+# (the section is named after the table; `_anclar` fills in the table's name).
+_ANCLA = "<tabla>"
+_FORMULA = f"fórmula: docs/METRICAS.md#{_ANCLA}"
 
 
 def _auditoria() -> tuple[Columna, ...]:
@@ -173,24 +177,24 @@ _LLAMADAS = (
     Columna(
         "tiempo_promedio_espera",
         SEGUNDOS,
-        f"espera media de las atendidas, atencion - ingreso_cola (ASA); {_S}; {_F}",
+        f"espera media de las atendidas, atencion - ingreso_cola (ASA); {_S}; {_FORMULA}",
         "Espera prom. (s)",
     ),
     Columna(
         "tiempo_promedio_atencion",
         SEGUNDOS,
-        f"duración media fin - atencion de las atendidas; {_S}; {_F}",
+        f"duración media fin - atencion de las atendidas; {_S}; {_FORMULA}",
         "Atención prom. (s)",
     ),
     Columna(
         "nivel_servicio",
         PORCENTAJE,
-        f"100 × atendidas con espera <= IACT_UMBRAL_NIVEL_SERVICIO ÷ (atendidas + abandonadas); {_P}; {_F}",
+        f"100 × atendidas con espera <= IACT_UMBRAL_NIVEL_SERVICIO ÷ (atendidas + abandonadas); {_P}; {_FORMULA}",
         "Nivel de servicio (%)",
     ),
 )
 _TASA_ABANDONO_LLAMADAS = Columna(
-    "tasa_abandono", PORCENTAJE, f"100 × abandonadas ÷ (atendidas + abandonadas); {_P}; {_F}", "Tasa abandono (%)"
+    "tasa_abandono", PORCENTAJE, f"100 × abandonadas ÷ (atendidas + abandonadas); {_P}; {_FORMULA}", "Tasa abandono (%)"
 )
 
 _ESPERA = "espera = atencion - ingreso_cola (atendida) o fin - ingreso_cola (abandonada)"
@@ -200,7 +204,7 @@ _CENTRO = Columna(
 
 
 def _pct(nombre: str, formula: str, etiqueta: str) -> Columna:
-    return Columna(nombre, PORCENTAJE, f"100 × {formula}; {_P}; {_F}", etiqueta)
+    return Columna(nombre, PORCENTAJE, f"100 × {formula}; {_P}; {_FORMULA}", etiqueta)
 
 
 _INTERVALOS = (
@@ -240,11 +244,16 @@ _INTERVALOS = (
         "espera_maxima", SEGUNDOS, f"espera máxima de atendidas y abandonadas, 0 si no hubo; {_S}", "Espera máx. (s)"
     ),
     Columna(
-        "tiempo_promedio_espera", SEGUNDOS, f"suma_espera_atendidas ÷ atendidas (ASA); {_S}; {_F}", "Espera prom. (s)"
+        "tiempo_promedio_espera",
+        SEGUNDOS,
+        f"suma_espera_atendidas ÷ atendidas (ASA); {_S}; {_FORMULA}",
+        "Espera prom. (s)",
     ),
-    Columna("tiempo_promedio_atencion", SEGUNDOS, f"suma_atencion ÷ atendidas; {_S}; {_F}", "Atención prom. (s)"),
+    Columna("tiempo_promedio_atencion", SEGUNDOS, f"suma_atencion ÷ atendidas; {_S}; {_FORMULA}", "Atención prom. (s)"),
     _pct(
-        "nivel_servicio", "atendidas_en_umbral ÷ (atendidas + abandonadas) (convención del seed)", "Nivel servicio (%)"
+        "nivel_servicio",
+        "atendidas_en_umbral ÷ (atendidas + abandonadas) (la convención de reportes_llamadas_dia)",
+        "Nivel servicio (%)",
     ),
     _pct("nivel_servicio_atendidas", "atendidas_en_umbral ÷ atendidas", "NS s/atendidas (%)"),
     _pct(
@@ -280,7 +289,7 @@ _RELLAMADAS = (
         INTEGER,
         "llamadas identificadas precedidas por otra llamada del mismo cliente (cualquier centro y resultado) "
         "iniciada en las ventana_rellamada_h horas previas, anterior en orden (inicio, llamada_id); "
-        f"lee la historia cargada de días anteriores; {_F}",
+        f"lee la historia cargada de días anteriores; {_FORMULA}",
         "Rellamadas",
     ),
     Columna(
@@ -488,8 +497,14 @@ _ESPERAS = (
     *_auditoria(),
 )
 
+def _anclar(t: Tabla) -> Tabla:
+    """The table with its columns' formula references pointing at its own section."""
+    columnas = tuple(replace(c, descripcion=c.descripcion.replace(_ANCLA, t.nombre)) for c in t.columnas)
+    return replace(t, columnas=columnas)
+
+
 TABLAS: dict[str, Tabla] = {
-    t.nombre: t
+    t.nombre: _anclar(t)
     for t in (
         # --- staging ---------------------------------------------------------------------------
         Tabla(
@@ -601,12 +616,15 @@ TABLAS: dict[str, Tabla] = {
                 Columna("timeout", INTEGER, "visitas que terminaron en TIMEOUT", "Timeout"),
                 Columna("errores", INTEGER, "visitas que terminaron en ERROR", "Errores"),
                 Columna(
-                    "tasa_abandono", PORCENTAJE, f"100 × abandonos ÷ veces_accedido; {_P}; {_F}", "Tasa abandono (%)"
+                    "tasa_abandono",
+                    PORCENTAJE,
+                    f"100 × abandonos ÷ veces_accedido; {_P}; {_FORMULA}",
+                    "Tasa abandono (%)",
                 ),
                 Columna(
                     "tiempo_promedio_permanencia",
                     SEGUNDOS,
-                    f"media de salida - entrada de las visitas con salida; {_S}; {_F}",
+                    f"media de salida - entrada de las visitas con salida; {_S}; {_FORMULA}",
                     "Permanencia prom. (s)",
                 ),
                 *_auditoria(),
@@ -628,10 +646,10 @@ TABLAS: dict[str, Tabla] = {
                 Columna(
                     "tiempo_promedio_transferencia",
                     SEGUNDOS,
-                    f"media de fin - inicio de las que tienen fin; {_S}; {_F}",
+                    f"media de fin - inicio de las que tienen fin; {_S}; {_FORMULA}",
                     "Tiempo prom. (s)",
                 ),
-                Columna("tasa_exito", PORCENTAJE, f"100 × exitosas ÷ total; {_P}; {_F}", "Tasa de éxito (%)"),
+                Columna("tasa_exito", PORCENTAJE, f"100 × exitosas ÷ total; {_P}; {_FORMULA}", "Tasa de éxito (%)"),
                 *_auditoria(),
             ),
             ("fecha", "centro_origen", "centro_destino"),
@@ -649,14 +667,14 @@ TABLAS: dict[str, Tabla] = {
                 Columna(
                     "nuevos_clientes",
                     INTEGER,
-                    f"clientes cuya primera llamada en la historia cargada cae en el mes; {_F}",
+                    f"clientes cuya primera llamada en la historia cargada cae en el mes; {_FORMULA}",
                     "Nuevos",
                 ),
                 Columna("clientes_recurrentes", INTEGER, "clientes que ya habían llamado antes del mes", "Recurrentes"),
                 Columna(
                     "promedio_llamadas_cliente",
                     DECIMAL,
-                    f"llamadas identificadas ÷ clientes únicos, 2 decimales; {_F}",
+                    f"llamadas identificadas ÷ clientes únicos, 2 decimales; {_FORMULA}",
                     "Llamadas por cliente",
                 ),
                 *_auditoria(),

@@ -59,7 +59,7 @@ def test_seed_is_deterministic_and_reseeding_replaces(urls, ivr_writer, capsys):
         == 0
     )
     salida = capsys.readouterr().out
-    assert "ivr.llamadas: 3,000 rows loaded" in salida
+    assert "ivr.llamadas: 3,000 filas cargadas" in salida
     assert "ivr.menu_eventos:" in salida and "ivr.transferencias:" in salida
     primera = _huellas(ivr_writer)
     dia1, dia2 = _huellas_dia(ivr_writer, d1), _huellas_dia(ivr_writer, d2)
@@ -113,10 +113,10 @@ def test_calls_start_on_their_local_day_across_dst_changes(zona, dia):
 @pytest.mark.parametrize(
     "argv, mensaje",
     [
-        (["--desde", "2025-03-02", "--hasta", "2025-03-01"], "--hasta 2025-03-01 is before --desde 2025-03-02"),
+        (["--desde", "2025-03-02", "--hasta", "2025-03-01"], "--hasta 2025-03-01 es anterior a --desde 2025-03-02"),
         (["--desde", "2025-02-30", "--hasta", "2025-03-01"], "--desde: '2025-02-30' is not a date"),
-        (["--desde", "2025-03-01", "--hasta", "2025-03-01", "--llamadas-por-dia", "0"], "between 1 and"),
-        (["--desde", "2025-03-01", "--hasta", "2025-03-01", "--llamadas-por-dia", "mil"], "not a whole number"),
+        (["--desde", "2025-03-01", "--hasta", "2025-03-01", "--llamadas-por-dia", "0"], "entre 1 y"),
+        (["--desde", "2025-03-01", "--hasta", "2025-03-01", "--llamadas-por-dia", "mil"], "no es un número entero"),
     ],
 )
 def test_bad_arguments_stop_with_one_line(argv, mensaje, capsys):
