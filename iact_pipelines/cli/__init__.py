@@ -13,6 +13,7 @@ import os
 import sys
 import traceback
 
+from iact_pipelines.cli import idioma
 from iact_pipelines.plataforma.config import ConfigError, validar
 
 # Module names under iact_pipelines.cli, in the order `iact --help` lists them.
@@ -27,11 +28,12 @@ class CliError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="iact", description="IACT Pipelines: IVR reports on Dagster.")
+    idioma.instalar()
+    parser = argparse.ArgumentParser(prog="iact", description="IACT Pipelines: reportes del IVR sobre Dagster.")
     parser.add_argument(
-        "--verbose", action="store_true", help="on failure, print the full trace (and Dagster's logs) to stderr"
+        "--verbose", action="store_true", help="ante un fallo, la traza completa (y el log de Dagster) en stderr"
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMANDO", title="comandos")
     for name in SUBCOMMANDS:
         importlib.import_module(f"iact_pipelines.cli.{name}").register(sub)
     return parser
@@ -79,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     malos = [a for a in argv if _no_es_utf8(a)]
     if malos:
         crudo = malos[0].encode("utf-8", "surrogateescape")
-        return _error(f"argument {crudo!r} is not valid UTF-8 (use UTF-8 text)")
+        return _error(f"el argumento {crudo!r} no es UTF-8 válido (use texto UTF-8)")
     # Accepted anywhere on the line (`iact materializar ... --verbose` too).
     verbose = "--verbose" in argv
     argv = [a for a in argv if a != "--verbose"]
@@ -106,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(exc, ServidorNoDisponible):
             return _error(str(exc))
         primera = next((linea for linea in str(exc).splitlines() if linea.strip()), "")
-        return _error(f"{type(exc).__name__}: {primera}" + ("" if verbose else " (--verbose shows the trace)"))
+        return _error(f"{type(exc).__name__}: {primera}" + ("" if verbose else " (--verbose muestra la traza)"))
 
 
 def principal() -> None:

@@ -22,44 +22,48 @@ from iact_pipelines.plataforma.config import load_settings, parse_fecha
 def register(sub) -> None:
     parser = sub.add_parser(
         "buzon",
-        help="your internal inbox (no e-mail): list, read, send, count, delete",
-        description="The inbox of the person connected (their own PostgreSQL login: IACT_WAREHOUSE_URL, "
-        "or PGUSER/PGPASSWORD/~/.pgpass). Row-level security shows and changes only their own messages.",
+        help="su buzón interno (sin correo): listar, leer, enviar, contar, eliminar",
+        description="El buzón de la persona conectada (su propio login de PostgreSQL: IACT_WAREHOUSE_URL, "
+        "o PGUSER/PGPASSWORD/~/.pgpass). La seguridad por filas muestra y cambia solo sus propios mensajes.",
     )
-    acciones = parser.add_subparsers(dest="buzon_command", required=True, metavar="ACTION")
+    acciones = parser.add_subparsers(dest="buzon_command", required=True, metavar="ACCION", title="acciones")
 
     def accion(nombre: str, ayuda: str, func):
         p = acciones.add_parser(nombre, help=ayuda)
         p.add_argument(
             "--usuario",
             metavar="NOMBRE",
-            help="operators only, connected as the platform's own role: act on this user's inbox "
-            "(a person's own connection always acts as that person and refuses any other name)",
+            help="solo operadores, conectados con el rol de la plataforma: actúa sobre el buzón de este usuario "
+            "(la conexión propia de una persona actúa siempre como ella y rechaza cualquier otro nombre)",
         )
-        p.add_argument("--json", action="store_true", help="machine-readable output")
+        p.add_argument("--json", action="store_true", help="salida para programas (JSON)")
         p.set_defaults(func=func)
         return p
 
-    listar = accion("listar", "list received messages, newest first (expired ones are hidden)", _listar)
-    listar.add_argument("--no-leidos", action="store_true", help="only unread messages")
-    listar.add_argument("--prioridad", choices=buzon.PRIORIDADES)
-    listar.add_argument("--tipo", choices=buzon.TIPOS)
+    listar = accion(
+        "listar", "lista los mensajes recibidos, el más reciente primero (los vencidos no se muestran)", _listar
+    )
+    listar.add_argument("--no-leidos", action="store_true", help="solo mensajes sin leer")
+    listar.add_argument("--prioridad", choices=buzon.PRIORIDADES, help="solo esta prioridad")
+    listar.add_argument("--tipo", choices=buzon.TIPOS, help="solo este tipo")
 
-    leer = accion("leer", "show a message and mark it read", _leer)
-    leer.add_argument("id", type=int, help="message id (see `listar`)")
+    leer = accion("leer", "muestra un mensaje y lo marca leído", _leer)
+    leer.add_argument("id", type=int, help="id del mensaje (ver `listar`)")
 
-    enviar = accion("enviar", "send a message to another user", _enviar)
-    enviar.add_argument("--para", required=True, metavar="NOMBRE", help="recipient")
-    enviar.add_argument("--asunto", required=True)
-    enviar.add_argument("--cuerpo", required=True)
-    enviar.add_argument("--prioridad", choices=buzon.PRIORIDADES, default="medium")
-    enviar.add_argument("--tipo", choices=[t for t in buzon.TIPOS if t != "system"], default="info")
-    enviar.add_argument("--expira", metavar="YYYY-MM-DD", help="last day the message is shown (reporting time zone)")
+    enviar = accion("enviar", "envía un mensaje a otro usuario", _enviar)
+    enviar.add_argument("--para", required=True, metavar="NOMBRE", help="destinatario")
+    enviar.add_argument("--asunto", required=True, help="asunto del mensaje")
+    enviar.add_argument("--cuerpo", required=True, help="texto del mensaje")
+    enviar.add_argument("--prioridad", choices=buzon.PRIORIDADES, default="medium", help="prioridad (medium)")
+    enviar.add_argument("--tipo", choices=[t for t in buzon.TIPOS if t != "system"], default="info", help="tipo (info)")
+    enviar.add_argument(
+        "--expira", metavar="AAAA-MM-DD", help="último día en que se muestra el mensaje (zona de los reportes)"
+    )
 
-    accion("contar", "count unread messages", _contar)
+    accion("contar", "cuenta los mensajes sin leer", _contar)
 
-    eliminar = accion("eliminar", "delete a message", _eliminar)
-    eliminar.add_argument("id", type=int, help="message id (see `listar`)")
+    eliminar = accion("eliminar", "elimina un mensaje", _eliminar)
+    eliminar.add_argument("id", type=int, help="id del mensaje (ver `listar`)")
 
 
 def _conectar():

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 
 def register(sub) -> None:
-    parser = sub.add_parser("db", help="database set-up")
+    parser = sub.add_parser("db", help="preparación de las bases de datos")
     dbsub = parser.add_subparsers(dest="db_command", required=True, metavar="ACTION")
-    migrate = dbsub.add_parser("migrate", help="create missing databases and apply pending migrations")
+    migrate = dbsub.add_parser("migrate", help="crea las bases que falten y aplica las migraciones pendientes")
     migrate.set_defaults(func=_migrate)
-    stop = dbsub.add_parser("stop", help="stop the embedded PostgreSQL server")
+    stop = dbsub.add_parser("stop", help="detiene el PostgreSQL embebido")
     stop.set_defaults(func=_stop)
 
 
@@ -19,9 +19,9 @@ def _migrate(args) -> int:
     applied = migrations.setup(urls, crear=True)
     where = "embedded PostgreSQL" if urls.embedded else db.redact(urls.warehouse)
     if applied:
-        print(f"applied {len(applied)} migration(s) on {where}: {', '.join(applied)}")
+        print(f"aplicadas {len(applied)} migración(es) en {where}: {', '.join(applied)}")
     else:
-        print(f"warehouse on {where} is up to date")
+        print(f"el almacén en {where} está al día")
     return 0
 
 
@@ -30,5 +30,5 @@ def _stop(args) -> int:
     from iact_pipelines.plataforma.config import load_settings
 
     home = load_settings().home
-    print("stopped embedded PostgreSQL" if embedded.stop(home) else "embedded PostgreSQL was not running")
+    print("PostgreSQL embebido detenido" if embedded.stop(home) else "el PostgreSQL embebido no estaba corriendo")
     return 0

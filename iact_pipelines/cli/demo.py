@@ -15,12 +15,12 @@ ADMIN_DEMO = "demo"
 
 
 def register(sub) -> None:
-    parser = sub.add_parser("demo", help="demo data for the IVR source")
-    demosub = parser.add_subparsers(dest="demo_command", required=True, metavar="ACTION")
+    parser = sub.add_parser("demo", help="datos de demostración para la fuente IVR")
+    demosub = parser.add_subparsers(dest="demo_command", required=True, metavar="ACCION", title="acciones")
     seed = demosub.add_parser(
         "seed",
-        help="fill ivr.llamadas, ivr.menu_eventos and ivr.transferencias for a range of days "
-        "(deterministic; re-seeding a day replaces it)",
+        help="llena ivr.llamadas, ivr.menu_eventos e ivr.transferencias para un rango de días "
+        "(determinista; volver a sembrar un día lo reemplaza)",
     )
     seed.add_argument("--desde", metavar="AAAA-MM-DD", help="primer día (inclusive)")
     seed.add_argument("--hasta", metavar="AAAA-MM-DD", help="último día (inclusive)")

@@ -30,9 +30,9 @@ from iact_pipelines.plataforma.instance import prepare_dagster_home
 
 
 def register(sub) -> None:
-    parser = sub.add_parser("dev", help="run the Dagster UI and daemon (127.0.0.1:3000)")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=3000)
+    parser = sub.add_parser("dev", help="corre la interfaz y el daemon de Dagster (127.0.0.1:3000)")
+    parser.add_argument("--host", default="127.0.0.1", help="dirección donde escucha la interfaz (127.0.0.1)")
+    parser.add_argument("--port", type=int, default=3000, help="puerto de la interfaz (3000)")
     parser.set_defaults(func=_dev)
 
 

@@ -13,23 +13,23 @@ from iact_pipelines.plataforma.config import parse_fecha
 def register(sub) -> None:
     parser = sub.add_parser(
         "exportar",
-        help="export a report for a period to CSV, Excel or PDF",
-        description="Export one report table for a period (inclusive; every row whose own day, month or "
-        "quarter overlaps it) to a file. Default output: ./exports/<reporte>_<desde>_<hasta>.<formato>. "
-        "An existing file is kept unless --sobrescribir; a missing folder is an error; the file's "
-        "extension must match --formato.",
+        help="exporta un reporte de un periodo a CSV, Excel o PDF",
+        description="Exporta una tabla de reportes de un periodo (inclusivo: cada fila cuyo día, mes o "
+        "trimestre lo toca) a un archivo. Salida por defecto: ./exports/<reporte>_<desde>_<hasta>.<formato>. "
+        "Un archivo existente se conserva salvo con --sobrescribir; una carpeta inexistente es un error; la "
+        "extensión del archivo debe ser la de --formato.",
     )
-    parser.add_argument("reporte", choices=list(exportar.REPORTES), help="report to export")
-    parser.add_argument("--desde", required=True, metavar="YYYY-MM-DD", help="first day of the period")
-    parser.add_argument("--hasta", required=True, metavar="YYYY-MM-DD", help="last day of the period (inclusive)")
-    parser.add_argument("--formato", required=True, choices=exportar.FORMATOS)
+    parser.add_argument("reporte", choices=list(exportar.REPORTES), help="reporte a exportar")
+    parser.add_argument("--desde", required=True, metavar="AAAA-MM-DD", help="primer día del periodo")
+    parser.add_argument("--hasta", required=True, metavar="AAAA-MM-DD", help="último día del periodo (inclusive)")
+    parser.add_argument("--formato", required=True, choices=exportar.FORMATOS, help="formato del archivo")
     parser.add_argument(
         "--salida",
         type=Path,
         metavar="RUTA",
-        help="output file with the format's extension, in an existing folder (or an existing folder)",
+        help="archivo de salida con la extensión del formato, en una carpeta existente (o una carpeta existente)",
     )
-    parser.add_argument("--sobrescribir", action="store_true", help="replace the output file if it exists")
+    parser.add_argument("--sobrescribir", action="store_true", help="reemplaza el archivo de salida si existe")
     parser.set_defaults(func=_exportar)
 
 

@@ -31,25 +31,25 @@ _REGISTRO_DETALLADO = {"loggers": {"console": {"config": {"log_level": "INFO"}}}
 def register(sub) -> None:
     parser = sub.add_parser(
         "materializar",
-        help="materialize the partitions of a date range (one run per partitioning)",
-        description="Materialize every partition of the selected assets covering [--desde, --hasta] through "
-        "Dagster: one run over the whole range per partitioning (daily, monthly, quarterly), in dependency order.",
+        help="materializa las particiones de un rango de días (un run por particionado)",
+        description="Materializa con Dagster cada partición de los assets elegidos que cubre [--desde, --hasta]: "
+        "un run por particionado (diario, mensual, trimestral) sobre todo el rango, en orden de dependencias.",
     )
-    parser.add_argument("--desde", required=True, metavar="YYYY-MM-DD", help="first local day")
-    parser.add_argument("--hasta", required=True, metavar="YYYY-MM-DD", help="last local day (inclusive)")
+    parser.add_argument("--desde", required=True, metavar="AAAA-MM-DD", help="primer día local")
+    parser.add_argument("--hasta", required=True, metavar="AAAA-MM-DD", help="último día local (inclusive)")
     parser.add_argument(
         "--activos",
         default="*",
         metavar="SELECCION",
-        help='comma-separated asset keys or globs ("staging/*,reportes/llamadas_dia") or a Dagster '
-        'selection ("group:reportes"); default: every asset',
+        help='claves de assets o patrones separados por comas ("staging/*,reportes/llamadas_dia") o una '
+        'selección de Dagster ("group:reportes"); por defecto: todos los assets',
     )
     parser.add_argument(
         "--aceptar-dias",
         default="",
         metavar="FECHA[,FECHA...]",
-        help="accept these days although the staging volumen check would block them (a holiday, a genuinely "
-        "small day); recorded in staging_cargas, the check's metadata and etl_jobs (run tag iact/aceptar_dias)",
+        help="acepta estos días aunque el check volumen de staging los retendría (un feriado, un día pequeño de "
+        "verdad); queda registrado en staging_cargas, la metadata del check y etl_jobs (etiqueta iact/aceptar_dias)",
     )
     parser.set_defaults(func=_materializar)
 
@@ -89,10 +89,12 @@ def seleccionar(asset_graph, seleccion: str) -> list:
             except Exception:  # noqa: BLE001 - any parse or resolve failure means "matches nothing"
                 encontradas = set()
         if not encontradas:
-            raise CliError(f"--activos: {parte!r} matches no asset (keys look like staging/llamadas, reportes/*)")
+            raise CliError(
+                f"--activos: {parte!r} no nombra ningún asset (las claves son como staging/llamadas, reportes/*)"
+            )
         elegidas |= encontradas
     if not elegidas:
-        raise CliError("--activos: empty selection")
+        raise CliError("--activos: selección vacía")
     return [k for k in asset_graph.toposorted_asset_keys if k in elegidas]
 
 
@@ -144,14 +146,14 @@ def claves_del_rango(particiones, desde: date, hasta: date) -> list[str]:
     fin = datetime.combine(hasta + timedelta(days=1), datetime.min.time(), zona)
     existentes = particiones.get_partition_keys()
     if not existentes:
-        raise CliError("no partitions exist yet")
+        raise CliError("todavía no existe ninguna partición")
     primera = particiones.time_window_for_partition_key(existentes[0])
     ultima = particiones.time_window_for_partition_key(existentes[-1])
     if inicio < primera.start:
-        raise CliError(f"--desde {desde} is before the first partition ({existentes[0]}, IACT_PARTICIONES_DESDE)")
+        raise CliError(f"--desde {desde} es anterior a la primera partición ({existentes[0]}, IACT_PARTICIONES_DESDE)")
     if fin > ultima.end:
         ultimo_dia = (ultima.end - timedelta(days=1)).date()
-        raise CliError(f"--hasta {hasta} is after the last day with a partition ({ultimo_dia})")
+        raise CliError(f"--hasta {hasta} es posterior al último día con partición ({ultimo_dia})")
     rango = dg.PartitionKeyRange(
         particiones.get_partition_key_for_timestamp(inicio.timestamp()),
         particiones.get_partition_key_for_timestamp((fin - timedelta(microseconds=1)).timestamp()),
@@ -245,7 +247,9 @@ def ejecutar(
     for grupo in grupos:
         ancestros = set().union(*(asset_graph.get_ancestor_asset_keys(k) for k in grupo.claves))
         if ancestros & fallidas:
-            resultados.append(Resultado(grupo, None, False, 0.0, "skipped: an upstream run failed", omitido=True))
+            resultados.append(
+                Resultado(grupo, None, False, 0.0, "omitido: falló un run anterior del que depende", omitido=True)
+            )
             fallidas |= set(grupo.claves)
             continue
         job = job_del_grupo(defs, grupo)
@@ -264,7 +268,7 @@ def ejecutar(
             # periods sensor leaves this run's days to it instead of building them twice
             opciones["tags"][ETIQUETA_PERIODOS_DESPUES] = "true"
         activos = ", ".join("/".join(k.path) for k in grupo.claves)
-        print(f"run {run_id}: {_describir_particiones(claves)}  assets {activos}", flush=True)
+        print(f"run {run_id}: {_describir_particiones(claves)}  activos {activos}", flush=True)
         inicio = time.monotonic()
         try:
             result = job.execute_in_process(
@@ -292,11 +296,17 @@ def ejecutar(
 
 
 def _describir_particiones(claves: list[str]) -> str:
+    """Readable partitions: `2026-09-05 a 2026-12-03 (90 días)`, `2026-09 a 2026-12 (4 meses)`."""
     if not claves:
-        return "unpartitioned"
+        return "sin particiones"
+    unidad = "días"
+    if all(c.endswith("-01") for c in claves) and len(claves) > 1 and claves[0][:7] != claves[1][:7]:
+        meses = (int(claves[1][:4]) - int(claves[0][:4])) * 12 + int(claves[1][5:7]) - int(claves[0][5:7])
+        unidad = "trimestres" if meses == 3 else "meses"
+        claves = [c[:7] for c in claves]
     if len(claves) == 1:
         return claves[0]
-    return f"{claves[0]}..{claves[-1]} ({len(claves)})"
+    return f"{claves[0]} a {claves[-1]} ({len(claves)} {unidad})"
 
 
 def _materializar(args) -> int:
@@ -313,11 +323,11 @@ def _materializar_rango(args) -> int:
     desde = parse_fecha("--desde", args.desde)
     hasta = parse_fecha("--hasta", args.hasta)
     if hasta < desde:
-        raise CliError(f"--hasta {hasta} is before --desde {desde}")
+        raise CliError(f"--hasta {hasta} es anterior a --desde {desde}")
     aceptados = [parse_fecha("--aceptar-dias", d.strip()) for d in args.aceptar_dias.split(",") if d.strip()]
     fuera = [d for d in aceptados if not desde <= d <= hasta]
     if fuera:
-        raise CliError(f"--aceptar-dias {fuera[0]} is outside --desde {desde} --hasta {hasta}")
+        raise CliError(f"--aceptar-dias {fuera[0]} está fuera de --desde {desde} --hasta {hasta}")
     etiquetas = {}
     if aceptados:
         import getpass
@@ -351,25 +361,25 @@ def _materializar_rango(args) -> int:
     total = time.monotonic() - comienzo
 
     for r in resultados:
-        estado = "ok" if r.exito else "SKIPPED" if r.omitido else "FAILED"
+        estado = "ok" if r.exito else "OMITIDO" if r.omitido else "FALLÓ"
         activos = ", ".join("/".join(k.path) for k in r.grupo.claves)
         print(
             f"{estado:6} run {r.run_id or '-':36}  {r.segundos:7.1f} s  "
-            f"partitions {_describir_particiones(r.grupo.particiones_elegidas)}  assets {activos}"
+            f"particiones {_describir_particiones(r.grupo.particiones_elegidas)}  activos {activos}"
         )
     fallos = [r for r in resultados if not r.exito and not r.omitido]
     omitidos = sum(r.omitido for r in resultados)
     print(
-        f"{len(resultados) - omitidos} run(s), {len(fallos)} failed, {omitidos} skipped, {total:.1f} s in all, "
-        f"{desde}..{hasta}",
+        f"{len(resultados) - omitidos} run(s), {len(fallos)} fallido(s), {omitidos} omitido(s), {total:.1f} s en "
+        f"total, del {desde} al {hasta}",
         flush=True,
     )
     if fallos:
         primero = fallos[0]
         donde = f"{load_settings().ui_url}/runs/{primero.run_id}"
         raise CliError(
-            f"run {primero.run_id} failed: {primero.error} (full log: {donde}, or `iact --verbose materializar ...`)"
-            + (f"; {len(fallos) - 1} more run(s) failed" if len(fallos) > 1 else "")
-            + (f"; {omitidos} run(s) skipped" if omitidos else "")
+            f"el run {primero.run_id} falló: {primero.error} (log completo: {donde}, o `iact --verbose materializar ...`)"
+            + (f"; fallaron {len(fallos) - 1} run(s) más" if len(fallos) > 1 else "")
+            + (f"; {omitidos} run(s) omitido(s)" if omitidos else "")
         )
     return 0

@@ -16,53 +16,61 @@ from iact_pipelines.plataforma import db
 
 
 def register(sub) -> None:
-    parser = sub.add_parser("usuarios", help="users of the internal inbox (admins receive pipeline alerts)")
-    acciones = parser.add_subparsers(dest="usuarios_command", required=True, metavar="ACTION")
-
-    crear = acciones.add_parser("crear", help="create a user")
-    crear.add_argument(
-        "nombre", help="login name: letters, digits and _ . @ - (case-insensitive; the role is lower case)"
+    parser = sub.add_parser(
+        "usuarios", help="usuarios del buzón interno (los administradores reciben las alertas del pipeline)"
     )
-    crear.add_argument("--nombre-completo", default="", help="full name, for people")
-    crear.add_argument("--admin", action="store_true", help="receives the pipeline's failure alerts")
+    acciones = parser.add_subparsers(dest="usuarios_command", required=True, metavar="ACCION", title="acciones")
+
+    crear = acciones.add_parser("crear", help="crea un usuario")
+    crear.add_argument(
+        "nombre", help="nombre de login: letras, dígitos y _ . @ - (sin distinguir mayúsculas; el rol va en minúsculas)"
+    )
+    crear.add_argument("--nombre-completo", default="", help="nombre completo, para las personas")
+    crear.add_argument("--admin", action="store_true", help="recibe las alertas de fallos del pipeline")
     crear.add_argument(
         "--clave-stdin",
         action="store_true",
-        help="read the login's password from standard input (first line); without it set one later "
-        "with `iact usuarios clave`",
+        help="lee la contraseña del login de la entrada estándar (primera línea); sin esta opción, fíjela "
+        "después con `iact usuarios clave`",
     )
-    crear.add_argument("--json", action="store_true", help="machine-readable output")
+    crear.add_argument("--json", action="store_true", help="salida para programas (JSON)")
     crear.set_defaults(func=_crear)
 
-    clave = acciones.add_parser("clave", help="set a person's login password (read from standard input)")
-    clave.add_argument("nombre")
+    clave = acciones.add_parser(
+        "clave", help="fija la contraseña del login de una persona (leída de la entrada estándar)"
+    )
+    clave.add_argument("nombre", help="nombre del usuario")
     clave.add_argument(
         "--clave-stdin",
         action="store_true",
         required=True,
-        help="read the password from standard input (first line); it is never echoed or logged",
+        help="lee la contraseña de la entrada estándar (primera línea); nunca se muestra ni se registra",
     )
     clave.set_defaults(func=_clave)
 
-    listar = acciones.add_parser("listar", help="list users")
-    listar.add_argument("--activos", action="store_true", help="only active users")
-    listar.add_argument("--admins", action="store_true", help="only admins")
-    listar.add_argument("--json", action="store_true", help="machine-readable output")
+    listar = acciones.add_parser("listar", help="lista los usuarios")
+    listar.add_argument("--activos", action="store_true", help="solo usuarios activos")
+    listar.add_argument("--admins", action="store_true", help="solo administradores")
+    listar.add_argument("--json", action="store_true", help="salida para programas (JSON)")
     listar.set_defaults(func=_listar)
 
     for nombre, ayuda, func in (
-        ("desactivar", "deactivate a user: keeps their messages, stops sending, receiving and alerts", _desactivar),
-        ("activar", "reactivate a user", _activar),
+        (
+            "desactivar",
+            "desactiva un usuario: conserva sus mensajes, deja de enviar, recibir y recibir alertas",
+            _desactivar,
+        ),
+        ("activar", "reactiva un usuario", _activar),
     ):
         accion = acciones.add_parser(nombre, help=ayuda)
-        accion.add_argument("nombre")
-        accion.add_argument("--json", action="store_true", help="machine-readable output")
+        accion.add_argument("nombre", help="nombre del usuario")
+        accion.add_argument("--json", action="store_true", help="salida para programas (JSON)")
         accion.set_defaults(func=func)
         if nombre == "desactivar":
             accion.add_argument(
                 "--forzar",
                 action="store_true",
-                help="deactivate even the last active admin (failure alerts then have nobody to go to)",
+                help="desactiva incluso al último administrador activo (las alertas de fallos no tendrán destinatario)",
             )
 
 
@@ -91,7 +99,7 @@ def _leer_clave() -> str:
     """The first line of standard input, without its line break (never echoed back)."""
     linea = sys.stdin.readline().rstrip("\r\n")
     if not linea:
-        raise CliError("--clave-stdin: standard input has no password (first line is empty)")
+        raise CliError("--clave-stdin: la entrada estándar no trae contraseña (la primera línea está vacía)")
     return linea
 
 

@@ -26,7 +26,12 @@ _MAX_LISTA = 10  # steps/assets named in the body; the rest are counted
 
 
 class SinAdministradores(RuntimeError):
-    """There is nobody to deliver an alert to: the tick must fail, not drop it."""
+    """There is nobody to deliver an alert to: the tick keeps it (its cursor stays), never drops it.
+    `retenidas` holds one line per held alert, for the sensor's log."""
+
+    def __init__(self, mensaje: str, retenidas: list[str]):
+        super().__init__(mensaje)
+        self.retenidas = retenidas
 
 
 @dataclass(frozen=True)
@@ -215,11 +220,17 @@ def escribir_alertas(conn: psycopg.Connection, alertas: list[Alerta]) -> int:
         return 0
     if mensajes.admins_activos(conn) == 0:
         ejemplo = alertas[0]
+        como = (
+            "cree uno con `iact usuarios crear NOMBRE --admin --clave-stdin` (o `iact demo admin`) o "
+            "reactive uno con `iact usuarios activar NOMBRE`; el siguiente tick la entrega"
+        )
         raise SinAdministradores(
-            f"no active admin in usuarios: {len(alertas)} run-failure alert(s) cannot be delivered "
-            f"(first: run {ejemplo.run_id}, {ejemplo.subject!r}). Create one with "
-            "`iact usuarios crear NOMBRE --admin --clave-stdin` or reactivate one with "
-            "`iact usuarios activar NOMBRE`; the next tick delivers them."
+            f"no hay ningún administrador activo en usuarios: {len(alertas)} alerta(s) de fallo retenida(s) "
+            f"(la primera: run {ejemplo.run_id}, {ejemplo.subject!r}); {como}",
+            [
+                f"alerta retenida, sin administrador activo: {db.redact(a.subject)} (run {a.run_id}); {como}"
+                for a in alertas
+            ],
         )
     return sum(
         mensajes.alerta_a_admins(

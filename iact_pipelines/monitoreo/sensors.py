@@ -225,16 +225,22 @@ def _ubicacion(context: dg.SensorEvaluationContext) -> str | None:
     minimum_interval_seconds=INTERVALO_S,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description=(
-        "Writes one alert per active admin into internal_messages for every failed run "
-        "(exactly once; waits for automatic retries). Fails when there is no active admin."
+        "Escribe una alerta por administrador activo en internal_messages por cada run fallido "
+        "(exactamente una vez; espera los reintentos automáticos). Sin administrador activo retiene las alertas."
     ),
 )
 def alertas_fallos(context: dg.SensorEvaluationContext, warehouse: WarehouseResource, settings: PipelineSettings):
     """Failure alerts into the internal inbox."""
-    with warehouse.connect() as conn:
-        cursor, informe = revisar_fallos(
-            context.instance, conn, context.cursor, ui_url=settings.ui_url, ubicacion=_ubicacion(context)
-        )
+    try:
+        with warehouse.connect() as conn:
+            cursor, informe = revisar_fallos(
+                context.instance, conn, context.cursor, ui_url=settings.ui_url, ubicacion=_ubicacion(context)
+            )
+    except alertas.SinAdministradores as exc:
+        # One line per held alert, no traceback; the cursor stays, so the alerts wait for an admin.
+        for linea in exc.retenidas:
+            context.log.warning(linea)
+        return dg.SkipReason(str(exc))
     context.log.info(informe)
     return dg.SensorResult(cursor=cursor, skip_reason=informe)
 
@@ -302,8 +308,8 @@ def espejar_runs(
     minimum_interval_seconds=INTERVALO_S,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description=(
-        "Mirrors every run into etl_jobs: pending -> running -> completed/failed/cancelled, "
-        "times, record counts from materialization metadata, errors (exactly once in effect)."
+        "Copia cada run a etl_jobs: pending -> running -> completed/failed/cancelled, tiempos, "
+        "conteos de registros de la metadata de las materializaciones y errores (exactamente una vez)."
     ),
 )
 def espejo_etl_jobs(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):

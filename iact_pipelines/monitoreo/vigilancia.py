@@ -102,8 +102,8 @@ def fallar_runs_muertos(
     minimum_interval_seconds=INTERVALO_S,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description=(
-        "Fails STARTED runs whose process is gone (killed, crashed), so they are alerted, mirrored "
-        "as failed in etl_jobs and stop counting against the concurrency limit."
+        "Marca fallidos los runs STARTED cuyo proceso ya no existe (matado, caído): se alertan, quedan "
+        "como failed en etl_jobs y dejan de contar para el límite de concurrencia."
     ),
 )
 def runs_muertos(context: dg.SensorEvaluationContext):

@@ -19,15 +19,15 @@ def _checks(clave: dg.AssetKey) -> list[dg.AssetCheckSpec]:
             asset=clave,
             blocking=True,
             partitions_def=partitions.diaria,
-            description="Rejected rows of each day stay within IACT_MAX_TASA_RECHAZO (default 5%).",
+            description="Las filas rechazadas de cada día no superan IACT_MAX_TASA_RECHAZO (5% por defecto).",
         ),
         dg.AssetCheckSpec(
             compuerta.CHECK_VOLUMEN,
             asset=clave,
             blocking=True,
             partitions_def=partitions.diaria,
-            description="Each day read rows, and at least IACT_VOLUMEN_MINIMO (default 0.5) x the median of "
-            "the same weekday 7, 14, 21 and 28 days earlier; a blocked day keeps its previous rows.",
+            description="Cada día leyó filas, y al menos IACT_VOLUMEN_MINIMO (0.5 por defecto) x la mediana del "
+            "mismo día de la semana 7, 14, 21 y 28 días antes; un día retenido conserva sus filas anteriores.",
         ),
     ]
 

@@ -383,7 +383,7 @@ def test_clave_por_stdin_sin_eco(pg_urls, warehouse, gente, claves_exigidas, mon
         assert main(["usuarios", "clave", "olga", "--clave-stdin"]) == 2
         assert (
             capsys.readouterr().err
-            == "iact: error: --clave-stdin: standard input has no password (first line is empty)\n"
+            == "iact: error: --clave-stdin: la entrada estándar no trae contraseña (la primera línea está vacía)\n"
         )
     finally:
         warehouse.execute("DROP ROLE IF EXISTS olga")

@@ -50,7 +50,7 @@ def test_reports_of_a_range_in_one_run_per_partitioning(warehouse, instance, cli
 
     salida = capsys.readouterr()
     assert codigo == 0, salida.err
-    assert "3 run(s), 0 failed, 0 skipped" in salida.out
+    assert "3 run(s), 0 fallido(s), 0 omitido(s)" in salida.out
     assert _runs(instance) == [
         (
             [
@@ -137,7 +137,7 @@ def test_a_failed_run_exits_non_zero_with_one_line(warehouse, instance, cli_env,
     errores = salida.err.splitlines()
     assert len(errores) == 1 and "check constraint" in errores[0], salida.err
     (fallido,) = [r for r in instance.get_runs() if r.status == dg.DagsterRunStatus.FAILURE]
-    assert errores[0].startswith(f"iact: error: run {fallido.run_id} failed: ")
+    assert errores[0].startswith(f"iact: error: el run {fallido.run_id} falló: ")
     assert [(r[0], r[4]) for r in _runs(instance)] == [
         (["reportes/llamadas_dia"], "FAILURE"),
         (["reportes/clientes_unicos"], "SUCCESS"),  # depends on staging, not on the failed daily report
@@ -147,11 +147,11 @@ def test_a_failed_run_exits_non_zero_with_one_line(warehouse, instance, cli_env,
 @pytest.mark.parametrize(
     "argumentos, mensaje",
     [
-        (["--desde", "2024-05-07", "--hasta", "2024-05-01"], "is before --desde"),
+        (["--desde", "2024-05-07", "--hasta", "2024-05-01"], "es anterior a --desde"),
         (["--desde", "2024-13-01", "--hasta", "2024-05-01"], "is not a date"),
-        (["--desde", "2023-12-01", "--hasta", "2024-01-05"], "before the first partition"),
+        (["--desde", "2023-12-01", "--hasta", "2024-01-05"], "anterior a la primera partición"),
         (["--desde", "2024-05-01", "--hasta", "2999-01-01"], "after the last"),
-        (["--desde", "2024-05-01", "--hasta", "2024-05-02", "--activos", "nada/*"], "matches no asset"),
+        (["--desde", "2024-05-01", "--hasta", "2024-05-02", "--activos", "nada/*"], "no nombra ningún asset"),
     ],
 )
 def test_user_mistakes_are_one_line(argumentos, mensaje, urls, cli_env, capsys):
@@ -244,10 +244,10 @@ def test_bad_staging_stops_the_reports_built_on_it(ivr_writer, warehouse, instan
 
     salida = capsys.readouterr()
     assert codigo == 2
-    assert "1 run(s), 1 failed, 2 skipped" in salida.out
+    assert "1 run(s), 1 fallido(s), 2 omitido(s)" in salida.out
     assert salida.out.count("SKIPPED") == 2  # the month and the quarter: they depend on staging/llamadas
     (error,) = salida.err.splitlines()
-    assert "failed: staging__llamadas: DagsterAssetCheckFailedError" in error and "blocking" in error
-    assert error.endswith("; 2 run(s) skipped")
+    assert "falló: staging__llamadas: DagsterAssetCheckFailedError" in error and "blocking" in error
+    assert error.endswith("; 2 run(s) omitido(s)")
     # the blocking check kept that day's reports from being built
     assert warehouse.execute("SELECT count(*) FROM reportes_llamadas_dia").fetchone() == (0,)

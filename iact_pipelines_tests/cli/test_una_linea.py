@@ -24,7 +24,7 @@ def test_non_utf8_argument_is_one_line(pg_urls):
     proc = _iact("buzon", "listar", "--usuario", b"ana\xff")
     assert proc.returncode == 2
     assert proc.stderr.decode().splitlines() == [
-        "iact: error: argument b'ana\\xff' is not valid UTF-8 (use UTF-8 text)"
+        "iact: error: el argumento b'ana\\xff' no es UTF-8 válido (use texto UTF-8)"
     ]
 
 
@@ -73,7 +73,7 @@ def test_a_failed_materialization_is_a_few_lines_and_one_error_line(warehouse, i
     (run,) = instance.get_runs()
     assert proc.returncode == 2
     assert len(salida) == 3  # the run starting, its result, the summary
-    assert len(errores) == 1 and errores[0].startswith(f"iact: error: run {run.run_id} failed: ")
+    assert len(errores) == 1 and errores[0].startswith(f"iact: error: el run {run.run_id} falló: ")
     assert "Traceback" not in proc.stderr.decode()
 
     detallado = _iact(
@@ -101,7 +101,7 @@ def test_a_renamed_source_column_is_one_line(ivr_writer, warehouse, instance, re
     errores = proc.stderr.decode().splitlines()
     assert proc.returncode == 2
     assert len(errores) == 1 and errores[0].endswith(
-        "failed: staging__llamadas: staging/llamadas 2024-05-07: the source data is unusable, nothing was loaded: "
-        "column cliente_id is missing from the source (full log: "
-        f"http://127.0.0.1:3000/runs/{instance.get_runs()[0].run_id}, or `iact --verbose materializar ...`)"
+        "falló: staging__llamadas: staging/llamadas 2024-05-07: the source data is unusable, nothing was loaded: "
+        "column cliente_id is missing from the source (log completo: "
+        f"http://127.0.0.1:3000/runs/{instance.get_runs()[0].run_id}, o `iact --verbose materializar ...`)"
     ), proc.stderr.decode()

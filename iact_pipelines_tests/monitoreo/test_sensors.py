@@ -146,19 +146,26 @@ def test_rafaga_de_20_fallos_en_un_tick_y_en_varios(instance, warehouse, admins,
     assert entregadas == [7, 14, 20, 20]
 
 
-def test_sin_admins_el_tick_falla_y_no_avanza_el_cursor(instance, warehouse):
+def test_sin_admins_el_tick_retiene_las_alertas_con_una_linea_cada_una(instance, warehouse, capfd):
     run_id = fallar(instance)
     warehouse.execute("INSERT INTO usuarios (nombre, es_admin, activo) VALUES ('eva', false, true)")
-    with pytest.raises(alertas.SinAdministradores, match="no active admin"):
-        evaluar(instance)
-    with pytest.raises(alertas.SinAdministradores):
-        evaluar(instance)  # and again, until someone can receive it
+    with pytest.raises(alertas.SinAdministradores, match="no hay ningún administrador activo"):
+        sensors.revisar_fallos(instance, warehouse, None, ui_url="http://ui")
+    for _ in range(2):  # and again, until someone can receive it: never a traceback
+        capfd.readouterr()
+        contexto = dg.build_sensor_context(instance=instance, resources=build_resources())
+        resultado = sensors.alertas_fallos(contexto)
+        assert isinstance(resultado, dg.SkipReason) and "administrador activo" in resultado.skip_message
+        salida = capfd.readouterr().err  # the sensor's log, as the daemon's terminal shows it
+        retenidas = [linea for linea in salida.splitlines() if "alerta retenida" in linea]
+        assert len(retenidas) == 1 and run_id in retenidas[0] and "iact usuarios crear" in retenidas[0]
+        assert "Traceback" not in salida
     assert mensajes(warehouse) == []
 
     (nuevo,) = warehouse.execute(
         "INSERT INTO usuarios (nombre, es_admin, activo) VALUES ('fer', true, true) RETURNING id"
     ).fetchone()
-    evaluar(instance)  # the same (never advanced) cursor: the alert is delivered now
+    evaluar(instance)  # the cursor never advanced: the alert is delivered now
     assert [(f[0], f[9]) for f in mensajes(warehouse)] == [(nuevo, f"run-failure:{run_id}")]
 
 

@@ -71,9 +71,9 @@ def test_a_long_error_line_keeps_the_run_link_whole(capsys):
     from iact_pipelines.cli import CliError, _error
 
     enlace = "http://127.0.0.1:3000/runs/0fbbfa57-234c-46d9-81f1-1d4727fc1b14"
-    _error(str(CliError(f"run x failed: staging__llamadas: {'motivo largo ' * 60} (full log: {enlace}, or ...)")))
+    _error(str(CliError(f"el run x falló: staging__llamadas: {'motivo largo ' * 60} (log completo: {enlace}, o ...)")))
     (linea,) = capsys.readouterr().err.splitlines()
-    assert len(linea) <= 420 and f"(full log: {enlace}, or ...)" in linea
+    assert len(linea) <= 420 and f"(log completo: {enlace}, o ...)" in linea
 
 
 def test_every_source_row_is_loaded_rejected_or_counted_as_dayless(urls, ivr_writer, warehouse, instance, sin_umbral):
