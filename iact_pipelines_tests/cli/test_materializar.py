@@ -133,7 +133,7 @@ def test_a_failed_run_exits_non_zero_with_one_line(warehouse, instance, cli_env,
 
     salida = capsys.readouterr()
     assert codigo == 2
-    assert "1 failed" in salida.out
+    assert "1 fallido(s)" in salida.out
     errores = salida.err.splitlines()
     assert len(errores) == 1 and "check constraint" in errores[0], salida.err
     (fallido,) = [r for r in instance.get_runs() if r.status == dg.DagsterRunStatus.FAILURE]
@@ -150,7 +150,7 @@ def test_a_failed_run_exits_non_zero_with_one_line(warehouse, instance, cli_env,
         (["--desde", "2024-05-07", "--hasta", "2024-05-01"], "es anterior a --desde"),
         (["--desde", "2024-13-01", "--hasta", "2024-05-01"], "is not a date"),
         (["--desde", "2023-12-01", "--hasta", "2024-01-05"], "anterior a la primera partición"),
-        (["--desde", "2024-05-01", "--hasta", "2999-01-01"], "after the last"),
+        (["--desde", "2024-05-01", "--hasta", "2999-01-01"], "posterior al último día"),
         (["--desde", "2024-05-01", "--hasta", "2024-05-02", "--activos", "nada/*"], "no nombra ningún asset"),
     ],
 )
@@ -245,7 +245,7 @@ def test_bad_staging_stops_the_reports_built_on_it(ivr_writer, warehouse, instan
     salida = capsys.readouterr()
     assert codigo == 2
     assert "1 run(s), 1 fallido(s), 2 omitido(s)" in salida.out
-    assert salida.out.count("SKIPPED") == 2  # the month and the quarter: they depend on staging/llamadas
+    assert salida.out.count("OMITIDO") == 2  # the month and the quarter: they depend on staging/llamadas
     (error,) = salida.err.splitlines()
     assert "falló: staging__llamadas: DagsterAssetCheckFailedError" in error and "blocking" in error
     assert error.endswith("; 2 run(s) omitido(s)")

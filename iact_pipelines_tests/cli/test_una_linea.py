@@ -88,7 +88,7 @@ def test_a_failed_materialization_is_a_few_lines_and_one_error_line(warehouse, i
     )
     assert detallado.returncode == 2
     assert "Traceback" in detallado.stderr.decode() or "Stack Trace" in detallado.stderr.decode()
-    assert detallado.stderr.decode().splitlines()[-1].startswith("iact: error: run ")
+    assert detallado.stderr.decode().splitlines()[-1].startswith("iact: error: el run ")
 
 
 @pytest.mark.parametrize("renombrar", ["cliente_id"])

@@ -41,7 +41,7 @@ def _fallo_critico(instance, capsys) -> str:
     salida = capsys.readouterr()
     assert codigo == 2
     (linea,) = salida.err.strip().splitlines()  # one line, naming the run
-    assert linea.startswith("iact: error: run ")
+    assert linea.startswith("iact: error: el run ")
     (record,) = instance.get_run_records(limit=1)
     (paso,) = seguimiento.resumir_run(instance, record).pasos_fallidos
     assert paso.severidad == "critical"  # the alert sensor turns this into a critical alert
