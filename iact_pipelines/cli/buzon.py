@@ -122,22 +122,34 @@ def _leer(args) -> int:
     if args.json:
         imprimir_json(mensaje.como_dict())
         return 0
-    lineas = [
-        f"Mensaje:   {mensaje.id}",
-        f"De:        {mensaje.remitente or '(sistema)'}",
-        f"Para:      {mensaje.destinatario}",
-        f"Fecha:     {hora_local(mensaje.created_at)}",
-        f"Prioridad: {mensaje.priority}    Tipo: {mensaje.message_type}",
-        f"Leído:     {hora_local(mensaje.read_at)}",
+    # The message first: subject, sender and date, then the body; the bookkeeping and the
+    # alert's data (without empty values) after it.
+    detalle = [
+        f"mensaje {mensaje.id} para {mensaje.destinatario}",
+        f"prioridad {mensaje.priority}",
+        mensaje.message_type,
     ]
+    if mensaje.read_at is not None:
+        detalle.append(f"leído {hora_local(mensaje.read_at)}")
     if mensaje.expires_at is not None:
-        lineas.append(f"Expira:    {hora_local(mensaje.expires_at)}")
-    lineas.append(f"Asunto:    {legible(mensaje.subject)}")
+        detalle.append(f"expira {hora_local(mensaje.expires_at)}")
+    cabecera = [
+        f"Asunto:    {legible(mensaje.subject)}",
+        f"De:        {mensaje.remitente or '(sistema)'}",
+        f"Fecha:     {hora_local(mensaje.created_at)}",
+    ]
+    datos = [f"({', '.join(detalle)})"]
     for clave, valor in mensaje.metadata.items():
-        texto = valor if isinstance(valor, str) else json.dumps(valor, ensure_ascii=False)
-        lineas.append(f"  {legible(clave)}: {legible(texto)}")
+        if valor in (None, "", [], {}):
+            continue
+        if isinstance(valor, list):
+            texto = ", ".join(v if isinstance(v, str) else json.dumps(v, ensure_ascii=False) for v in valor)
+        else:
+            texto = valor if isinstance(valor, str) else json.dumps(valor, ensure_ascii=False)
+        datos.append(f"  {legible(clave)}: {legible(texto)}")
     # The body keeps its line breaks and tabs; every other control character shows escaped.
-    print("\n".join(lineas) + "\n\n" + legible(mensaje.body, conservar="\n\t"))
+    cuerpo = legible(mensaje.body, conservar="\n\t").rstrip("\n")
+    print("\n".join(cabecera) + "\n\n" + cuerpo + "\n\n" + "\n".join(datos))
     return 0
 
 

@@ -92,6 +92,9 @@ def _seed(args) -> int:
     t0 = time.perf_counter()
     segundos: dict[str, float] = {}
     filas = demo.seed(urls.ivr, desde, hasta, llamadas, semilla, segundos=segundos)
+    from iact_pipelines.plataforma import partitions
+
+    partitions.registrar_demo(desde, hasta)  # the embedded demo's partitions start on its first day
     print(f"generados {dias} día(s) del {desde} al {hasta} (semilla {semilla}) en {segundos['generar']:.1f} s")
     for tabla in demo.TABLAS:
         print(f"ivr.{tabla}: {filas[tabla]:,} filas cargadas en {segundos[tabla]:.1f} s")

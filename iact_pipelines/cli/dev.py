@@ -16,6 +16,7 @@ import ctypes
 import fcntl
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -27,6 +28,35 @@ from iact_pipelines.cli import CliError
 from iact_pipelines.plataforma import db, embedded, migrations
 from iact_pipelines.plataforma.config import PROJECT_ROOT, load_settings
 from iact_pipelines.plataforma.instance import prepare_dagster_home
+
+# Dagster APIs this project uses although Dagster marks them beta, preview or superseded (known and
+# accepted; each process would repeat the notice at every code load and every run):
+# multi_observable_source_asset and backfill_policy (beta), TimeWindowPartitionMapping's
+# allow_nonexistent_upstream_partitions (beta), AssetCheckSpec's partitions_def (preview), the
+# freshness-check builders and `dagster dev` itself (superseded). Ignored in every process of
+# `iact dev` (the webserver, the daemon, code servers and run workers inherit the environment).
+_AVISOS_CONOCIDOS = ",".join(
+    f"ignore:{inicio}"  # PYTHONWARNINGS: each message's literal start, any category
+    for inicio in (
+        "Function `multi_observable_source_asset` is currently in beta",
+        "Parameter `backfill_policy` of function `asset` is currently in beta",
+        "Parameter `allow_nonexistent_upstream_partitions` of initializer",
+        "Specifying a partitions_def on an AssetCheckSpec is currently in preview",
+        "Function `dev_command` is superseded",
+    )
+)
+
+# Lines of `dagster dev` that say nothing happened: sensor ticks that found nothing to do (the
+# daemon's and the sensors' own "0 …" reports), the queue's idle polling, and click's "Aborted!"
+# when a stop arrives during shutdown. Everything else (INFO and above) is forwarded as it comes.
+_SIN_NOVEDAD = re.compile(
+    r"Checking for new runs for sensor: |Sensor \S+ skipped: |Priority sorting and checking tag concurrency"
+    r"|No cursor for event type|- __repository__ - \S+ - (0 |no staging day loaded)|^Aborted!$"
+    # a run's step-by-step DEBUG events (the run's page shows them), a freshness check with
+    # nothing new to judge, the queue full while runs go on
+    r"| - dagster - DEBUG - |has not been updated since the last evaluation\. Skipping|won't launch more"
+)
+_SIRVIENDO = re.compile(r"Serving dagster-webserver on (\S+)")
 
 
 def register(sub) -> None:
@@ -54,8 +84,8 @@ def _tomar_candado(home):
         os.close(fd)
         otro = _leer_candado(ruta)
         raise CliError(
-            f"`iact dev` is already running for IACT_HOME={home} (pid {otro.get('pid', '?')}, "
-            f"{otro.get('url', 'address unknown')}); stop it first"
+            f"`iact dev` ya corre para IACT_HOME={home} (pid {otro.get('pid', '?')}, "
+            f"{otro.get('url', 'dirección desconocida')}); deténgalo primero"
         ) from None
     return fd, ruta, _leer_candado(ruta)
 
@@ -88,7 +118,7 @@ def _limpiar_restos(home_iact, *, avisar: bool = True) -> None:
     if not restos:
         return
     if avisar:
-        print(f"stopping {len(restos)} leftover process(es) of a previous `iact dev`", flush=True)
+        print(f"deteniendo {len(restos)} proceso(s) que dejó un `iact dev` anterior", flush=True)
     for proceso in restos:
         with contextlib.suppress(psutil.NoSuchProcess):
             proceso.terminate()
@@ -123,10 +153,28 @@ def _dev(args) -> int:
         "-p",
         str(args.port),
     ]
-    print(f"Dagster UI on http://{args.host}:{args.port} (DAGSTER_HOME={home}); Ctrl-C stops everything", flush=True)
+    print(f"iniciando Dagster (DAGSTER_HOME={home}); Ctrl-C lo detiene todo", flush=True)
     # A process started in the background inherits SIGINT ignored, and `dagster dev` maps
     # SIGTERM onto whatever SIGINT does: restore the default so it can be stopped at all.
-    proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, start_new_session=True, preexec_fn=_preparar_hijo)
+    # It runs in its Dagster home, not in the project folder: there it would warn that the
+    # project's dagster.yaml "will not be used" (iact copies it into the home, which is used).
+    entorno = {
+        **os.environ,
+        "PYTHONWARNINGS": _AVISOS_CONOCIDOS,
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])),
+    }
+    proc = subprocess.Popen(
+        cmd,
+        cwd=home,
+        env=entorno,
+        start_new_session=True,
+        preexec_fn=_preparar_hijo,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="backslashreplace",
+    )
     _escribir_candado(
         fd,
         {
@@ -136,10 +184,12 @@ def _dev(args) -> int:
             "servidor_propio": bool(urls.embedded and not ya_corria),
         },
     )
+    detenido = []
 
     def _forward(signum, frame):
         # Only `dagster dev` itself: it shuts its webserver, daemon and code servers down in
         # order; signalling the whole group at once leaves it waiting on half-dead children.
+        detenido.append(signum)
         try:
             proc.send_signal(signal.SIGINT)
         except ProcessLookupError:
@@ -148,6 +198,7 @@ def _dev(args) -> int:
     signal.signal(signal.SIGTERM, _forward)
     signal.signal(signal.SIGINT, _forward)
     try:
+        _reenviar(proc.stdout)
         code = proc.wait()
     finally:
         _kill_group_after_grace(proc.pid)
@@ -156,7 +207,22 @@ def _dev(args) -> int:
             _limpiar_restos(home_iact, avisar=False)
             embedded.stop(home_iact)
         _escribir_candado(fd, {})
-    return 0 if code in (0, -signal.SIGINT, -signal.SIGTERM, 130) else code
+    # A stop asked for is a clean end, whatever `dagster dev` answered while shutting down.
+    return 0 if detenido or code in (0, -signal.SIGINT, -signal.SIGTERM, 130) else code
+
+
+def _reenviar(salida) -> None:
+    """`dagster dev`'s lines to stderr, without those that say nothing happened; the UI's
+    address once it serves."""
+    for linea in salida:
+        if _SIN_NOVEDAD.search(linea):
+            continue
+        sirviendo = _SIRVIENDO.search(linea)
+        if sirviendo:
+            print(f"interfaz de Dagster lista: {sirviendo.group(1)}", flush=True)
+            continue
+        sys.stderr.write(linea)
+        sys.stderr.flush()
 
 
 def _preparar_hijo() -> None:

@@ -14,10 +14,11 @@ from iact_pipelines.plataforma.config import load_settings
 
 
 def hora_local(valor: datetime | None) -> str:
-    """A timestamp as people read it: minutes, in the reporting time zone."""
+    """A timestamp as people read it: minutes, in the reporting time zone, labelled with it."""
     if valor is None:
         return ""
-    return valor.astimezone(ZoneInfo(load_settings().zona_horaria)).strftime("%Y-%m-%d %H:%M")
+    # The zone's abbreviation says which clock it is (CST, CDT): the UI shows the browser's.
+    return valor.astimezone(ZoneInfo(load_settings().zona_horaria)).strftime("%Y-%m-%d %H:%M %Z")
 
 
 # Characters a terminal acts on instead of showing: C0/C1 controls and DEL (escape sequences,

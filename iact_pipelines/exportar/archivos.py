@@ -439,7 +439,6 @@ def escribir_pdf(ruta: Path, rep: Reporte, filas: list[dict], desde: date, hasta
         canvas.saveState()
         canvas.setFont("Helvetica", 7)
         canvas.drawString(doc.leftMargin, 0.7 * cm, f"IACT · {rep.tabla} · {desde} a {hasta} · generado {generado}")
-        canvas.drawRightString(doc.pagesize[0] - doc.rightMargin, 0.7 * cm, f"página {doc.page}")
         canvas.restoreState()
 
     doc = SimpleDocTemplate(
@@ -470,11 +469,12 @@ def escribir_pdf(ruta: Path, rep: Reporte, filas: list[dict], desde: date, hasta
 
     tabla = Table(
         [[titulo_columna(c) for c in rep.columnas]]
-        + [[contenido(f[c.nombre], c) for c in rep.columnas] for f in filas],
+        + [[contenido(f[c.nombre], c) for c in rep.columnas] for f in filas]
+        + [totales(rep, filas)],
         colWidths=anchos,
         # Without wrapping text, every row has the same height: giving it spares reportlab
         # measuring every remaining row at each page split (a year of hours is ~250 pages).
-        rowHeights=None if any(c.envolver for c in rep.columnas) else [24] + [11] * len(filas),
+        rowHeights=None if any(c.envolver for c in rep.columnas) else [24] + [11] * (len(filas) + 1),
         repeatRows=1,
     )
     estilo = [
@@ -483,6 +483,7 @@ def escribir_pdf(ruta: Path, rep: Reporte, filas: list[dict], desde: date, hasta
         ("GRID", (0, 0), (-1, -1), 0.25, colors.HexColor("#B0B7C3")),
         ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
         ("FONT", (0, 1), (-1, -1), "Helvetica", 7),
+        ("FONT", (0, -1), (-1, -1), "Helvetica-Bold", 7),
     ]
     estilo += [("ALIGN", (i, 1), (i, -1), "RIGHT") for i, c in enumerate(rep.columnas) if c.tipo in _NUMERICAS]
     tabla.setStyle(TableStyle(estilo))
@@ -497,4 +498,40 @@ def escribir_pdf(ruta: Path, rep: Reporte, filas: list[dict], desde: date, hasta
         Spacer(1, 0.4 * cm),
         tabla,
     ]
-    doc.build(historia, onFirstPage=pie, onLaterPages=pie)
+    doc.build(historia, onFirstPage=pie, onLaterPages=pie, canvasmaker=_lienzo_numerado(doc.rightMargin, 0.7 * cm))
+
+
+def totales(rep: Reporte, filas: list[dict]) -> list[str]:
+    """The table's last row: the period's sum of every count column (averages and rates do not
+    add up: the period's own are in the report's metrics, docs/METRICAS.md)."""
+    fila = [_numero(sum(f[c.nombre] or 0 for f in filas), c.tipo) if c.tipo == "entero" else "" for c in rep.columnas]
+    fila[0] = "Total del periodo"
+    return fila
+
+
+def _lienzo_numerado(margen_derecho: float, altura: float):
+    """A canvas that numbers its pages "página N de M": each page is kept until the last one
+    is known, then drawn with the total."""
+    from reportlab.pdfgen.canvas import Canvas
+
+    class LienzoNumerado(Canvas):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self._paginas: list[dict] = []
+
+        def showPage(self):
+            self._paginas.append(dict(self.__dict__))
+            self._startPage()
+
+        def save(self):
+            total = len(self._paginas)
+            for estado in self._paginas:
+                self.__dict__.update(estado)
+                self.setFont("Helvetica", 7)
+                self.drawRightString(
+                    self._pagesize[0] - margen_derecho, altura, f"página {self._pageNumber} de {total}"
+                )
+                super().showPage()
+            super().save()
+
+    return LienzoNumerado

@@ -219,7 +219,8 @@ AJUSTES: tuple[Ajuste, ...] = (
         "IACT_PARTICIONES_DESDE",
         "2024-01-01",
         parse_fecha,
-        "primer día de las particiones diarias, mensuales y trimestrales (AAAA-MM-DD)",
+        "primer día de las particiones diarias, mensuales y trimestrales (AAAA-MM-DD); sin valor, sobre la "
+        "demo embebida (`make dev`): el primer día de la demo",
     ),
     Ajuste(
         "IACT_UMBRAL_NIVEL_SERVICIO",

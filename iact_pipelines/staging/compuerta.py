@@ -99,7 +99,7 @@ class Veredicto:
     por_centro: dict[str, int] = field(default_factory=dict)  # rows read per allowed center
 
 
-_REFERENCIA = "the median of the same weekday 7, 14, 21 and 28 days earlier"
+_REFERENCIA = "la mediana del mismo día de la semana 7, 14, 21 y 28 días antes"
 
 
 def motivo_volumen(leidas: int, previas: list[int], fraccion: float, pico: float) -> str | None:
@@ -107,14 +107,14 @@ def motivo_volumen(leidas: int, previas: list[int], fraccion: float, pico: float
     previous weeks), or None: no rows at all; fewer than `fraccion` x their median; more than
     `pico` x it (0 disables). With fewer than two reference days only the first applies."""
     if leidas == 0:
-        return "read 0 rows"
+        return "leyó 0 filas"
     if len(previas) < 2:
         return None
     mediana = float(np.median(previas))
     if leidas < fraccion * mediana:
-        return f"read {leidas} rows, under {fraccion:g} x {mediana:g} ({_REFERENCIA})"
+        return f"leyó {leidas} filas, menos de {fraccion:g} x {mediana:g} ({_REFERENCIA})"
     if pico and leidas > pico * mediana:
-        return f"read {leidas} rows, over {pico:g} x {mediana:g} ({_REFERENCIA}): a replayed or doubled day?"
+        return f"leyó {leidas} filas, más de {pico:g} x {mediana:g} ({_REFERENCIA}): ¿un día repetido o duplicado?"
     return None
 
 
@@ -173,7 +173,7 @@ class Volumen:
             del_centro = [c[centro] for _, c in previas if centro in c]
             propio = motivo_volumen(por_centro.get(centro, 0), del_centro, self.fraccion, self.pico)
             if propio is not None and del_centro:
-                motivo = f"center {centro} {propio}"
+                motivo = f"el centro {centro} {propio}"
                 break
         if motivo is None:
             estado = CARGADO
@@ -232,10 +232,10 @@ class Volumen:
 
     def _descripcion(self, v: Veredicto) -> str:
         if v.estado == BLOQUEADO:
-            return f"{v.fecha} {v.motivo}: not published (accept it with --aceptar-dias {v.fecha})"
+            return f"{v.fecha} {v.motivo}: no se publica (acéptelo con --aceptar-dias {v.fecha})"
         if v.estado == ACEPTADO:
-            return f"{v.fecha} {v.motivo}: accepted by {v.aceptado_por}"
-        return f"{v.fecha}: {v.leidas} rows read" + (f" (median {v.mediana:g})" if v.mediana is not None else "")
+            return f"{v.fecha} {v.motivo}: aceptado por {v.aceptado_por}"
+        return f"{v.fecha}: {v.leidas} filas leídas" + (f" (mediana {v.mediana:g})" if v.mediana is not None else "")
 
     def resultado(self, v: Veredicto) -> dg.AssetCheckResult:
         return dg.AssetCheckResult(
@@ -270,9 +270,9 @@ class Volumen:
             passed=not bloqueados,
             severity=dg.AssetCheckSeverity.WARN,
             description=(
-                f"blocked: {', '.join(bloqueados)} (see each day's evaluation)"
+                f"retenidos: {', '.join(bloqueados)} (vea la evaluación de cada día)"
                 if bloqueados
-                else f"every day of the range passed ({len(self.veredictos)} days)"
+                else f"todos los días del rango pasaron ({len(self.veredictos)} días)"
             ),
             metadata={
                 "dias_bloqueados": dg.MetadataValue.json(bloqueados),
@@ -292,7 +292,7 @@ def tasa_rechazo_dia(clave: dg.AssetKey, dia: str, fila, maxima: float, objetivo
         target_materialization_data=objetivo,
         severity=dg.AssetCheckSeverity.ERROR,
         blocking=True,
-        description=f"{dia}: rejected share {tasa:.2%} ({'above' if tasa > maxima else 'within'} {maxima:.2%})",
+        description=f"{dia}: tasa de rechazo {tasa:.2%} ({'sobre' if tasa > maxima else 'dentro de'} {maxima:.2%})",
         metadata={
             "leidos": int(fila["leidos"]),
             "rechazados": int(fila["rechazados"]),
@@ -319,9 +319,9 @@ def tasa_rechazo(
         passed=excedidos.empty,
         severity=severidad,
         description=(
-            f"rejected share above {maxima:.2%} on {', '.join(f'{d} ({t:.2%})' for d, t in excedidos.items())}"
+            f"tasa de rechazo sobre {maxima:.2%} en {', '.join(f'{d} ({t:.2%})' for d, t in excedidos.items())}"
             if not excedidos.empty
-            else f"rejected share within {maxima:.2%} on every day"
+            else f"tasa de rechazo dentro de {maxima:.2%} todos los días"
         ),
         metadata={
             "leidos": leidos,
@@ -362,8 +362,8 @@ def falla_si_retenidos(context: dg.AssetExecutionContext, juez: Volumen) -> dg.F
     if context.has_partition_key or not retenidos or _reportes_en_el_run(context):
         return None
     return dg.Failure(
-        description=f"{context.asset_key.to_user_string()}: {', '.join(retenidos)} held back by the "
-        "volumen or tasa_rechazo check (their reports are not rebuilt; the other days were loaded)",
+        description=f"{context.asset_key.to_user_string()}: {', '.join(retenidos)} retenido(s) por el check "
+        "volumen o tasa_rechazo (sus reportes no se reconstruyen; los demás días se cargaron)",
         metadata={"dias_retenidos": dg.MetadataValue.json(retenidos)},
         allow_retries=False,
     )

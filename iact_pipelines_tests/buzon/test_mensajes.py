@@ -207,7 +207,8 @@ def test_cli_buzon(gente, capsys):
     assert main(["buzon", "listar", "--usuario", "beto"]) == 0
     lineas = capsys.readouterr().out.splitlines()
     assert lineas[0].split() == ["ID", "FECHA", "DE", "PRIORIDAD", "TIPO", "LEÍDO", "ASUNTO"]
-    assert lineas[2].split()[:1] + lineas[2].split()[3:] == [
+    # FECHA is local time with its zone: "2026-12-04 12:30 CST", three words
+    assert lineas[2].split()[:1] + lineas[2].split()[4:] == [
         "2",
         "(sistema)",
         "medium",
@@ -216,15 +217,17 @@ def test_cli_buzon(gente, capsys):
         "Run",
         "fallido",
     ]
-    assert lineas[3].split()[:1] + lineas[3].split()[3:] == ["1", "ana", "high", "info", "no", "Reunión"]
+    assert lineas[3].split()[:1] + lineas[3].split()[4:] == ["1", "ana", "high", "info", "no", "Reunión"]
 
     assert main(["buzon", "contar", "--usuario", "beto", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == {"usuario": "beto", "no_leidos": 2}
 
     assert main(["buzon", "leer", "1", "--usuario", "beto"]) == 0
     texto = capsys.readouterr().out
-    assert "De:        ana" in texto and "Asunto:    Reunión" in texto and texto.endswith("\n\nMañana 10:00\n")
-    assert "Expira:    3000-01-01 00:00" in texto  # shown through 2999-12-31, local time
+    # the message first: subject, sender, date, the body; its bookkeeping after it
+    assert texto.startswith("Asunto:    Reunión\nDe:        ana\nFecha:     ")
+    assert "\n\nMañana 10:00\n\n(mensaje 1 para beto, prioridad high, info, " in texto
+    assert "expira 3000-01-01 00:00 CST" in texto  # shown through 2999-12-31, local time
 
     assert main(["buzon", "listar", "--usuario", "beto", "--no-leidos", "--json"]) == 0
     [solo] = json.loads(capsys.readouterr().out)
@@ -293,7 +296,7 @@ def test_cli_muestra_los_caracteres_de_control_escapados(gente, capsys):
     assert "Asunto:    Hola\\e[2J\\nDe:        jefe\\rfin\\u202e\n" in salida
     assert "  nota\\e: x\\ny\n" in salida
     # The body keeps its line breaks and tabs; escape sequences and C1 controls show escaped.
-    assert salida.endswith("\n\nlínea 1\n\tlínea 2\\e]0;titulo\\x07\\x9b31m\n")
+    assert "\n\nlínea 1\n\tlínea 2\\e]0;titulo\\x07\\x9b31m\n\n(mensaje " in salida
     assert not any(c in salida for c in "\x1b\x07\x9b\r")
 
     # --json stays exact: decoding gives back the very same text, yet nothing raw reaches the terminal.

@@ -1,4 +1,5 @@
-"""`iact dev` brings the UI up on the configured databases and stops everything on SIGTERM."""
+"""`iact dev` brings the UI up on the configured databases, keeps the terminal quiet and stops
+everything on SIGTERM with exit status 0."""
 
 import os
 import signal
@@ -17,8 +18,8 @@ def test_dev_serves_graphql_and_stops_cleanly_on_sigterm(pg_urls, tmp_path):
     proc = subprocess.Popen(
         [sys.executable, "-m", "iact_pipelines.cli", "dev", "--port", str(port)],
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         start_new_session=True,
     )
     try:
@@ -26,7 +27,7 @@ def test_dev_serves_graphql_and_stops_cleanly_on_sigterm(pg_urls, tmp_path):
         answer = None
         while time.monotonic() < deadline and answer is None:
             time.sleep(1)
-            assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+            assert proc.poll() is None, proc.stdout.read().decode()[-2000:]
             try:
                 answer = graphql(port, "{ version }")
             except OSError:
@@ -47,8 +48,13 @@ def test_dev_serves_graphql_and_stops_cleanly_on_sigterm(pg_urls, tmp_path):
         descendants = psutil.Process(proc.pid).children(recursive=True)
         assert len(descendants) >= 3  # dagster dev, webserver, daemon (and code servers)
 
+        time.sleep(20)  # a few sensor ticks (every 15 s) with nothing to do
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0
+        terminal = proc.stdout.read().decode()
+        assert f"interfaz de Dagster lista: http://127.0.0.1:{port}" in terminal
+        for ruido in ("Warning", "Traceback", "Aborted!", "Checking for new runs for sensor", "skipped:", "will not"):
+            assert ruido not in terminal, terminal
         time.sleep(0.5)
         alive = [p for p in descendants if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
         assert alive == []

@@ -49,7 +49,7 @@ def test_one_dev_per_home_and_a_clean_restart_after_kill_9(pg_urls, tmp_path):
         codigo = segundo.wait(timeout=30)
         lineas = segundo.stderr.read().decode().strip().splitlines()
         assert codigo == 2
-        assert len(lineas) == 1 and f"already running for IACT_HOME={tmp_path} (pid {primero.pid}" in lineas[0]
+        assert len(lineas) == 1 and f"ya corre para IACT_HOME={tmp_path} (pid {primero.pid}" in lineas[0]
         assert graphql(port, "{ version }")["data"]["version"]  # the first keeps serving
 
         os.kill(primero.pid, signal.SIGKILL)  # only `iact dev` itself, not its children

@@ -147,6 +147,10 @@ def test_pdf_llamadas_dia_titulo_periodo_tabla_y_grafico(reportes, tmp_path):
     assert "2024-03-02\n9\n1,000\n500\n499\n12.50\n180.25\n87.50" in texto
     assert "2024-03-01\n23\n230\n115\n114\n12.50\n180.25\n87.50" in texto
     assert "2024-03-05" not in texto
+    # the period's totals of the count columns close the table; pages say how many there are
+    # calls 2,760 + 1,000; answered 1,380 + 500; abandoned 1,357 + 499 (the fixture's rows)
+    assert "Total del periodo\n3,760\n1,880\n1,856" in texto
+    assert "página 1 de 2" in texto and "página 2 de 2" in texto
 
 
 def test_datos_del_grafico(reportes):

@@ -76,7 +76,7 @@ def test_an_empty_day_is_blocked_and_keeps_its_previous_rows(ivr_writer, warehou
     assert cargas(warehouse) == [(DIA, "bloqueado", 0, 0, None, None)]
     (evaluacion,) = volumen(result)
     assert (evaluacion.passed, evaluacion.partition, evaluacion.blocking) == (False, DIA, True)
-    assert evaluacion.description.startswith(f"{DIA} read 0 rows: not published")
+    assert evaluacion.description.startswith(f"{DIA} leyó 0 filas: no se publica")
     # what the alert sensor and the etl_jobs mirror read: the run failed on the blocking check
     (record,) = instance.get_run_records(limit=1)
     resumen = seguimiento.resumir_run(instance, record)
@@ -397,8 +397,8 @@ def test_each_center_is_judged_on_its_own_and_a_doubled_day_is_held(ivr_writer, 
     motivos = dict(
         warehouse.execute("SELECT fecha::text, motivo FROM staging_cargas WHERE estado = 'bloqueado'").fetchall()
     )
-    assert motivos[DIA].startswith(f"center {PUE} read 0 rows")
-    assert motivos[siguiente].startswith("read 90 rows, over 1.8 x 20")
+    assert motivos[DIA].startswith(f"el centro {PUE} leyó 0 filas")
+    assert motivos[siguiente].startswith("leyó 90 filas, más de 1.8 x 20")
     # the doubled day's failure reaches the inbox once, sent to the volumen section of the RUNBOOK
     warehouse.execute("INSERT INTO usuarios (nombre, es_admin, activo) VALUES ('ana', true, true)")
     monkeypatch.setattr(sensores, "MARGEN_S", 0.0)
@@ -416,16 +416,16 @@ def test_each_center_is_judged_on_its_own_and_a_doubled_day_is_held(ivr_writer, 
 def test_the_volume_rule_over_a_table_of_days():
     casos = [
         # leidas, previas, fraccion, pico -> start of the reason (None: a believable day)
-        (0, [], 0.5, 1.8, "read 0 rows"),
-        (0, [100, 100], 0.5, 1.8, "read 0 rows"),
+        (0, [], 0.5, 1.8, "leyó 0 filas"),
+        (0, [100, 100], 0.5, 1.8, "leyó 0 filas"),
         (5, [], 0.5, 1.8, None),  # no history: only an empty day is held
         (5, [100], 0.5, 1.8, None),  # one reference day is not a median
-        (49, [100, 100], 0.5, 1.8, "read 49 rows, under 0.5 x 100"),
+        (49, [100, 100], 0.5, 1.8, "leyó 49 filas, menos de 0.5 x 100"),
         (50, [100, 100], 0.5, 1.8, None),
         (180, [100, 100], 0.5, 1.8, None),
-        (181, [100, 100], 0.5, 1.8, "read 181 rows, over 1.8 x 100"),
+        (181, [100, 100], 0.5, 1.8, "leyó 181 filas, más de 1.8 x 100"),
         (500, [100, 100], 0.5, 0, None),  # pico 0: spikes not judged
-        (99, [100, 200, 300, 400], 0.4, 1.8, "read 99 rows, under 0.4 x 250"),
+        (99, [100, 200, 300, 400], 0.4, 1.8, "leyó 99 filas, menos de 0.4 x 250"),
     ]
     for leidas, previas, fraccion, pico, esperado in casos:
         motivo = compuerta.motivo_volumen(leidas, previas, fraccion, pico)
