@@ -5,7 +5,7 @@ from __future__ import annotations
 
 def register(sub) -> None:
     parser = sub.add_parser("db", help="preparación de las bases de datos")
-    dbsub = parser.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    dbsub = parser.add_subparsers(dest="db_command", required=True, metavar="ACCION", title="acciones")
     migrate = dbsub.add_parser("migrate", help="crea las bases que falten y aplica las migraciones pendientes")
     migrate.set_defaults(func=_migrate)
     stop = dbsub.add_parser("stop", help="detiene el PostgreSQL embebido")

@@ -38,7 +38,7 @@ class ConfigError(ValueError):
 
 def parse_url(name: str, raw: str) -> str:
     if not _URL_RE.match(raw):
-        raise ConfigError(f"{name}: {redact(raw)!r} is not a postgresql:// URL")
+        raise ConfigError(f"{name}: {redact(raw)!r} no es una URL postgresql://")
     return raw
 
 
@@ -54,10 +54,12 @@ def parse_direccion(name: str, raw: str) -> str:
 def parse_centros(name: str, raw: str) -> tuple[str, ...]:
     centros = tuple(c.strip() for c in raw.split(",") if c.strip())
     if not centros:
-        raise ConfigError(f"{name} is empty: give at least one 8-digit center code")
+        raise ConfigError(f"{name} está vacío: indique al menos un código de centro de 8 dígitos")
     bad = [c for c in centros if not _CENTRO_RE.match(c)]
     if bad:
-        raise ConfigError(f"{name}: unknown center code {bad[0]!r} (expected 8 digits, e.g. {CENTRO_NACIONAL})")
+        raise ConfigError(
+            f"{name}: código de centro desconocido {bad[0]!r} (se esperan 8 dígitos, p. ej. {CENTRO_NACIONAL})"
+        )
     return centros
 
 
@@ -65,7 +67,7 @@ def parse_zona(name: str, raw: str) -> str:
     try:
         ZoneInfo(raw)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"{name}: unknown time zone {raw!r} (e.g. America/Mexico_City)") from None
+        raise ConfigError(f"{name}: zona horaria desconocida {raw!r} (p. ej. America/Mexico_City)") from None
     return raw
 
 
@@ -80,14 +82,14 @@ EJECUTORES = ("en_proceso", "multiproceso", "celery")
 def parse_ejecutor(name: str, raw: str) -> str:
     valor = raw.strip().lower()
     if valor not in EJECUTORES:
-        raise ConfigError(f"{name}: {raw!r} is not an executor (one of: {', '.join(EJECUTORES)})")
+        raise ConfigError(f"{name}: {raw!r} no es un ejecutor (uno de: {', '.join(EJECUTORES)})")
     return valor
 
 
 def parse_url_cola(name: str, raw: str) -> str:
     """A Celery broker or result backend address (amqp://, pyamqp://, redis://, rpc://)."""
     if not re.match(r"^(py)?amqps?://|^rediss?://|^rpc://", raw):
-        raise ConfigError(f"{name}: {redact(raw)!r} is not an amqp://, redis:// or rpc:// address")
+        raise ConfigError(f"{name}: {redact(raw)!r} no es una dirección amqp://, redis:// o rpc://")
     return raw
 
 
@@ -95,7 +97,7 @@ def parse_fecha(name: str, raw: str) -> date:
     try:
         return date.fromisoformat(raw)
     except ValueError:
-        raise ConfigError(f"{name}: {raw!r} is not a date (YYYY-MM-DD)") from None
+        raise ConfigError(f"{name}: {raw!r} no es una fecha (AAAA-MM-DD)") from None
 
 
 def parse_number(name: str, raw: str) -> float:
@@ -104,9 +106,9 @@ def parse_number(name: str, raw: str) -> float:
     try:
         value = float(raw)
     except ValueError:
-        raise ConfigError(f"{name}: {raw!r} is not a number") from None
+        raise ConfigError(f"{name}: {raw!r} no es un número") from None
     if not low <= value <= high:
-        raise ConfigError(f"{name}: {value} is outside {low}..{high}")
+        raise ConfigError(f"{name}: {value} está fuera de {low}..{high}")
     return value
 
 
@@ -133,7 +135,7 @@ def parse_hora(name: str, raw: str) -> tuple[int, int]:
     """A local time of day, HH:MM."""
     m = re.fullmatch(r"(\d{1,2}):(\d{2})", raw.strip())
     if not m or int(m.group(1)) > 23 or int(m.group(2)) > 59:
-        raise ConfigError(f"{name}: {raw!r} is not a time of day (HH:MM, e.g. 07:00)")
+        raise ConfigError(f"{name}: {raw!r} no es una hora del día (HH:MM, p. ej. 07:00)")
     return int(m.group(1)), int(m.group(2))
 
 
@@ -141,7 +143,7 @@ def parse_horas(name: str, raw: str) -> int:
     """Whole hours within the setting's bounds."""
     valor = parse_number(name, raw)
     if valor != int(valor):
-        raise ConfigError(f"{name}: {raw!r} is not a whole number of hours")
+        raise ConfigError(f"{name}: {raw!r} no es un número entero de horas")
     return int(valor)
 
 

@@ -273,7 +273,7 @@ def test_cli_buzon(gente, capsys):
         )
         == 2
     )
-    assert capsys.readouterr().err == "iact: error: --expira: '31/12/2999' is not a date (YYYY-MM-DD)\n"
+    assert capsys.readouterr().err == "iact: error: --expira: '31/12/2999' no es una fecha (AAAA-MM-DD)\n"
     assert main(["buzon", "listar", "--usuario", "nadie"]) == 2
     assert capsys.readouterr().err == "iact: error: usuario desconocido: 'nadie'\n"
     assert main(["buzon", "listar", "--usuario", "ana"]) == 0

@@ -12,7 +12,7 @@ IACT = [sys.executable, "-m", "iact_pipelines.cli"]
 
 @pytest.mark.parametrize(
     "valor, mensaje",
-    [("mucho", "IACT_VOLUMEN_MINIMO: 'mucho' is not a number"), ("1.5", "IACT_VOLUMEN_MINIMO: 1.5 is outside 0..1")],
+    [("mucho", "IACT_VOLUMEN_MINIMO: 'mucho' no es un número"), ("1.5", "IACT_VOLUMEN_MINIMO: 1.5 está fuera de 0..1")],
 )
 def test_a_bad_volumen_minimo_stops_materializar_before_any_run(instance, valor, mensaje):
     proc = subprocess.run(

@@ -148,7 +148,7 @@ def test_a_failed_run_exits_non_zero_with_one_line(warehouse, instance, cli_env,
     "argumentos, mensaje",
     [
         (["--desde", "2024-05-07", "--hasta", "2024-05-01"], "es anterior a --desde"),
-        (["--desde", "2024-13-01", "--hasta", "2024-05-01"], "is not a date"),
+        (["--desde", "2024-13-01", "--hasta", "2024-05-01"], "no es una fecha"),
         (["--desde", "2023-12-01", "--hasta", "2024-01-05"], "anterior a la primera partición"),
         (["--desde", "2024-05-01", "--hasta", "2999-01-01"], "posterior al último día"),
         (["--desde", "2024-05-01", "--hasta", "2024-05-02", "--activos", "nada/*"], "no nombra ningún asset"),

@@ -114,7 +114,7 @@ def test_calls_start_on_their_local_day_across_dst_changes(zona, dia):
     "argv, mensaje",
     [
         (["--desde", "2025-03-02", "--hasta", "2025-03-01"], "--hasta 2025-03-01 es anterior a --desde 2025-03-02"),
-        (["--desde", "2025-02-30", "--hasta", "2025-03-01"], "--desde: '2025-02-30' is not a date"),
+        (["--desde", "2025-02-30", "--hasta", "2025-03-01"], "--desde: '2025-02-30' no es una fecha"),
         (["--desde", "2025-03-01", "--hasta", "2025-03-01", "--llamadas-por-dia", "0"], "entre 1 y"),
         (["--desde", "2025-03-01", "--hasta", "2025-03-01", "--llamadas-por-dia", "mil"], "no es un número entero"),
     ],

@@ -281,7 +281,7 @@ def test_errores_de_uso(reportes, tmp_path, capsys):
     )
     assert "periodo al revés" in capsys.readouterr().err
     assert main(["exportar", "trimestral", "--desde", "2024-13-01", "--hasta", "2024-12-31", "--formato", "csv"]) == 2
-    assert capsys.readouterr().err == "iact: error: --desde: '2024-13-01' is not a date (YYYY-MM-DD)\n"
+    assert capsys.readouterr().err == "iact: error: --desde: '2024-13-01' no es una fecha (AAAA-MM-DD)\n"
     with pytest.raises(ExportError, match="reporte desconocido"):
         exportar.exportar(reportes, "ventas", D1, D2, "csv", tmp_path / "x.csv")
     with pytest.raises(ExportError, match="formato desconocido"):

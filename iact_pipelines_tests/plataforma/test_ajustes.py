@@ -35,9 +35,9 @@ def test_the_resource_carries_settings_of_the_table_through_their_parsers(monkey
     monkeypatch.setenv("IACT_VOLUMEN_MINIMO", "1.5")
     assert build_resources()["settings"].volumen_minimo == dg.EnvVar("IACT_VOLUMEN_MINIMO")
     textos = {campo: config.por_campo(campo).defecto for campo in PipelineSettings.model_fields}
-    with pytest.raises(ConfigError, match=r"^IACT_VOLUMEN_MINIMO: 1.5 is outside 0..1$"):
+    with pytest.raises(ConfigError, match=r"^IACT_VOLUMEN_MINIMO: 1.5 está fuera de 0..1$"):
         PipelineSettings(**{**textos, "volumen_minimo": "1.5"}).volumen_minimo_fraccion()
-    with pytest.raises(ConfigError, match=r"^IACT_VOLUMEN_MINIMO: 1.5 is outside 0..1$"):
+    with pytest.raises(ConfigError, match=r"^IACT_VOLUMEN_MINIMO: 1.5 está fuera de 0..1$"):
         config.validar()
 
 
@@ -59,5 +59,5 @@ def test_importing_the_partitions_reads_no_setting():
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == [
-        "IACT_ZONA_HORARIA: unknown time zone 'Mars/Olympus' (e.g. America/Mexico_City)"
+        "IACT_ZONA_HORARIA: zona horaria desconocida 'Mars/Olympus' (p. ej. America/Mexico_City)"
     ]

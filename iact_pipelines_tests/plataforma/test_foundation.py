@@ -67,7 +67,7 @@ def test_bad_url_is_one_clear_line():
 @pytest.mark.parametrize(
     "env, expected",
     [
-        ({"IACT_WAREHOUSE_URL": "mysql://x@y/z"}, "is not a postgresql:// URL"),
+        ({"IACT_WAREHOUSE_URL": "mysql://x@y/z"}, "no es una URL postgresql://"),
         (
             {
                 "IACT_WAREHOUSE_URL": "postgresql://u:pw@127.0.0.1:1/z",
@@ -76,8 +76,8 @@ def test_bad_url_is_one_clear_line():
             },
             "cannot connect",
         ),
-        ({"IACT_CENTROS": "19028031,ABC"}, "unknown center code 'ABC'"),
-        ({"IACT_ZONA_HORARIA": "Mars/Olympus"}, "unknown time zone"),
+        ({"IACT_CENTROS": "19028031,ABC"}, "código de centro desconocido 'ABC'"),
+        ({"IACT_ZONA_HORARIA": "Mars/Olympus"}, "zona horaria desconocida"),
     ],
 )
 def test_cli_configuration_mistakes_stop_with_one_line(env, expected, tmp_path):
