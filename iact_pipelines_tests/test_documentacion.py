@@ -31,9 +31,8 @@ DOCUMENTOS = [PROJECT_ROOT / "README.md", *sorted((PROJECT_ROOT / "docs").glob("
 _BLOQUE = re.compile(r"^[ \t]*```(\w*)\n(.*?)^[ \t]*```", re.M | re.S)
 _LENGUAJES = {"console", "sql", "text", "yaml"}  # yaml: a configuration file's content, not run
 _FALLA = "# termina con error"
-# Not scanned: what is not the project's text, and the applied migrations (a changed file stops
-# `iact db migrate` on every existing warehouse: their comments stay as they were applied).
-_FUERA = {".venv", ".iact", ".git", "exports", "build", "__pycache__", "migrations"}
+# Not scanned: what is not the project's own text.
+_FUERA = {".venv", ".iact", ".git", "exports", "build", "__pycache__"}
 
 
 def _bloques(ruta: Path, lenguaje: str) -> list[str]:

@@ -497,6 +497,7 @@ _ESPERAS = (
     *_auditoria(),
 )
 
+
 def _anclar(t: Tabla) -> Tabla:
     """The table with its columns' formula references pointing at its own section."""
     columnas = tuple(replace(c, descripcion=c.descripcion.replace(_ANCLA, t.nombre)) for c in t.columnas)
