@@ -29,9 +29,9 @@ class SinAdministradores(RuntimeError):
     """There is nobody to deliver an alert to: the tick keeps it (its cursor stays), never drops it.
     `retenidas` holds one line per held alert, for the sensor's log."""
 
-    def __init__(self, mensaje: str, retenidas: list[str]):
+    def __init__(self, mensaje: str, retenidas: list[str] | None = None):
         super().__init__(mensaje)
-        self.retenidas = retenidas
+        self.retenidas = retenidas or [mensaje]
 
 
 @dataclass(frozen=True)
