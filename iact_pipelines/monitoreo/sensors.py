@@ -209,8 +209,8 @@ def revisar_fallos(
             break
     nuevo = json.dumps({"id": posicion, "espera": espera}, sort_keys=True)
     informe = (
-        f"{corridas} failed run(s) alerted ({escritas} new message(s)); "
-        f"{len(espera)} waiting for an automatic retry; cursor at event {posicion}"
+        f"{corridas} corrida(s) fallida(s) alertada(s) ({escritas} mensaje(s) nuevo(s)); "
+        f"{len(espera)} a la espera de un reintento automático; cursor en el evento {posicion}"
     )
     return nuevo, informe
 
@@ -297,7 +297,7 @@ def espejar_runs(
         if ocupadas or _sin_tiempo(inicio):
             break
     nuevo = json.dumps({"ids": posiciones}, sort_keys=True)
-    informe = f"{reflejadas} run state(s) mirrored into etl_jobs"
+    informe = f"{reflejadas} estado(s) de corrida copiado(s) a etl_jobs"
     if ocupadas:
         informe += f"; {len(ocupadas)} run(s) busy loading, retried next tick"
     return nuevo, informe

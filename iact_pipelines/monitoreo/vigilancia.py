@@ -109,6 +109,8 @@ def fallar_runs_muertos(
 def runs_muertos(context: dg.SensorEvaluationContext):
     """Dead-run detection."""
     fallados = fallar_runs_muertos(context.instance)
-    informe = f"{len(fallados)} dead run(s) failed" + (f": {', '.join(fallados)}" if fallados else "")
+    informe = f"{len(fallados)} corrida(s) muerta(s) marcada(s) como fallida(s)" + (
+        f": {', '.join(fallados)}" if fallados else ""
+    )
     context.log.info(informe)
     return dg.SkipReason(informe)

@@ -305,7 +305,7 @@ def construir_reporte(
     segundos = time.perf_counter() - reloj
     desde, hasta, tabla = obra.desde, obra.hasta, reporte.tabla
     context.log.info(
-        f"{tabla}: {obra.registros} rows for [{desde}, {hasta}) ({len(context.partition_keys)} partitions)"
+        f"{tabla}: {obra.registros} filas para [{desde}, {hasta}) ({len(context.partition_keys)} particiones)"
     )
     if obra.retenidos:
         raise _fallo_por_retenidos(context, obra)

@@ -189,9 +189,9 @@ def _cargar_sin_bloqueados(lote: Lote) -> Resumen:
             lote.excluidos = exc.dias
             continue
         lote.context.log.info(
-            f"{lote.asset_key} {lote.ventana.rango()}: {resumen.total('leidos')} read, "
-            f"{resumen.total('cargados')} loaded, {resumen.total('rechazados')} rejected, "
-            f"{resumen.total('advertidos')} warned"
+            f"{lote.asset_key} {lote.ventana.rango()}: {resumen.total('leidos')} leídas, "
+            f"{resumen.total('cargados')} cargadas, {resumen.total('rechazados')} rechazadas, "
+            f"{resumen.total('advertidos')} con advertencia"
         )
         return resumen
     raise dg.Failure(

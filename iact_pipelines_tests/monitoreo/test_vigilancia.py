@@ -55,7 +55,7 @@ def _detectar_alertar_espejar(instance, warehouse, run_id):
     assert estado == "failed" and "ya no existe" in error
     # a second pass writes nothing new: alerted once
     resultado = vigilancia.runs_muertos(dg.build_sensor_context(instance=instance, resources=build_resources()))
-    assert resultado.skip_message == "0 dead run(s) failed"
+    assert resultado.skip_message == "0 corrida(s) muerta(s) marcada(s) como fallida(s)"
 
 
 def test_a_killed_cli_run_is_failed_alerted_and_mirrored(urls, warehouse, instance, admins, monkeypatch):

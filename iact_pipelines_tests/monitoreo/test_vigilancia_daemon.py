@@ -232,7 +232,7 @@ def test_a_killed_daemon_launched_run_is_failed_alerted_mirrored_and_the_queue_m
             assert _estado(instance, tercero) == dg.DagsterRunStatus.QUEUED
 
             resultado = vigilancia.runs_muertos(dg.build_sensor_context(instance=instance, resources=build_resources()))
-            assert resultado.skip_message == f"1 dead run(s) failed: {primero}"
+            assert resultado.skip_message == f"1 corrida(s) muerta(s) marcada(s) como fallida(s): {primero}"
             run = instance.get_run_by_id(primero)
             assert run.status == dg.DagsterRunStatus.FAILURE
             assert run.tags[WILL_RETRY_TAG] == "false"  # alerted now, no automatic retry
@@ -262,7 +262,7 @@ def test_a_killed_daemon_launched_run_is_failed_alerted_mirrored_and_the_queue_m
             assert _estado(instance, segundo) == dg.DagsterRunStatus.STARTED
             # A second pass fails nothing and alerts nobody again; no automatic retry was made.
             resultado = vigilancia.runs_muertos(dg.build_sensor_context(instance=instance, resources=build_resources()))
-            assert resultado.skip_message == "0 dead run(s) failed"
+            assert resultado.skip_message == "0 corrida(s) muerta(s) marcada(s) como fallida(s)"
             sensors.alertas_fallos(dg.build_sensor_context(instance=instance, resources=build_resources()))
             assert warehouse.execute("SELECT count(*) FROM internal_messages").fetchone() == (len(admins),)
             # (the freshness sensor's own check runs aside)
@@ -307,7 +307,7 @@ def test_a_killed_worker_whose_code_server_lives_is_failed_by_dagster_once_and_r
                 log,
             )
             resultado = vigilancia.runs_muertos(dg.build_sensor_context(instance=instance, resources=build_resources()))
-            assert resultado.skip_message == "0 dead run(s) failed"
+            assert resultado.skip_message == "0 corrida(s) muerta(s) marcada(s) como fallida(s)"
             fallos = instance.all_logs(primero, of_type=DagsterEventType.RUN_FAILURE)
             assert len(fallos) == 1
             motores = instance.all_logs(primero, of_type=DagsterEventType.ENGINE_EVENT)
