@@ -261,7 +261,7 @@ def resumir_run(instance: dg.DagsterInstance, record: RunRecord) -> ResumenRun:
     run = record.dagster_run
     resumen = ResumenRun(
         run_id=run.run_id,
-        job_name=nombre_del_run(run),
+        job_name=run.job_name,  # a person's name for it once its planned assets are read, below
         estado=_ESTADO_ETL.get(run.status, "running"),
         estado_dagster=run.status.value,
         particion=particion_de(dict(run.tags)),

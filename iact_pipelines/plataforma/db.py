@@ -292,17 +292,27 @@ def lock_partition(conn: psycopg.Connection, table: str, partition: str) -> None
         )
 
 
+# The sessions holding the advisory lock of key (alto, bajo): the key's two 32-bit halves, as
+# pg_locks shows a bigint key.
+_TITULARES = """FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+  AND l.classid::bigint = %(alto)s AND l.objid::bigint = %(bajo)s"""
+
+
+def _mitades(key: int) -> dict[str, int]:
+    unsigned = key & 0xFFFFFFFFFFFFFFFF
+    return {"alto": unsigned >> 32, "bajo": unsigned & 0xFFFFFFFF}
+
+
 # A loader frozen in the middle of its COPY (SIGSTOP, a stalled network) is "active" at the
 # server, waiting for data that never comes: statement_timeout does not interrupt a backend
 # waiting on its client, and the idle-transaction timeout does not apply. Whoever waits for its
 # lock ends it instead, once its COPY has lasted IACT_PG_CARGA_SIN_PROGRESO_S (one COPY is one
 # chunk of a load: a few seconds when it progresses). Its transaction rolls back: the day keeps
 # its previous rows.
-_TERMINAR_COPIA_DETENIDA = """
-SELECT pg_terminate_backend(a.pid) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
-  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-  AND l.classid::bigint = %(alto)s AND l.objid::bigint = %(bajo)s
+_TERMINAR_COPIA_DETENIDA = f"""
+SELECT pg_terminate_backend(a.pid) {_TITULARES}
   AND a.state = 'active' AND a.wait_event = 'ClientRead' AND a.query ILIKE 'COPY %%'
   AND a.query_start < clock_timestamp() - make_interval(secs => %(plazo)s)
 """
@@ -317,8 +327,7 @@ def esperar_bloqueo(conn: psycopg.Connection, key: int, *, compartido: bool = Fa
     toma = "SELECT pg_advisory_xact_lock_shared(%s)" if compartido else "SELECT pg_advisory_xact_lock(%s)"
     limite = valor("IACT_PG_LOCK_TIMEOUT_S")
     hasta = time.monotonic() + limite if limite else None
-    unsigned = key & 0xFFFFFFFFFFFFFFFF
-    titular = {"alto": unsigned >> 32, "bajo": unsigned & 0xFFFFFFFF, "plazo": valor("IACT_PG_CARGA_SIN_PROGRESO_S")}
+    titular = {**_mitades(key), "plazo": valor("IACT_PG_CARGA_SIN_PROGRESO_S")}
     conn.execute("SELECT set_config('lock_timeout', %s, true)", (_TRAMO_DE_ESPERA,))
     while True:
         try:
@@ -337,19 +346,13 @@ def esperar_bloqueo(conn: psycopg.Connection, key: int, *, compartido: bool = Fa
     return True
 
 
-_TITULAR = """
-SELECT a.pid, a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
-  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-  AND l.classid::bigint = %s AND l.objid::bigint = %s
-"""
+_TITULAR = f"SELECT a.pid, a.application_name {_TITULARES}"
 PREFIJO_RUN = "iact run "
 
 
 def lock_holder(conn: psycopg.Connection, key: int) -> str | None:
     """Who holds an advisory lock: `run <run id> (pid N)` for a run's session, else its pid."""
-    unsigned = key & 0xFFFFFFFFFFFFFFFF
-    row = conn.execute(_TITULAR, (unsigned >> 32, unsigned & 0xFFFFFFFF)).fetchone()
+    row = conn.execute(_TITULAR, _mitades(key)).fetchone()
     if row is None:
         return None
     pid, app = row

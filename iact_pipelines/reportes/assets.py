@@ -108,6 +108,8 @@ class _Construccion:
     registros: int = 0
     cifras: dict = field(default_factory=dict)
     por_particion: dict[str, dict] = field(default_factory=dict)  # each written partition's own figures
+    periodos: dict[str, tuple[date, date]] = field(default_factory=dict)  # periods: each key's days
+    cargas: dict[str, dict] = field(default_factory=dict)  # periods: each key's loaded days, final
     previa: str = ""
 
     @property
@@ -195,11 +197,10 @@ def _fuera_de_la_ventana(context, conn: psycopg.Connection, obra: _Construccion)
                 conn, [reporte.clave_staging.to_user_string()], obra.desde, obra.hasta
             )
             return obra.retenidos
-        periodos = _periodos(context)
-        obra.vacios = [
-            k for k, (d, h) in periodos.items() if not _cifras_del_periodo(conn, obra, d, h)["dias_cargados"]
-        ]
-    return [dia for k in obra.vacios for dia in fechas.dias_semiabiertos(*periodos[k])]
+        obra.periodos = _periodos(context)
+        obra.cargas = {k: _cifras_del_periodo(conn, obra, d, h) for k, (d, h) in obra.periodos.items()}
+        obra.vacios = [k for k, cifras in obra.cargas.items() if not cifras["dias_cargados"]]
+    return [dia for k in obra.vacios for dia in fechas.dias_semiabiertos(*obra.periodos[k])]
 
 
 def _escribir(context: dg.AssetExecutionContext, warehouse: WarehouseResource, settings, obra: _Construccion):
@@ -213,20 +214,18 @@ def _escribir(context: dg.AssetExecutionContext, warehouse: WarehouseResource, s
         if len(obra.segmentos) != 1:
             obra.cifras = {}  # headline figures of one segment would misdescribe the window
         with conn.transaction():
-            if not reporte.diario:
-                periodos = _periodos(context)
-                for clave in (k for k in periodos if k not in obra.vacios):
-                    desde, hasta = periodos[clave]
-                    obra.por_particion[clave] = {
-                        "registros_cargados": _contar(conn, reporte.tabla, desde, hasta),
-                        **_cifras_del_periodo(conn, obra, desde, hasta),
-                    }
-                if len(periodos) == 1 and obra.por_particion:
-                    obra.cifras.update(next(iter(obra.por_particion.values())))
+            for clave in (k for k in obra.periodos if k not in obra.vacios):
+                desde, hasta = obra.periodos[clave]
+                obra.por_particion[clave] = {
+                    "registros_cargados": _contar(conn, reporte.tabla, desde, hasta),
+                    **obra.cargas[clave],
+                }
+            if len(obra.periodos) == 1 and obra.por_particion:
+                obra.cifras.update(next(iter(obra.por_particion.values())))
             obra.previa = _previa(conn, reporte.tabla, obra.desde, obra.hasta)
             if len(context.partition_keys) > 1:
                 for clave, cifras in obra.por_particion.items():
-                    desde, hasta = _periodos(context)[clave] if not reporte.diario else _dia(clave)
+                    desde, hasta = obra.periodos[clave] if not reporte.diario else _dia(clave)
                     cifras["previa"] = _previa(conn, reporte.tabla, desde, hasta)
 
 
