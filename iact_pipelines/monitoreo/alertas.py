@@ -34,6 +34,18 @@ class SinAdministradores(RuntimeError):
         self.retenidas = retenidas or [mensaje]
 
 
+SIN_ADMINISTRADORES = "no hay ningún administrador activo en usuarios"
+COMO_CREAR_ADMIN = (
+    "cree uno con `iact usuarios crear NOMBRE --admin --clave-stdin` (o `iact demo admin`) o "
+    "reactive uno con `iact usuarios activar NOMBRE`; el siguiente tick la entrega"
+)
+
+
+def retenida(que: str) -> str:
+    """The sensor's log line for one alert held for lack of an admin."""
+    return f"alerta retenida, sin administrador activo: {que}; {COMO_CREAR_ADMIN}"
+
+
 @dataclass(frozen=True)
 class Alerta:
     run_id: str
@@ -220,17 +232,10 @@ def escribir_alertas(conn: psycopg.Connection, alertas: list[Alerta]) -> int:
         return 0
     if mensajes.admins_activos(conn) == 0:
         ejemplo = alertas[0]
-        como = (
-            "cree uno con `iact usuarios crear NOMBRE --admin --clave-stdin` (o `iact demo admin`) o "
-            "reactive uno con `iact usuarios activar NOMBRE`; el siguiente tick la entrega"
-        )
         raise SinAdministradores(
-            f"no hay ningún administrador activo en usuarios: {len(alertas)} alerta(s) de fallo retenida(s) "
-            f"(la primera: run {ejemplo.run_id}, {ejemplo.subject!r}); {como}",
-            [
-                f"alerta retenida, sin administrador activo: {db.redact(a.subject)} (run {a.run_id}); {como}"
-                for a in alertas
-            ],
+            f"{SIN_ADMINISTRADORES}: {len(alertas)} alerta(s) de fallo retenida(s) "
+            f"(la primera: run {ejemplo.run_id}, {ejemplo.subject!r}); {COMO_CREAR_ADMIN}",
+            [retenida(f"{db.redact(a.subject)} (run {a.run_id})") for a in alertas],
         )
     return sum(
         mensajes.alerta_a_admins(

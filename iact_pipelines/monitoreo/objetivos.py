@@ -7,7 +7,7 @@ transaction that committed late with an earlier `created_at` is still seen) and 
 the unique index on (recipient_id, dedupe_key) make it exactly once per center, day and admin
 across re-runs, restarts and ticks that see a verdict twice. A re-run of the day still below
 target writes nothing more; one that turns it into `cumple` leaves no missed row to alert on.
-With no active admin the tick fails and its cursor stays, so nothing is lost.
+With no active admin the tick logs one line per held alert and keeps its cursor, so nothing is lost.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import dagster as dg
 import psycopg
 
 from iact_pipelines.buzon import mensajes
-from iact_pipelines.monitoreo.alertas import SinAdministradores
+from iact_pipelines.monitoreo import alertas
 from iact_pipelines.plataforma.resources import PipelineSettings, WarehouseResource
 
 SECCION_RUNBOOK = "Un centro no cumplió su objetivo de nivel de servicio"
@@ -87,10 +87,10 @@ def alertar(conn: psycopg.Connection, desde: datetime, ui_url: str) -> tuple[int
     if not filas:
         return 0, None
     if mensajes.admins_activos(conn) == 0:
-        raise SinAdministradores(
-            f"no active admin in usuarios: {len(filas)} service-level target alert(s) cannot be delivered "
-            f"(first: center {filas[0][1]}, {filas[0][0]}). Create one with "
-            "`iact usuarios crear NOMBRE --admin --clave-stdin`; the next tick delivers them."
+        raise alertas.SinAdministradores(
+            f"{alertas.SIN_ADMINISTRADORES}: {len(filas)} alerta(s) de objetivo retenida(s) "
+            f"(la primera: centro {filas[0][1]}, {filas[0][0]}); {alertas.COMO_CREAR_ADMIN}",
+            [alertas.retenida(f"centro {f[1]} bajo su objetivo de nivel de servicio el {f[0]}") for f in filas],
         )
     return sum(_alerta(conn, fila, ui_url) for fila in filas), max(f[-1] for f in filas)
 
@@ -107,8 +107,14 @@ def alertas_objetivo(context: dg.SensorEvaluationContext, warehouse: WarehouseRe
         desde = datetime.fromisoformat(context.cursor) - _SOLAPE
     else:
         desde = datetime.now().astimezone() - _PRIMERA_VEZ
-    with warehouse.connect() as conn, conn.transaction():
-        escritas, ultimo = alertar(conn, desde, settings.ui_url)
+    try:
+        with warehouse.connect() as conn, conn.transaction():
+            escritas, ultimo = alertar(conn, desde, settings.ui_url)
+    except alertas.SinAdministradores as exc:
+        # One line per held alert, no traceback; the cursor stays, so the alerts wait for an admin.
+        for linea in exc.retenidas:
+            context.log.warning(linea)
+        return dg.SkipReason(str(exc))
     if ultimo is not None and (not context.cursor or ultimo > datetime.fromisoformat(context.cursor)):
         context.update_cursor(ultimo.isoformat())
     return dg.SkipReason(f"{escritas} alertas de objetivo escritas")

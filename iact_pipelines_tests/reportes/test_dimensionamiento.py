@@ -9,7 +9,7 @@ import math
 import random
 import statistics
 from collections import defaultdict
-from datetime import date, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 
 import dagster as dg
@@ -17,6 +17,7 @@ import pytest
 
 from iact_pipelines.cli import main as iact
 from iact_pipelines.exportar import archivos
+from iact_pipelines.monitoreo import objetivos
 from iact_pipelines.monitoreo.alertas import SinAdministradores
 from iact_pipelines.monitoreo.objetivos import alertas_objetivo
 from iact_pipelines.plataforma.resources import build_resources
@@ -156,12 +157,22 @@ def _tick(instance, cursor: str | None) -> str | None:
     return contexto.cursor
 
 
-def test_a_missed_day_alerts_each_admin_exactly_once_and_never_again(warehouse, instance):
+def test_a_missed_day_alerts_each_admin_exactly_once_and_never_again(warehouse, instance, capfd):
     _dia_de_prueba(warehouse)
     assert materializar(instance, STAFFING, DIA.isoformat()).success
-    # Nobody to tell: the tick fails and keeps its cursor, so the alert is delivered later.
-    with pytest.raises(SinAdministradores, match="no active admin"):
-        _tick(instance, None)
+    with pytest.raises(SinAdministradores, match="no hay ningún administrador activo"):
+        with warehouse.transaction():
+            objetivos.alertar(warehouse, datetime(2000, 1, 1, tzinfo=UTC), "http://ui")
+    # Nobody to tell: each tick says so in one line per held alert, no traceback, and keeps its
+    # cursor, so the alert is delivered once an admin exists.
+    for _ in range(2):
+        capfd.readouterr()
+        assert _tick(instance, None) is None
+        salida = capfd.readouterr().err  # the sensor's log, as the daemon's terminal shows it
+        retenidas = [linea for linea in salida.splitlines() if "alerta retenida" in linea]
+        assert len(retenidas) == 1 and PUE in retenidas[0] and DIA.isoformat() in retenidas[0]
+        assert "iact usuarios crear" in retenidas[0] and "Traceback" not in salida
+    assert warehouse.execute("SELECT count(*) FROM internal_messages").fetchone() == (0,)
     warehouse.execute(_USUARIOS)
     cursor = _tick(instance, None)
     assert _tick(instance, cursor) == cursor  # a later tick sees the verdict again, writes nothing
