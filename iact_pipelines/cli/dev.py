@@ -52,9 +52,8 @@ _AVISOS_CONOCIDOS = ",".join(
 _SIN_NOVEDAD = re.compile(
     r"Checking for new runs for sensor: |Sensor \S+ skipped: |Priority sorting and checking tag concurrency"
     r"|No cursor for event type|- __repository__ - \S+ - (0 |no staging day loaded)|^Aborted!$"
-    # a run's step-by-step DEBUG events (the run's page shows them), a freshness check with
-    # nothing new to judge, the queue full while runs go on
-    r"| - dagster - DEBUG - |has not been updated since the last evaluation\. Skipping|won't launch more"
+    # a run's step-by-step DEBUG events (the run's page shows them), the queue full while runs go on
+    r"| - dagster - DEBUG - |won't launch more"
 )
 _SIRVIENDO = re.compile(r"Serving dagster-webserver on (\S+)")
 

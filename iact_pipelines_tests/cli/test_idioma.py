@@ -12,9 +12,9 @@ from iact_pipelines.cli import main
 # Words that only English text has (Spanish shares "a", "no", "de"... so those are not here).
 _INGLES = {"the", "of", "and", "is", "are", "every", "each", "for", "with", "when", "which", "that", "this"}
 _INGLES |= {"from", "into", "its", "whose", "show", "message", "exit", "usage", "options", "required"}
-# Built by Dagster (build_time_partition_freshness_checks, build_sensor_for_freshness_checks)
-# with its own English descriptions and no parameter to replace them.
-_DE_DAGSTER = {"frescura", "freshness_check"}
+# Built by Dagster (build_time_partition_freshness_checks, build_last_update_freshness_checks)
+# with its own English description and no parameter to replace it.
+_DE_DAGSTER = {"freshness_check"}
 
 
 def ingles(texto: str | None) -> list[str]:

@@ -13,9 +13,22 @@ from iact_pipelines.staging import assets as staging
 _ALERTAS = "SELECT recipient_id, subject, body, dedupe_key FROM internal_messages ORDER BY recipient_id"
 
 
-def test_a_missing_day_is_one_alert_per_admin_and_day(warehouse, instance):
+def _tick(sensor: dg.SensorDefinition, instance, capfd) -> tuple[object, list[str]]:
+    """One evaluation of the freshness sensor: its result and the INFO+ lines of its log."""
+    capfd.readouterr()
+    resultado = sensor(dg.build_sensor_context(instance=instance))
+    lineas = [linea for linea in capfd.readouterr().err.splitlines() if " - DEBUG - " not in linea]
+    return resultado, lineas
+
+
+def test_a_missing_day_is_one_alert_per_admin_and_day(warehouse, instance, capfd):
     warehouse.execute("INSERT INTO usuarios (nombre, es_admin, activo) VALUES ('ana', true, true), ('eva', true, true)")
     checks = frescura.checks([staging.llamadas], [])
+    sensor = frescura.sensor_de_checks(checks)
+    # Never evaluated: the sensor asks for it, in one Spanish line (not one English line per check).
+    pedido, lineas = _tick(sensor, instance, capfd)
+    assert isinstance(pedido, dg.RunRequest) and pedido.asset_check_keys == [k for c in checks for k in c.check_keys]
+    assert len(lineas) == 1 and "1 check(s) de frescura por evaluar: staging/llamadas" in lineas[0]
     # nothing was ever materialized: yesterday's (or, before the deadline, the day before's) partition is missing
     result = dg.materialize(
         [staging.llamadas, *checks],
@@ -25,6 +38,8 @@ def test_a_missing_day_is_one_alert_per_admin_and_day(warehouse, instance):
     )
     (evaluacion,) = result.get_asset_check_evaluations()
     assert not evaluacion.passed
+    # Failed, and the asset not updated since: nothing to do, and nothing in the terminal.
+    assert _tick(sensor, instance, capfd) == (dg.SkipReason("ningún check de frescura por evaluar"), [])
 
     claves = [k for c in checks for k in c.check_keys]
     assert frescura.alertar(instance, warehouse, claves, "America/Mexico_City", "http://ui") == 2
