@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
+from iact_pipelines.plataforma import eventos
 from iact_pipelines.plataforma.resources import build_resources
 from iact_pipelines.staging import compuerta
 
@@ -143,3 +144,73 @@ def metadatos(result, asset) -> dict:
 def chequeo(result, nombre: str = compuerta.CHECK_TASA_RECHAZO):
     (evaluacion,) = [e for e in result.get_asset_check_evaluations() if e.check_name == nombre]
     return evaluacion
+
+
+# What each day holds, computed from the tables themselves: rows the source has for the local
+# day, rows staging and the calls-per-hour report hold for it, and the report's headline figures.
+_FUENTE_DEL_DIA = "SELECT count(*) FROM ivr.llamadas WHERE (inicio AT TIME ZONE 'America/Mexico_City')::date = %s"
+_STAGING_DEL_DIA = """
+SELECT count(*), count(*) FILTER (WHERE resultado = 'ATENDIDA'), count(*) FILTER (WHERE resultado = 'ABANDONADA')
+FROM staging.llamadas WHERE fecha = %s
+"""
+_INFORME_DEL_DIA = """
+SELECT count(*), coalesce(sum(total_llamadas), 0), coalesce(sum(llamadas_atendidas), 0),
+    coalesce(sum(llamadas_abandonadas), 0)
+FROM reportes_llamadas_dia WHERE fecha = %s
+"""
+_CHECKS = (compuerta.CHECK_VOLUMEN, compuerta.CHECK_TASA_RECHAZO)
+_STAGING = dg.AssetKey(["staging", "llamadas"])
+_INFORME = dg.AssetKey(["reportes", "llamadas_dia"])
+
+
+def _valores(registro: dg.EventLogRecord) -> dict:
+    return {k: v.value for k, v in registro.asset_materialization.metadata.items()}
+
+
+def _run_de(registro: dg.EventLogRecord) -> str:
+    """The run that built it: a report day of a failed step is reported outside the run's events
+    and names its run in its metadata."""
+    return registro.run_id or _valores(registro).get("run_id", "")
+
+
+def verdad_por_dia(instance, warehouse, ivr, dias: list[str], retenidos: set[str], runs: set[str]) -> None:
+    """What Dagster shows about each day of `dias` is what the warehouse holds for it, after the
+    runs `runs` built them: staging/llamadas' and reportes/llamadas_dia's latest materialization
+    (row count, rows read and loaded, headline figures), each day's checks current, Passed, or
+    Failed on a held day, and a held day (of `retenidos`) not shown as published."""
+    staging = eventos.ultimas_materializaciones(instance, _STAGING, dias)
+    informe = eventos.ultimas_materializaciones(instance, _INFORME, dias)
+    for dia in dias:
+        leidas = ivr.execute(_FUENTE_DEL_DIA, (dia,)).fetchone()[0]
+        filas, atendidas, abandonadas = warehouse.execute(_STAGING_DEL_DIA, (dia,)).fetchone()
+        retenido = dia in retenidos
+        meta = _valores(staging[dia])
+        assert staging[dia].run_id in runs, dia  # each day's own, built by these runs
+        assert (
+            meta["dagster/partition_row_count"],
+            meta["filas_leidas"],
+            meta["filas_cargadas"],
+            meta["publicado"],
+            meta["estado"],
+        ) == (filas, leidas, 0 if retenido else filas, not retenido, "bloqueado" if retenido else "cargado"), dia
+        horas, total, *por_resultado = warehouse.execute(_INFORME_DEL_DIA, (dia,)).fetchone()
+        assert (total, *por_resultado) == (filas, atendidas, abandonadas), dia  # the report is of staging's rows
+        meta = _valores(informe[dia])
+        # a held day's report is not rebuilt: its latest materialization is its previous one
+        assert (_run_de(informe[dia]) in runs) is not retenido, dia
+        assert meta["dagster/partition_row_count"] == horas, dia
+        if not retenido:
+            tasa = round(100 * abandonadas / (atendidas + abandonadas), 2) if atendidas + abandonadas else 0
+            assert (
+                meta["total_llamadas"],
+                meta["llamadas_atendidas"],
+                meta["llamadas_abandonadas"],
+                meta["tasa_abandono"],
+            ) == (total, atendidas, abandonadas, tasa), dia
+    for check in _CHECKS:
+        info = instance.event_log_storage.get_asset_check_partition_info([dg.AssetCheckKey(_STAGING, check)])
+        del_rango = {i.partition_key: i for i in info if i.partition_key in dias}
+        assert {d: i.is_current for d, i in del_rango.items()} == dict.fromkeys(dias, True), check
+        fallidos = retenidos if check == compuerta.CHECK_VOLUMEN else set()
+        estados = {d: i.latest_execution_status.value for d, i in del_rango.items()}
+        assert estados == {d: "FAILED" if d in fallidos else "SUCCEEDED" for d in dias}, check
