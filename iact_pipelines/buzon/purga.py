@@ -17,14 +17,14 @@ class PurgaConfig(dg.Config):
     dias: int | None = None
 
 
-@dg.op(description="Delete inbox messages expired for more than the grace period (days).")
+@dg.op(description="Borra los mensajes del buzón vencidos hace más que el periodo de gracia (días).")
 def purgar_mensajes_expirados(
     context: dg.OpExecutionContext, config: PurgaConfig, warehouse: WarehouseResource
 ) -> dg.Output[int]:
     dias = config.dias if config.dias is not None else load_settings().purga_dias
     with errores_clasificados(), warehouse.connect() as conn:
         purgados = buzon.purgar_expirados(conn, dias=dias)
-    context.log.info(f"purged {purgados} message(s) expired more than {dias} day(s) ago")
+    context.log.info(f"purgado(s) {purgados} mensaje(s) vencido(s) hace más de {dias} día(s)")
     return dg.Output(purgados, metadata={"mensajes_purgados": purgados, "dias_de_gracia": dias})
 
 

@@ -51,7 +51,7 @@ _AVISOS_CONOCIDOS = ",".join(
 # when a stop arrives during shutdown. Everything else (INFO and above) is forwarded as it comes.
 _SIN_NOVEDAD = re.compile(
     r"Checking for new runs for sensor: |Sensor \S+ skipped: |Priority sorting and checking tag concurrency"
-    r"|No cursor for event type|- __repository__ - \S+ - (0 |no staging day loaded)|^Aborted!$"
+    r"|No cursor for event type|- __repository__ - \S+ - 0 |^Aborted!$"
     # a run's step-by-step DEBUG events (the run's page shows them), the queue full while runs go on
     r"| - dagster - DEBUG - |won't launch more"
 )

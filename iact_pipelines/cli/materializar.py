@@ -176,8 +176,8 @@ def _error_en_una_linea(result) -> str:
         # Dagster wraps the user's exception: report the innermost cause.
         while error is not None and error.cause is not None:
             error = error.cause
-        return f"{evento.step_key}: {_una_linea(error.message if error else 'failed')}"
-    return "run failed"
+        return f"{evento.step_key}: {_una_linea(error.message if error else 'falló')}"
+    return "el run falló"
 
 
 def job_del_grupo(defs, grupo: Grupo):
@@ -215,7 +215,7 @@ def _cerrar_run_huerfano(instance, run_id: str, motivo: str) -> None:
     try:
         run = instance.get_run_by_id(run_id)
         if run is not None and not run.is_finished:
-            instance.report_run_failed(run, f"iact materializar: the run ended abnormally: {motivo}")
+            instance.report_run_failed(run, f"iact materializar: el run terminó de forma anormal: {motivo}")
     except Exception:  # noqa: BLE001 - storage unreachable: the dead-run sensor fails it later
         pass
 

@@ -648,11 +648,11 @@ def seed(
     table; fills `segundos` when given (per table: delete + COPY; "generar": generation time,
     which overlaps the loading)."""
     if hasta < desde:
-        raise ValueError(f"hasta {hasta} is before desde {desde}")
+        raise ValueError(f"hasta {hasta} es anterior a desde {desde}")
     if not 0 < llamadas_por_dia <= MAX_LLAMADAS_POR_DIA:
-        raise ValueError(f"llamadas por día must be between 1 and {MAX_LLAMADAS_POR_DIA}, not {llamadas_por_dia}")
+        raise ValueError(f"las llamadas por día deben estar entre 1 y {MAX_LLAMADAS_POR_DIA}, no {llamadas_por_dia}")
     if desde < date(1970, 1, 2) or semilla < 0:
-        raise ValueError("desde must be after 1970-01-01 and semilla 0 or more (they seed the RNG)")
+        raise ValueError("desde debe ser posterior a 1970-01-01 y semilla 0 o más (siembran el generador aleatorio)")
     if zona is None:
         from iact_pipelines.plataforma.config import load_settings
 

@@ -17,7 +17,7 @@ from dagster._core.storage.tags import PARENT_RUN_ID_TAG, RETRY_NUMBER_TAG, ROOT
 
 from iact_pipelines.buzon import mensajes
 from iact_pipelines.monitoreo.seguimiento import ResumenRun
-from iact_pipelines.plataforma import db
+from iact_pipelines.plataforma import db, ejecuciones
 
 PRIORIDAD_CRITICA = "critical"
 PRIORIDAD_ALTA = "high"
@@ -93,9 +93,10 @@ SECCION_CRITICA = "Validación crítica"
 SECCION_CHECK = "Un check bloquea una partición"
 SECCION_VOLUMEN = "Un día con poco volumen"
 SECCION_SIN_FUENTE = "La fuente no existe"
-# A report step that left out a held day says so in these words (reportes/assets.py).
-_NO_RECONSTRUIDO = "not rebuilt (previous rows kept)"
-_FUENTE_INEXISTENTE = re.compile(r'relation "ivr\.\w+" does not exist|the IVR database .* does not exist')
+# A report step that left out a held day, and a staging step without its IVR database, say so in
+# the words of plataforma/ejecuciones.py; a missing IVR table in PostgreSQL's.
+_NO_RECONSTRUIDO = ejecuciones.NO_RECONSTRUIDO
+_FUENTE_INEXISTENTE = re.compile(r'relation "ivr\.\w+" does not exist|' + re.escape(ejecuciones.SIN_BASE_IVR))
 
 
 def _clase(resumen: ResumenRun, bloqueado: bool, critica: bool) -> tuple[str, str]:

@@ -188,13 +188,19 @@ def _detalle(metadata) -> str:
     return ", ".join(partes[:_MAX_DETALLE])
 
 
+# Dagster's own words for a step stopped by blocking checks, which an alert quotes in Spanish.
+_CHECKS_BLOQUEANTES = re.compile(r"^(\d+) blocking asset checks? failed with ERROR severity:\s*")
+
+
 def _paso_fallido(evento) -> PasoFallido:
     datos = evento.step_failure_data
     clase, linea = primera_linea(datos.error) if datos.error else ("", "error desconocido")
     if clase == _ERROR_CHECK_BLOQUEANTE:
         # Its first line only says "N blocking asset check failed"; the checks follow.
         texto = " ".join(parte.strip() for parte in (datos.error.message or "").splitlines() if parte.strip())
-        linea = texto.partition(f"{clase}: ")[2] or texto
+        linea = _CHECKS_BLOQUEANTES.sub(
+            r"\1 check(s) bloqueante(s) fallido(s) con severidad ERROR: ", texto.partition(f"{clase}: ")[2] or texto
+        )
     severidad = None
     usuario = datos.user_failure_data
     if usuario is not None:

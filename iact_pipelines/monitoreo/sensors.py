@@ -299,7 +299,7 @@ def espejar_runs(
     nuevo = json.dumps({"ids": posiciones}, sort_keys=True)
     informe = f"{reflejadas} estado(s) de corrida copiado(s) a etl_jobs"
     if ocupadas:
-        informe += f"; {len(ocupadas)} run(s) busy loading, retried next tick"
+        informe += f"; {len(ocupadas)} run(s) ocupado(s) cargando, se reintenta(n) en el próximo tick"
     return nuevo, informe
 
 

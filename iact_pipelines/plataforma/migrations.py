@@ -81,16 +81,16 @@ def migrate(warehouse_url: str) -> list[str]:
                         )
                     elif done[0].strip() != checksum:
                         raise ConfigError(
-                            f"migration {path.name} was changed after it was applied (checksum {done[0][:12]} "
-                            f"recorded, {checksum[:12]} on disk): restore the file and put the change in a new "
-                            "migration; nothing was applied"
+                            f"la migración {path.name} cambió después de aplicada (checksum {done[0][:12]} "
+                            f"registrado, {checksum[:12]} en disco): restaure el archivo y ponga el cambio en una "
+                            "migración nueva; no se aplicó nada"
                         )
                     continue
                 try:
                     conn.execute(text)
                 except psycopg.Error as exc:
                     raise ConfigError(
-                        f"migration {path.name} failed, nothing of it was applied: {_linea(exc)}"
+                        f"la migración {path.name} falló, no se aplicó nada de ella: {_linea(exc)}"
                     ) from None
                 conn.execute("INSERT INTO schema_migrations (version, checksum) VALUES (%s, %s)", (path.name, checksum))
                 applied_now.append(path.name)
@@ -116,7 +116,7 @@ def create_ivr_source(ivr_url: str) -> None:
                 conn.execute(IVR_SOURCE_SQL.read_text())
         except psycopg.Error as exc:
             # e.g. a renamed source column under an index of the contract
-            raise ConfigError(f"the IVR source does not match {IVR_SOURCE_SQL.name}: {_linea(exc)}") from None
+            raise ConfigError(f"la fuente IVR no coincide con {IVR_SOURCE_SQL.name}: {_linea(exc)}") from None
 
 
 def _linea(exc: Exception) -> str:

@@ -160,6 +160,6 @@ def leer_dias_staging(conn: psycopg.Connection, tablas: Iterable[str], desde: da
         for clave, tomada in libres:
             if not tomada and not db.esperar_bloqueo(conn, clave, compartido=True):
                 raise db.ParticionOcupada(
-                    f"staging.{tabla}: a load of one of the days {desde}..{hasta_exclusive} did not end within "
-                    f"{db.valor('IACT_PG_LOCK_TIMEOUT_S')}s (IACT_PG_LOCK_TIMEOUT_S); nothing was read, run it again"
+                    f"staging.{tabla}: una carga de uno de los días {desde}..{hasta_exclusive} no terminó en "
+                    f"{db.valor('IACT_PG_LOCK_TIMEOUT_S')}s (IACT_PG_LOCK_TIMEOUT_S); no se leyó nada, vuelva a correrlo"
                 )

@@ -48,7 +48,9 @@ def fuente_no_disponible() -> dg.RetryRequested:
 def error_de_configuracion(exc: Exception) -> dg.Failure:
     """A configuration or permission mistake: one line, never retried (retrying cannot fix it)."""
     linea = " ".join(db.redact(str(exc)).split()) or type(exc).__name__
-    return dg.Failure(description=f"configuration or permission error (not retried): {linea}", allow_retries=False)
+    return dg.Failure(
+        description=f"error de configuración o de permisos (no se reintenta): {linea}", allow_retries=False
+    )
 
 
 def sin_secretos(exc: Exception) -> Exception:

@@ -23,7 +23,7 @@ import dagster as dg
 import psycopg
 from psycopg import sql
 
-from iact_pipelines.plataforma import catalogo, fechas, markdown, partitions, reemplazo
+from iact_pipelines.plataforma import catalogo, ejecuciones, fechas, markdown, partitions, reemplazo
 from iact_pipelines.plataforma.resources import PipelineSettings, WarehouseResource, errores_clasificados
 from iact_pipelines.reportes import registro
 from iact_pipelines.reportes.registro import Reporte
@@ -273,8 +273,8 @@ def _fallo_por_retenidos(context: dg.AssetExecutionContext, obra: _Construccion)
         )
     nombres = ", ".join(d.isoformat() for d in retenidos)
     return dg.Failure(
-        description=f"{tabla}: {nombres} not rebuilt (previous rows kept): the staging volumen or tasa_rechazo check blocked "
-        f"{'it' if len(retenidos) == 1 else 'them'}; {len(obra.construidos)} other day(s) built",
+        description=f"{tabla}: {nombres} {ejecuciones.NO_RECONSTRUIDO}: {'lo' if len(retenidos) == 1 else 'los'} "
+        f"retuvo el check volumen o tasa_rechazo de staging; {len(obra.construidos)} día(s) más construido(s)",
         metadata={
             "dias_bloqueados": dg.MetadataValue.json([d.isoformat() for d in retenidos]),
             "dias_construidos": len(obra.construidos),

@@ -58,10 +58,10 @@ def periodos_tras_dias(context: dg.SensorEvaluationContext):
     filtro = dg.AssetRecordsFilter(asset_key=STAGING_LLAMADAS, after_storage_id=cursor)
     registros = context.instance.fetch_materializations(filtro, limit=LOTE, ascending=True).records
     if not registros:
-        return dg.SensorResult(skip_reason="no staging day loaded since the last tick")
+        return dg.SensorResult(skip_reason="0 días de staging cargados desde el tick anterior")
     construir, leidos = _a_construir(context.instance, registros)
     if not leidos:
-        return dg.SensorResult(skip_reason="a command that builds its own periods is still loading days")
+        return dg.SensorResult(skip_reason="un comando que construye sus propios periodos todavía está cargando días")
     meses, trimestres = set(), set()
     for registro in construir:
         if registro.partition_key:

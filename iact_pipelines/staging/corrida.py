@@ -195,8 +195,8 @@ def _cargar_sin_bloqueados(lote: Lote) -> Resumen:
         )
         return resumen
     raise dg.Failure(
-        description=f"{lote.asset_key} {lote.ventana.rango()}: the days the volumen check blocks "
-        f"kept changing while the source was read ({INTENTOS_BLOQUEO} attempts); nothing was loaded, run it again",
+        description=f"{lote.asset_key} {lote.ventana.rango()}: los días que retiene el check volumen cambiaron "
+        f"mientras se leía la fuente ({INTENTOS_BLOQUEO} intentos); no se cargó nada, vuelva a correrlo",
         allow_retries=True,
     )
 

@@ -117,7 +117,7 @@ def falla_critica(asset_key: str, ventana: Ventana, criticos: pd.DataFrame) -> d
     """The one-line failure of an unusable batch, never retried."""
     mensajes = "; ".join(dict.fromkeys(criticos["mensaje"]))
     return dg.Failure(
-        description=f"{asset_key} {ventana.rango()}: the source data is unusable, nothing was loaded: {mensajes}",
+        description=f"{asset_key} {ventana.rango()}: los datos de la fuente no se pueden usar, no se cargó nada: {mensajes}",
         metadata={
             CLAVE_SEVERIDAD: validacion.CRITICAL,
             "errores_criticos": dg.MetadataValue.json(criticos.to_dict("records")),

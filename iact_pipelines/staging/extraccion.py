@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 from psycopg import sql
 
 from iact_pipelines.fuentes.contrato import Fuente
-from iact_pipelines.plataforma import catalogo, config, db
+from iact_pipelines.plataforma import catalogo, config, db, ejecuciones
 from iact_pipelines.plataforma.fechas import Ventana
 from iact_pipelines.plataforma.resources import fuente_no_disponible, sin_secretos
 
@@ -111,7 +111,7 @@ def leer_trozos(
         base = _BASE_INEXISTENTE.search(str(exc))
         if base:
             raise FuenteInutilizable(
-                f"the IVR database {base.group(1)!r} does not exist (check IACT_IVR_URL); the pipeline never creates it"
+                f"{ejecuciones.SIN_BASE_IVR} {base.group(1)!r} (revise IACT_IVR_URL); el pipeline nunca la crea"
             ) from None
         raise
     with conn:
@@ -144,13 +144,13 @@ def leer_trozos(
                 if db.es_de_configuracion(estado):
                     # 42501 is class 42 too, but a missing grant is not a changed source.
                     raise config.ConfigError(
-                        f"ivr.{fuente.tabla}: {_motivo(exc)} (SQLSTATE {estado}: check the IVR user's grants)"
+                        f"ivr.{fuente.tabla}: {_motivo(exc)} (SQLSTATE {estado}: revise los permisos del usuario del IVR)"
                     ) from None
                 if estado.startswith(_CONTRATO_ROTO):
                     motivo = _motivo(exc)
                     columna = _COLUMNA_INEXISTENTE.search(motivo)
                     raise FuenteInutilizable(
-                        f"ivr.{fuente.tabla} does not match the source contract: {motivo}",
+                        f"ivr.{fuente.tabla} no coincide con el contrato de la fuente: {motivo}",
                         columna.group(1) if columna else None,
                     ) from None
                 if db.es_transitorio(estado):

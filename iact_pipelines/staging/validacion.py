@@ -53,28 +53,31 @@ MAX_ESPERA = pd.Timedelta(hours=1)
 
 # Messages per rule (and field); `{campo}` is the field, `{valor}` the offending value.
 _MENSAJES = {
-    "nulo_requerido": "{campo} is required but NULL",
-    "resultado_desconocido": "{campo} {valor} is not a known result",
-    "centro_malformado": "{campo} {valor} is not an 8-digit center code",
-    "id_duplicado": "{campo} appears more than once in the extraction",
-    ("id_duplicado", "llamada_id,menu_id,entrada"): "the same menu visit (llamada_id, menu_id, entrada) "
-    "is logged more than once; later copies are rejected",
-    ("id_duplicado", "llamada_id,inicio"): "the same transfer (llamada_id, inicio) is logged more than once; "
-    "later copies are rejected",
-    "orden_tiempos": "{campo} is earlier than the timestamp before it (inicio <= ingreso_cola <= atencion <= fin)",
-    ("orden_tiempos", "salida"): "salida is earlier than entrada",
-    ("orden_tiempos", "fin"): "fin is earlier than the timestamp before it",
-    ("resultado_inconsistente", "ingreso_cola"): "ingreso_cola does not match resultado "
-    "(ATENDIDA and ABANDONADA entered the queue, IVR did not)",
-    ("resultado_inconsistente", "atencion"): "atencion does not match resultado "
-    "(only ATENDIDA calls were answered by an agent)",
-    ("resultado_inconsistente", "fin"): "exitosa is true but fin is NULL (a successful transfer connected)",
-    "duracion_excesiva": "the call lasts more than 24 h (fin - inicio)",
-    "valor_demasiado_largo": "{campo} is longer than its staging column allows",
-    "fecha_fuera_de_rango": "{campo} {valor} is outside the instants a call can hold (1900 to 2199)",
-    "cliente_no_identificado": "cliente_id is NULL: unidentified caller",
-    ("espera_excesiva", "atencion"): "waited more than 1 h in queue before an agent answered (atencion - ingreso_cola)",
-    ("espera_excesiva", "fin"): "waited more than 1 h in queue before hanging up (fin - ingreso_cola)",
+    "nulo_requerido": "{campo} es obligatorio y viene NULL",
+    "resultado_desconocido": "{campo} {valor} no es un resultado conocido",
+    "centro_malformado": "{campo} {valor} no es un código de centro de 8 dígitos",
+    "id_duplicado": "{campo} aparece más de una vez en la extracción",
+    ("id_duplicado", "llamada_id,menu_id,entrada"): "la misma visita a un menú (llamada_id, menu_id, entrada) "
+    "está registrada más de una vez; se rechazan las copias posteriores",
+    ("id_duplicado", "llamada_id,inicio"): "la misma transferencia (llamada_id, inicio) está registrada más de "
+    "una vez; se rechazan las copias posteriores",
+    "orden_tiempos": "{campo} es anterior a la marca de tiempo previa (inicio <= ingreso_cola <= atencion <= fin)",
+    ("orden_tiempos", "salida"): "salida es anterior a entrada",
+    ("orden_tiempos", "fin"): "fin es anterior a la marca de tiempo previa",
+    ("resultado_inconsistente", "ingreso_cola"): "ingreso_cola no concuerda con resultado "
+    "(ATENDIDA y ABANDONADA entraron a la cola, IVR no)",
+    ("resultado_inconsistente", "atencion"): "atencion no concuerda con resultado "
+    "(solo las llamadas ATENDIDA fueron contestadas por un agente)",
+    ("resultado_inconsistente", "fin"): "exitosa es verdadero pero fin es NULL (una transferencia exitosa se conectó)",
+    "duracion_excesiva": "la llamada dura más de 24 h (fin - inicio)",
+    "valor_demasiado_largo": "{campo} es más largo de lo que admite su columna de staging",
+    "fecha_fuera_de_rango": "{campo} {valor} está fuera de los instantes que puede tener una llamada (1900 a 2199)",
+    "cliente_no_identificado": "cliente_id es NULL: llamante no identificado",
+    (
+        "espera_excesiva",
+        "atencion",
+    ): "esperó más de 1 h en cola antes de que contestara un agente (atencion - ingreso_cola)",
+    ("espera_excesiva", "fin"): "esperó más de 1 h en cola antes de colgar (fin - ingreso_cola)",
 }
 
 
@@ -220,7 +223,7 @@ def _espera_larga(df: pd.DataFrame, hasta: str, resultado: str) -> pd.Series:
 ESQUEMAS: dict[str, pa.DataFrameSchema] = {
     "llamadas": _esquema_de(
         "llamadas",
-        "ivr.llamadas as extracted (allowed centers, one window).",
+        "ivr.llamadas tal como se extrae (centros permitidos, una ventana).",
         {"cliente_id": {"cliente_no_identificado": _no_nulo}},
         {
             "orden_tiempos:ingreso_cola": lambda df: _despues(df["ingreso_cola"], df["inicio"]),
@@ -237,13 +240,13 @@ ESQUEMAS: dict[str, pa.DataFrameSchema] = {
     ),
     "menu_eventos": _esquema_de(
         "menu_eventos",
-        "ivr.menu_eventos as extracted (allowed centers, one window).",
+        "ivr.menu_eventos tal como se extrae (centros permitidos, una ventana).",
         {},
         {"orden_tiempos:salida": lambda df: _despues(df["salida"], df["entrada"])},
     ),
     "transferencias": _esquema_de(
         "transferencias",
-        "ivr.transferencias as extracted (allowed origin centers, one window).",
+        "ivr.transferencias tal como se extrae (centros de origen permitidos, una ventana).",
         {},
         {
             "orden_tiempos:fin": lambda df: _despues(df["fin"], df["inicio"]),
@@ -509,14 +512,14 @@ def _criticos(casos: pd.DataFrame) -> pd.DataFrame:
         indices = pd.to_numeric(grupo["index"], errors="coerce").dropna()
         primero = grupo["failure_case"].iloc[0]
         if check == "column_in_dataframe":
-            regla, campo, mensaje = COLUMNA_FALTANTE, str(primero), f"column {primero} is missing from the source"
+            regla, campo, mensaje = COLUMNA_FALTANTE, str(primero), f"la columna {primero} falta en la fuente"
         elif check.startswith(("coerce_dtype", "dtype")):
             tipo = check[check.find("(") + 1 : check.rfind(")")].strip("'")
             regla, campo = TIPO_INVALIDO, columna
-            mensaje = f"{len(grupo)} value(s) of {columna} cannot be read as {tipo} (first: {primero!r})"
+            mensaje = f"{len(grupo)} valor(es) de {columna} no se pueden leer como {tipo} (el primero: {primero!r})"
         else:
             regla, campo = CHECK_FALLIDO, check.split(":", 1)[-1] if ":" in check else columna
-            mensaje = f"check {check} could not run: {primero}"
+            mensaje = f"el check {check} no pudo correr: {primero}"
         filas.append(
             {
                 "regla": regla,

@@ -52,7 +52,7 @@ def test_a_changed_applied_migration_is_refused(urls, warehouse):
         warehouse.execute("UPDATE schema_migrations SET checksum = %s WHERE version = %s", (original, version))
     lineas = proc.stderr.decode().splitlines()
     assert proc.returncode == 2
-    assert len(lineas) == 1 and f"migration {version} was changed after it was applied" in lineas[0]
+    assert len(lineas) == 1 and f"la migración {version} cambió después de aplicada" in lineas[0]
     assert _iact("db", "migrate").returncode == 0  # restored: accepted again
 
 
@@ -61,7 +61,7 @@ def test_a_failing_migration_is_one_line(urls, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(migrations, "MIGRATIONS_DIR", tmp_path)
     assert main(["db", "migrate"]) == 2
     assert capsys.readouterr().err.splitlines() == [
-        "iact: error: migration 999_rota.sql failed, nothing of it was applied: "
+        "iact: error: la migración 999_rota.sql falló, no se aplicó nada de ella: "
         'column "no_existe" does not exist (SQLSTATE 42703)'
     ]
 
@@ -101,7 +101,7 @@ def test_a_renamed_source_column_is_one_line(ivr_writer, warehouse, instance, re
     errores = proc.stderr.decode().splitlines()
     assert proc.returncode == 2
     assert len(errores) == 1 and errores[0].endswith(
-        "falló: staging__llamadas: staging/llamadas 2024-05-07: the source data is unusable, nothing was loaded: "
-        "column cliente_id is missing from the source (log completo: "
+        "falló: staging__llamadas: staging/llamadas 2024-05-07: los datos de la fuente no se pueden usar, no se cargó "
+        "nada: la columna cliente_id falta en la fuente (log completo: "
         f"http://127.0.0.1:3000/runs/{instance.get_runs()[0].run_id}, o `iact --verbose materializar ...`)"
     ), proc.stderr.decode()

@@ -57,7 +57,7 @@ def test_url_typo_creates_no_database_and_loads_nothing(ivr_writer, warehouse, i
     assert main(["db", "migrate"]) == 0
     linea = _fallo_critico(instance, capsys)
 
-    assert "'ivr_tipeo' does not exist" in linea
+    assert "no existe la base de datos del IVR 'ivr_tipeo'" in linea
     assert _bases(warehouse) == antes  # no database created on the configured source
     assert en_staging(warehouse, "llamadas", "llamada_id") == [1, 2]
     assert warehouse.execute(
@@ -110,7 +110,7 @@ def test_dropped_column_loads_nothing(origen, ivr_writer, warehouse, instance, c
         assert "resultado" not in columnas
     finally:
         ivr_writer.execute("ALTER TABLE ivr.llamadas ADD COLUMN IF NOT EXISTS resultado varchar(12)")
-    assert "column resultado is missing from the source" in linea
+    assert "la columna resultado falta en la fuente" in linea
     assert en_staging(warehouse, "llamadas", "llamada_id") == [1, 2]
 
 

@@ -155,7 +155,8 @@ def test_runs_con_validacion_critica(warehouse):
 
 _RUNBOOK = (Path(__file__).resolve().parents[2] / "docs" / "RUNBOOK.md").read_text()
 _NO_RECONSTRUIDO = (
-    "reportes_llamadas_dia: 2024-03-05 not rebuilt (previous rows kept): the staging volumen check blocked it"
+    "reportes_llamadas_dia: 2024-03-05 sin reconstruir (se conservan las filas anteriores): lo retuvo el check "
+    "volumen o tasa_rechazo de staging; 0 día(s) más construido(s)"
 )
 
 
@@ -173,7 +174,7 @@ _NO_RECONSTRUIDO = (
                     PasoFallido(
                         "staging__llamadas",
                         "Failure",
-                        'ivr.llamadas does not match the source contract: relation "ivr.llamadas" does not exist',
+                        'ivr.llamadas no coincide con el contrato de la fuente: relation "ivr.llamadas" does not exist',
                         severidad="critical",
                     )
                 ]
@@ -184,7 +185,7 @@ _NO_RECONSTRUIDO = (
         (
             {
                 "pasos_fallidos": [
-                    PasoFallido("staging__llamadas", "Failure", "the IVR database 'ivr_x' does not exist")
+                    PasoFallido("staging__llamadas", "Failure", "no existe la base de datos del IVR 'ivr_x'")
                 ]
             },
             True,

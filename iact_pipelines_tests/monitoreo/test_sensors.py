@@ -181,7 +181,7 @@ def test_check_bloqueante_es_alerta_critica(instance, warehouse, admins):
         "check bloqueante en staging/menu_eventos:tasa_rechazo"
     )
     assert "  - staging/menu_eventos:tasa_rechazo (tasa=0.2)" in body
-    assert "1 blocking asset check failed with ERROR severity: staging/menu_eventos: tasa_rechazo" in body
+    assert "1 check(s) bloqueante(s) fallido(s) con severidad ERROR: staging/menu_eventos: tasa_rechazo" in body
     assert "Activos no materializados: reportes/menu_problemas" in body
     assert metadata["failed_checks"] == ["staging/menu_eventos:tasa_rechazo"]
     assert metadata["unmaterialized_assets"] == ["reportes/menu_problemas"]

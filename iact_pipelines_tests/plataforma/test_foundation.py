@@ -60,7 +60,7 @@ def test_bad_url_is_one_clear_line():
     with pytest.raises(db.ServidorNoDisponible) as err:
         db.connect("postgresql://user:s3cret@127.0.0.1:1/nada")
     message = str(err.value)
-    assert "\n" not in message and "cannot connect" in message
+    assert "\n" not in message and "no se puede conectar" in message
     assert "s3cret" not in message and "***" in message
 
 
@@ -74,7 +74,7 @@ def test_bad_url_is_one_clear_line():
                 "IACT_IVR_URL": "postgresql://u:pw@127.0.0.1:1/z",
                 "DAGSTER_PG_URL": "postgresql://u:pw@127.0.0.1:1/z",
             },
-            "cannot connect",
+            "no se puede conectar",
         ),
         ({"IACT_CENTROS": "19028031,ABC"}, "código de centro desconocido 'ABC'"),
         ({"IACT_ZONA_HORARIA": "Mars/Olympus"}, "zona horaria desconocida"),

@@ -57,9 +57,9 @@ def test_a_failed_run_shows_no_password_anywhere(
     assert superficies["etl_jobs"] and superficies["internal_messages"]
     # after the retries ran out, the cause in one line, not Dagster's "Exceeded max_retries of 3"
     (error,) = warehouse.execute("SELECT error_message FROM etl_jobs").fetchone()
-    assert "cannot connect to" in error and "tras 3 reintentos" in error and "max_retries" not in error
+    assert "no se puede conectar a" in error and "tras 3 reintentos" in error and "max_retries" not in error
     (cuerpo,) = warehouse.execute("SELECT body FROM internal_messages LIMIT 1").fetchone()
-    assert "cannot connect to" in cuerpo and "max_retries" not in cuerpo
+    assert "no se puede conectar a" in cuerpo and "max_retries" not in cuerpo
     fugas = {(s, nombre) for s in secretos for nombre, texto in superficies.items() if s in texto}
     assert fugas == set()
 

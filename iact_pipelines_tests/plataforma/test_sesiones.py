@@ -74,8 +74,8 @@ def test_a_held_partition_lock_fails_the_waiting_run_naming_the_holder(urls, ins
     (fallo,) = result.get_step_failure_events()
     datos = fallo.step_failure_data
     assert datos.user_failure_data.description == (
-        f"reportes_llamadas_dia 2024-05-07 is locked by run run-que-bloquea (pid {pid}): waited 2s "
-        "(IACT_PG_LOCK_TIMEOUT_S); nothing was changed, run it again when that one ends"
+        f"reportes_llamadas_dia 2024-05-07 está bloqueada por run run-que-bloquea (pid {pid}): se esperó 2s "
+        "(IACT_PG_LOCK_TIMEOUT_S); no se cambió nada, vuelva a correrlo cuando aquel termine"
     )
     assert len(instance.get_runs()) == 1  # not retried
 
@@ -96,7 +96,7 @@ def test_missing_database_is_a_configuration_error_at_once(urls):
     with pytest.raises(ConfigError) as err:
         db.connect(_otra_base(urls.warehouse, "no_existe"))
     assert time.monotonic() - inicio < 1.0  # not retried
-    assert 'database "no_existe" does not exist' in str(err.value) and "not retried" in str(err.value)
+    assert 'database "no_existe" does not exist' in str(err.value) and "no se reintenta" in str(err.value)
 
 
 @pytest.fixture
@@ -125,7 +125,7 @@ def test_permission_denied_fails_the_step_once_as_a_permission_error(urls, insta
     assert not result.success
     (fallo,) = result.get_step_failure_events()
     descripcion = fallo.step_failure_data.user_failure_data.description
-    assert descripcion.startswith("configuration or permission error (not retried): permission denied for table")
+    assert descripcion.startswith("error de configuración o de permisos (no se reintenta): permission denied for table")
     assert [e.event_type for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY] == []
 
 

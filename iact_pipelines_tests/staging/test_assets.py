@@ -91,7 +91,7 @@ def test_llamadas_every_rule(ivr_writer, warehouse, instance, sin_umbral):
         "JOIN etl_jobs j ON j.id = e.job_id WHERE e.record_id = '5'"
     ).fetchone()
     assert run_id == job == result.run_id and particion == DIA
-    assert mensaje == "resultado 'TRANSFERIDA' is not a known result"
+    assert mensaje == "resultado 'TRANSFERIDA' no es un resultado conocido"
     assert registro == {
         "llamada_id": 5,
         "centro_id": NAC,
@@ -222,7 +222,7 @@ def test_llamadas_padded_center_and_repeated_id(llamadas_legado, warehouse, inst
         2,
     )  # one row per rejected copy
     (mensaje,) = warehouse.execute("SELECT error_message FROM etl_validation_errors WHERE record_id = '2'").fetchone()
-    assert mensaje == "centro_id '19028031 ' is not an 8-digit center code"
+    assert mensaje == "centro_id '19028031 ' no es un código de centro de 8 dígitos"
 
 
 def test_unreachable_source_asks_dagster_to_retry():
@@ -478,8 +478,8 @@ def test_missing_column_fails_loads_nothing_and_records_critical(fuente_alterada
     descripcion = fallo.user_failure_data.description
     assert "\n" not in descripcion
     assert descripcion == (
-        f"staging/llamadas {DIA}: the source data is unusable, nothing was loaded: "
-        "column cliente_id is missing from the source"
+        f"staging/llamadas {DIA}: los datos de la fuente no se pueden usar, no se cargó nada: "
+        "la columna cliente_id falta en la fuente"
     )
     assert warehouse.execute("SELECT * FROM staging.llamadas ORDER BY 1").fetchall() == antes
     assert _criticos(warehouse) == [(DIA, None, "cliente_id", "columna_faltante", "critical")]
@@ -503,7 +503,7 @@ def test_unparseable_type_fails_and_records_the_record(fuente_alterada, warehous
     result = materializar(instance, staging.llamadas)
 
     assert not result.success
-    assert "1 value(s) of fin cannot be read as datetime64[us, UTC] (first: 'ayer por la tarde')" in (
+    assert "1 valor(es) de fin no se pueden leer como datetime64[us, UTC] (el primero: 'ayer por la tarde')" in (
         _fallo(result).user_failure_data.description
     )
     assert en_staging(warehouse, "llamadas", "llamada_id") == []

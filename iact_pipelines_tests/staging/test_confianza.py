@@ -184,7 +184,7 @@ def test_a_range_with_one_bad_day_builds_the_other_thirteen(ivr_writer, warehous
     (fallo,) = [e for e in result.get_step_failure_events()]
     assert fallo.step_key == "reportes__llamadas_dia"
     assert fallo.step_failure_data.user_failure_data.description.startswith(
-        f"reportes_llamadas_dia: {malo} not rebuilt (previous rows kept)"
+        f"reportes_llamadas_dia: {malo} sin reconstruir (se conservan las filas anteriores)"
     )
     assert {e.partition: e.passed for e in volumen(result) if e.partition} == {d: d != malo for d in dias}
     # the range's own materialization carries the range's totals, on every day, no day's count
@@ -257,7 +257,7 @@ def test_an_over_long_value_is_a_rejected_row(ivr_writer, warehouse, instance, m
                 "menu_nombre",
                 "valor_demasiado_largo",
                 "error",
-                "menu_nombre is longer than its staging column allows",
+                "menu_nombre es más largo de lo que admite su columna de staging",
             )
         ]
     finally:
@@ -322,7 +322,7 @@ def test_the_analyst_reports_step_builds_the_good_days_and_fails_naming_the_thre
     assert fallo.step_key == reportes.analistas.op.name
     descripcion = fallo.step_failure_data.user_failure_data.description
     for tabla in ("reportes_intervalos", "reportes_rellamadas", "lista_devolucion"):
-        assert f"{tabla}: {malo} not rebuilt (previous rows kept)" in descripcion
+        assert f"{tabla}: {malo} sin reconstruir (se conservan las filas anteriores)" in descripcion
     # The good days were built by all three (a 2-call day: the intervals count them), the bad
     # one has no rows: it was never built before.
     assert warehouse.execute(

@@ -158,7 +158,7 @@ def test_missing_column_and_unreadable_type_are_critical():
     frame = llamadas((1, None, None, 30, "IVR")).drop(columns=["cliente_id"])
     resultado = validacion.validar("llamadas", frame)
     assert resultado.criticos[["regla", "campo"]].values.tolist() == [["columna_faltante", "cliente_id"]]
-    assert resultado.criticos["mensaje"].tolist() == ["column cliente_id is missing from the source"]
+    assert resultado.criticos["mensaje"].tolist() == ["la columna cliente_id falta en la fuente"]
 
     frame = llamadas((1, None, None, 30, "IVR"), (2, None, None, 30, "IVR"))
     frame["fin"] = frame["fin"].astype(str)
@@ -199,9 +199,9 @@ def test_error_rows_most_severe_first_with_the_record_as_json():
     ]
     assert filas["partition_key"].tolist() == ["2024-03-10"] * 3
     assert filas["error_message"].tolist() == [
-        "fin is required but NULL",
-        "resultado 'BUZON' is not a known result",
-        "cliente_id is NULL: unidentified caller",
+        "fin es obligatorio y viene NULL",
+        "resultado 'BUZON' no es un resultado conocido",
+        "cliente_id es NULL: llamante no identificado",
     ]
     assert json.loads(filas.loc[1, "record_data"]) == {
         "llamada_id": grande,
