@@ -117,3 +117,34 @@ def test_days_of_a_command_that_builds_its_own_periods_are_left_to_it(ivr_writer
         ("reportes_mensuales", "2024-03-01"),
         ("reportes_trimestrales", "2024-01-01"),
     ]
+
+
+def test_a_month_whose_only_day_was_held_publishes_nothing_from_the_sensor(ivr_writer, warehouse, instance):
+    """The automation's path: the sensor follows a held day to its month and quarter, whose
+    runs publish nothing from a period with no loaded day and keep the rows they had."""
+    insertar(ivr_writer, "llamadas", [llamada_fuente(1, cliente="C1"), llamada_fuente(2, cliente="C2")])
+    _cargar_dia(instance)
+    primero = periodos_tras_dias(dg.build_sensor_context(instance=instance))
+    _ejecutar(instance, primero.run_requests)
+    assert warehouse.execute(_MES).fetchall() == [("2024-03-01", 2, 2)]
+    publicados = {
+        clave: instance.get_latest_materialization_event(clave).run_id
+        for clave in (dg.AssetKey(["reportes", "clientes_unicos"]), dg.AssetKey(["reportes", "trimestral"]))
+    }
+    ivr_writer.execute("DELETE FROM ivr.llamadas")  # the source emptied the month's only day
+    warehouse.execute("DELETE FROM reportes_trimestral")  # so that a quarter built from nothing would show
+    assert not dg.materialize(
+        [staging.llamadas], partition_key=DIA, instance=instance, resources=build_resources(), raise_on_error=False
+    ).success  # held by volumen
+
+    segundo = periodos_tras_dias(dg.build_sensor_context(instance=instance, cursor=primero.cursor))
+    assert [(p.job_name, p.partition_key) for p in segundo.run_requests] == [
+        ("reportes_mensuales", "2024-03-01"),
+        ("reportes_trimestrales", "2024-01-01"),
+    ]
+    _ejecutar(instance, segundo.run_requests)
+
+    assert warehouse.execute(_MES).fetchall() == [("2024-03-01", 2, 2)]  # kept as it was
+    assert warehouse.execute(_TRIMESTRE).fetchall() == []  # nothing published from nothing
+    for clave, run_id in publicados.items():
+        assert instance.get_latest_materialization_event(clave).run_id == run_id, clave
