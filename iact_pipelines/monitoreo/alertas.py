@@ -8,6 +8,7 @@ without delivering anything twice.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -44,6 +45,17 @@ COMO_CREAR_ADMIN = (
 def retenida(que: str) -> str:
     """The sensor's log line for one alert held for lack of an admin."""
     return f"alerta retenida, sin administrador activo: {que}; {COMO_CREAR_ADMIN}"
+
+
+def avisar_retenidas(log, exc: SinAdministradores, avisadas: list[str]) -> list[str]:
+    """Log each held alert's line at WARNING on the first tick that holds it and at DEBUG on
+    the later ones (every tick's skip reason in the UI still says it), so an idle terminal
+    says it once, not every 15 s. `avisadas`: what the previous tick returned (kept in the
+    sensor's cursor); returns what to keep for the next."""
+    huellas = [hashlib.blake2b(linea.encode(), digest_size=6).hexdigest() for linea in exc.retenidas]
+    for linea, huella in zip(exc.retenidas, huellas, strict=True):
+        (log.debug if huella in avisadas else log.warning)(linea)
+    return huellas
 
 
 @dataclass(frozen=True)

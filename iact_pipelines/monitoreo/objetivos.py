@@ -7,11 +7,13 @@ transaction that committed late with an earlier `created_at` is still seen) and 
 the unique index on (recipient_id, dedupe_key) make it exactly once per center, day and admin
 across re-runs, restarts and ticks that see a verdict twice. A re-run of the day still below
 target writes nothing more; one that turns it into `cumple` leaves no missed row to alert on.
-With no active admin the tick logs one line per held alert and keeps its cursor, so nothing is lost.
+With no active admin the tick logs one line per held alert (once: later ticks at DEBUG) and keeps
+its position, so nothing is lost.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 
 import dagster as dg
@@ -103,18 +105,29 @@ def alertar(conn: psycopg.Connection, desde: datetime, ui_url: str) -> tuple[int
     "objetivo de nivel de servicio.",
 )
 def alertas_objetivo(context: dg.SensorEvaluationContext, warehouse: WarehouseResource, settings: PipelineSettings):
-    if context.cursor:
-        desde = datetime.fromisoformat(context.cursor) - _SOLAPE
-    else:
-        desde = datetime.now().astimezone() - _PRIMERA_VEZ
+    visto, avisadas = _cursor(context.cursor)
+    desde = visto - _SOLAPE if visto else datetime.now().astimezone() - _PRIMERA_VEZ
     try:
         with warehouse.connect() as conn, conn.transaction():
             escritas, ultimo = alertar(conn, desde, settings.ui_url)
     except alertas.SinAdministradores as exc:
-        # One line per held alert, no traceback; the cursor stays, so the alerts wait for an admin.
-        for linea in exc.retenidas:
-            context.log.warning(linea)
+        # One line per held alert, no traceback; the position stays, so the alerts wait for an admin.
+        avisadas = alertas.avisar_retenidas(context.log, exc, avisadas)
+        context.update_cursor(json.dumps({"visto": visto.isoformat() if visto else None, "avisadas": avisadas}))
         return dg.SkipReason(str(exc))
-    if ultimo is not None and (not context.cursor or ultimo > datetime.fromisoformat(context.cursor)):
-        context.update_cursor(ultimo.isoformat())
+    if ultimo is not None and (not visto or ultimo > visto):
+        visto = ultimo
+    context.update_cursor(json.dumps({"visto": visto.isoformat() if visto else None, "avisadas": []}))
     return dg.SkipReason(f"{escritas} alertas de objetivo escritas")
+
+
+def _cursor(cursor: str | None) -> tuple[datetime | None, list[str]]:
+    """(the latest verdict seen, the held alerts already logged); a plain timestamp is the
+    cursor's earlier form."""
+    if not cursor:
+        return None, []
+    if not cursor.startswith("{"):
+        return datetime.fromisoformat(cursor), []
+    estado = json.loads(cursor)
+    visto = estado.get("visto")
+    return (datetime.fromisoformat(visto) if visto else None), list(estado.get("avisadas", []))

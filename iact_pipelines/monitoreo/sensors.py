@@ -237,10 +237,10 @@ def alertas_fallos(context: dg.SensorEvaluationContext, warehouse: WarehouseReso
                 context.instance, conn, context.cursor, ui_url=settings.ui_url, ubicacion=_ubicacion(context)
             )
     except alertas.SinAdministradores as exc:
-        # One line per held alert, no traceback; the cursor stays, so the alerts wait for an admin.
-        for linea in exc.retenidas:
-            context.log.warning(linea)
-        return dg.SkipReason(str(exc))
+        # One line per held alert, no traceback; the position stays, so the alerts wait for an admin.
+        estado = _cargar(context.cursor) or {}
+        estado["avisadas"] = alertas.avisar_retenidas(context.log, exc, estado.get("avisadas", []))
+        return dg.SensorResult(cursor=json.dumps(estado, sort_keys=True), skip_reason=str(exc))
     context.log.info(informe)
     return dg.SensorResult(cursor=cursor, skip_reason=informe)
 
