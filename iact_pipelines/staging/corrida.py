@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from iact_pipelines.fuentes.contrato import FUENTES, Fuente
-from iact_pipelines.plataforma import catalogo, ejecuciones, hilos, markdown
+from iact_pipelines.plataforma import catalogo, ejecuciones, hilos, markdown, memoria
 from iact_pipelines.plataforma.fechas import Ventana
 from iact_pipelines.plataforma.resources import IvrResource, PipelineSettings, WarehouseResource
 from iact_pipelines.staging import carga, clientes, compuerta, errores, extraccion, publicacion, validacion
@@ -133,6 +133,8 @@ def cargar_ventana(
     for ventana in _lotes(_ventana(context, settings), resumenes):
         lote = Lote(context, fuente, ventana, ivr.url_lectura(), warehouse, settings.centros_permitidos(), juez)
         resumenes.append(_cargar_sin_bloqueados(lote))
+        del lote
+        memoria.devolver()  # the next batch, or the next step of this run, starts from here
     reloj = hilos.Cronometro()
     with warehouse.connect() as conn:
         carga.analizar(conn, tabla)
@@ -260,7 +262,7 @@ def _cargar_lote(lote: Lote) -> Resumen:
                 lote_entero = _reglas_del_lote(lote, leido, duplicados[0].result(), excluir)
                 if fuente.tabla == "llamadas":
                     # the days' client rows, from the rows loaded (not read back from staging)
-                    dias.clientes_dia = clientes.dias_de_clientes(lote_entero.cargables(excluir))
+                    dias.clientes_dia = clientes.dias_de_clientes(lote_entero.cargables(excluir, clientes.COLUMNAS))
                 reloj.marcar("validacion")
                 copiador.esperar()
             reloj.marcar("carga")
@@ -319,7 +321,7 @@ def _duplicados(fuente: Fuente, claves: pa.Table) -> pd.DataFrame:
     the rules run on the rows that can break them only, read into pandas with their positions
     as index."""
     filas = validacion.filas_candidatas(fuente.tabla, claves)
-    candidatas = extraccion.a_pandas(claves.take(pa.array(filas)))
+    candidatas = extraccion.a_pandas(extraccion.tomar(claves, filas))
     return validacion.duplicados(fuente.tabla, candidatas.set_axis(pd.Index(filas)))
 
 
@@ -334,8 +336,9 @@ class _LoteEntero:
     ya_cargadas: np.ndarray  # rows the chunks loaded that those rules reject
     errores_nuevos: pd.DataFrame | None
 
-    def cargables(self, excluir: np.ndarray) -> pa.Table:
-        return self.todo.filter(pa.array(~self.rechazada & ~excluir[self.dia]))
+    def cargables(self, excluir: np.ndarray, columnas: list[str]) -> pa.Table:
+        """`columnas` of the rows loaded (filtering the whole batch would copy every column)."""
+        return self.todo.select(columnas).filter(pa.array(~self.rechazada & ~excluir[self.dia]))
 
 
 def _reglas_del_lote(lote: Lote, leido: _Leido, nuevas: pd.DataFrame, excluir: np.ndarray) -> _LoteEntero:
@@ -359,7 +362,8 @@ def _quitar_duplicados(conn: psycopg.Connection, lote: Lote, job_id: int, entero
     if entero.errores_nuevos is not None:
         errores.copiar(conn, job_id, lote.context.run_id, lote.asset_key, entero.errores_nuevos)
         if len(entero.ya_cargadas):
-            ids = pc.unique(entero.todo[lote.fuente.id].take(pa.array(entero.ya_cargadas))).to_pylist()
+            copias = extraccion.tomar(entero.todo.select([lote.fuente.id]), entero.ya_cargadas)
+            ids = pc.unique(copias[lote.fuente.id]).to_pylist()
             carga.borrar_ids(conn, lote.fuente, lote.ventana.desde, lote.ventana.hasta, ids)
     claves = lote.ventana.claves()
     n, dia = len(claves), entero.dia
@@ -378,11 +382,21 @@ def _quitar_duplicados(conn: psycopg.Connection, lote: Lote, job_id: int, entero
 
 def _leidas_por_centro(lote: Lote, entero: _LoteEntero) -> dict[str, dict[str, int]]:
     """Each day's rows read per center (as the allowed list names it: legacy padding trimmed)."""
-    centros = pc.utf8_trim_whitespace(entero.todo[lote.fuente.centro].cast(pa.string()))
-    grupos = pa.table({"dia": entero.dia, "centro": centros}).group_by(["dia", "centro"]).aggregate([("dia", "count")])
+    # Chunk by chunk: the whole batch's centers trimmed at once were a copy of the column.
+    cuentas, inicio = [], 0
+    for trozo in entero.todo[lote.fuente.centro].chunks:
+        centros = pc.utf8_trim_whitespace(trozo.cast(pa.string()))
+        dias = entero.dia[inicio : inicio + len(trozo)]
+        cuentas.append(
+            pa.table({"dia": dias, "centro": centros}).group_by(["dia", "centro"]).aggregate([("dia", "count")])
+        )
+        inicio += len(trozo)
+    if not cuentas:
+        return {}
+    grupos = pa.concat_tables(cuentas).group_by(["dia", "centro"]).aggregate([("dia_count", "sum")])
     claves = lote.ventana.claves()
     resultado: dict[str, dict[str, int]] = {}
-    for dia, centro, n in zip(*(grupos[c].to_pylist() for c in ("dia", "centro", "dia_count")), strict=True):
+    for dia, centro, n in zip(*(grupos[c].to_pylist() for c in ("dia", "centro", "dia_count_sum")), strict=True):
         if centro is not None:
             resultado.setdefault(claves[dia], {})[centro] = n
     return resultado

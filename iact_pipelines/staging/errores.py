@@ -54,7 +54,7 @@ def copiar(conn: psycopg.Connection, job_id: int, run_id: str, asset_key: str, e
 def de_fallas(fuente: Fuente, todo: pa.Table, fallas: pd.DataFrame, excluidos: set[str]) -> pd.DataFrame:
     """The error rows of failures found over a whole batch (rows by position in `todo`)."""
     unicas = np.unique(fallas["fila"].to_numpy())
-    frame = extraccion.a_pandas(todo.take(pa.array(unicas)))
+    frame = extraccion.a_pandas(extraccion.tomar(todo, unicas))
     locales = fallas.assign(fila=np.searchsorted(unicas, fallas["fila"].to_numpy()))
     resultado = validacion.Resultado(fallas=locales, criticos=validacion._CRITICOS_VACIOS.copy(), filas=len(frame))
     filas = validacion.filas_de_error(frame, resultado, id_col=fuente.id, columnas=list(fuente.columnas))

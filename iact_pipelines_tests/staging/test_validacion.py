@@ -5,6 +5,7 @@ import json
 import re
 from datetime import UTC, date, datetime, timedelta
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
@@ -304,6 +305,20 @@ def test_duplicate_rules_over_the_candidate_rows_find_what_they_find_over_every_
     assert len(todas) > 6
     assert len(filas) < claves.num_rows / 5
     pd.testing.assert_frame_equal(pocas.reset_index(drop=True), todas.reset_index(drop=True))
+
+
+def test_rows_taken_chunk_by_chunk_are_the_rows_table_take_returns():
+    # Positions across chunk boundaries, unsorted, repeated, none: Table.take's answer, without
+    # its concatenation of the whole table.
+    tabla = dia_demo("menu_eventos")
+    trozos = pa.concat_tables([tabla.slice(i, 97) for i in range(0, tabla.num_rows, 97)])
+    assert trozos.column(0).num_chunks > 3
+    for filas in ([], [0], [trozos.num_rows - 1, 0, 96, 97, 97, 5], list(range(0, trozos.num_rows, 7))[::-1]):
+        assert extraccion.tomar(trozos, np.array(filas, dtype=np.int64)).equals(
+            trozos.take(pa.array(filas, pa.int64()))
+        )
+    with pytest.raises(IndexError):
+        extraccion.tomar(trozos, np.array([trozos.num_rows]))
 
 
 def test_a_copy_without_an_id_is_rejected_not_crashed_on():
