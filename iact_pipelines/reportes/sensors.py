@@ -2,11 +2,18 @@
 quarter reports are rebuilt (late data, a re-run, an accepted day), so a month never keeps
 numbers its days no longer have.
 
-A sensor rather than declarative automation: `AutomationCondition.eager()` only follows the
-latest time partition, and a late day belongs to an older month. The sensor reads the
-materializations of `staging/llamadas` after its cursor (storage id) and asks for one run per
-month and quarter touched; the run key names the month/quarter and the last event seen, so a
-tick retried after a crash launches nothing twice.
+A sensor rather than declarative automation. On a 30-day range over two months and two
+quarters, `AutomationCondition.eager().without(AutomationCondition.in_latest_time_window())`
+builds no period whose days are not all materialized (its `~any_deps_missing`): none of the
+four, and over two whole months the months but never their quarters. Without that operand
+either, it asks for the same runs as this sensor (4 for the range, 2 for a reloaded day), but a
+tick between the days run of `iact materializar` and its period runs builds the four periods
+that the command then builds again; the sensor leaves them to the command
+(ETIQUETA_PERIODOS_DESPUES).
+
+The sensor reads the materializations of `staging/llamadas` after its cursor (storage id) and
+asks for one run per month and quarter touched; the run key names the month/quarter and the
+last event seen, so a tick retried after a crash launches nothing twice.
 """
 
 from __future__ import annotations
