@@ -22,6 +22,10 @@ os.environ["IACT_HOME"] = str(TEST_HOME)
 for _ajuste in AJUSTES:  # every other setting at its default
     if _ajuste.nombre != "IACT_HOME":
         os.environ.pop(_ajuste.nombre, None)
+    # Explicitly: the tests' source is TEST_HOME's embedded server, where a demo seeded by a test
+    # would move the first partition to its first day (plataforma/partitions.py).
+    if _ajuste.nombre == "IACT_PARTICIONES_DESDE":
+        os.environ[_ajuste.nombre] = _ajuste.defecto
 
 from iact_pipelines.plataforma import (  # noqa: E402 - after the environment is configured
     catalogo,

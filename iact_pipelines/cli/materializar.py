@@ -167,16 +167,12 @@ def _una_linea(texto: str, largo: int = 300) -> str:
 
 
 def _error_en_una_linea(result) -> str:
-    """The first failed step and its error, on one line."""
+    """The first failed step and its error, on one line, in the words its alert uses."""
+    from iact_pipelines.monitoreo import seguimiento
+
     for evento in result.get_step_failure_events():
-        usuario = evento.step_failure_data.user_failure_data
-        if usuario is not None and usuario.description:  # a dg.Failure: its own sentence
-            return f"{evento.step_key}: {_una_linea(usuario.description)}"
-        error = evento.step_failure_data.error
-        # Dagster wraps the user's exception: report the innermost cause.
-        while error is not None and error.cause is not None:
-            error = error.cause
-        return f"{evento.step_key}: {_una_linea(error.message if error else 'falló')}"
+        paso = seguimiento.paso_fallido(evento)
+        return f"{paso.paso}: {_una_linea(paso.error)}"
     return "el run falló"
 
 

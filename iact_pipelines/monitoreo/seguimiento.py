@@ -192,7 +192,8 @@ def _detalle(metadata) -> str:
 _CHECKS_BLOQUEANTES = re.compile(r"^(\d+) blocking asset checks? failed with ERROR severity:\s*")
 
 
-def _paso_fallido(evento) -> PasoFallido:
+def paso_fallido(evento) -> PasoFallido:
+    """A failed step as a person reads it: a Failure's own sentence, else the user's error's first line."""
     datos = evento.step_failure_data
     clase, linea = primera_linea(datos.error) if datos.error else ("", "error desconocido")
     if clase == _ERROR_CHECK_BLOQUEANTE:
@@ -292,7 +293,7 @@ def resumir_run(instance: dg.DagsterInstance, record: RunRecord) -> ResumenRun:
             if not evaluacion.passed:
                 resumen.checks_fallidos.append(_check_fallido(evaluacion))
         elif tipo == DagsterEventType.STEP_FAILURE:
-            resumen.pasos_fallidos.append(_paso_fallido(evento))
+            resumen.pasos_fallidos.append(paso_fallido(evento))
             if resumen.traza is None and evento.step_failure_data.error:
                 resumen.traza = _traza(evento.step_failure_data.error)
         elif tipo == DagsterEventType.RUN_FAILURE:

@@ -14,10 +14,11 @@ import functools
 import json
 import os
 from datetime import date
+from urllib.parse import parse_qs, urlsplit
 
 import dagster as dg
 
-from iact_pipelines.plataforma import config
+from iact_pipelines.plataforma import config, embedded
 
 # Asset tag naming an asset's partitioning (diaria, mensual_en_curso, trimestral_en_curso): the
 # daily job selects every asset of a local day by it, whatever area declares it.
@@ -32,8 +33,16 @@ REGISTRO_DEMO = "demo.json"
 
 
 def _demo_embebida() -> bool:
-    """The IVR source is the embedded server's and the first partition is not configured."""
-    return not any(os.environ.get(v, "").strip() for v in ("IACT_IVR_URL", "IACT_PARTICIONES_DESDE"))
+    """The IVR source is the embedded server's and the first partition is not configured. The
+    source is the embedded one when IACT_IVR_URL is unset, or names the embedded server of this
+    IACT_HOME: `iact dev` and `iact materializar` export its URL for Dagster's processes."""
+    if os.environ.get("IACT_PARTICIONES_DESDE", "").strip():
+        return False
+    url = os.environ.get("IACT_IVR_URL", "").strip()
+    if not url:
+        return True
+    servidor = parse_qs(urlsplit(url).query).get("host", [None])[0]
+    return servidor == str(embedded.pgdata_dir(config.load_settings().home))
 
 
 def registrar_demo(desde: date, hasta: date) -> None:

@@ -247,7 +247,8 @@ def test_bad_staging_stops_the_reports_built_on_it(ivr_writer, warehouse, instan
     assert "1 run(s), 1 fallido(s), 2 omitido(s)" in salida.out
     assert salida.out.count("OMITIDO") == 2  # the month and the quarter: they depend on staging/llamadas
     (error,) = salida.err.splitlines()
-    assert "falló: staging__llamadas: DagsterAssetCheckFailedError" in error and "blocking" in error
+    assert "falló: staging__llamadas: 1 check(s) bloqueante(s) fallido(s) con severidad ERROR: " in error
+    assert "staging/llamadas: tasa_rechazo" in error
     assert error.endswith("; 2 run(s) omitido(s)")
     # the blocking check kept that day's reports from being built
     assert warehouse.execute("SELECT count(*) FROM reportes_llamadas_dia").fetchone() == (0,)

@@ -5,7 +5,7 @@ from datetime import date
 
 import pytest
 
-from iact_pipelines.plataforma import partitions
+from iact_pipelines.plataforma import embedded, partitions
 
 
 @pytest.fixture
@@ -42,3 +42,15 @@ def test_a_configured_source_or_first_day_ignores_the_demo(demo_embebida, monkey
     partitions.registrar_demo(date(2020, 1, 1), date(2020, 1, 2))  # not recorded: not the embedded demo
     monkeypatch.delenv(variable)
     assert partitions.primer_dia() == date(2026, 9, 5)
+
+
+def test_the_embedded_server_s_url_exported_to_dagster_s_processes_is_still_the_demo(demo_embebida, monkeypatch):
+    # `iact dev` and `iact materializar` export the embedded server's URLs for Dagster's processes,
+    # which read the partitions from them: the demo stays the demo there.
+    partitions.registrar_demo(date(2026, 9, 5), date(2026, 12, 3))
+    monkeypatch.setenv("IACT_IVR_URL", f"postgresql://postgres:@/ivr?host={embedded.pgdata_dir(demo_embebida)}")
+    assert partitions.primer_dia() == date(2026, 9, 5)
+    assert _definiciones()["diaria"].get_first_partition_key() == "2026-09-05"
+    # another home's embedded server is a configured source like any other
+    monkeypatch.setenv("IACT_IVR_URL", f"postgresql://postgres:@/ivr?host={demo_embebida / 'otro' / 'pg'}")
+    assert partitions.primer_dia() == date(2024, 1, 1)
