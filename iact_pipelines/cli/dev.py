@@ -52,9 +52,26 @@ _AVISOS_CONOCIDOS = ",".join(
 _SIN_NOVEDAD = re.compile(
     r"Checking for new runs for sensor: |Sensor \S+ skipped: |Priority sorting and checking tag concurrency"
     r"|No cursor for event type|- __repository__ - \S+ - 0 |^Aborted!$"
-    # a run's step-by-step DEBUG events (the run's page shows them), the queue full while runs go on
-    r"| - dagster - DEBUG - |won't launch more"
+    # a run's step-by-step DEBUG events (the run's page shows them), the queue full while runs go on,
+    # the run monitor's polling of a run in progress, the sensor daemon's steps before its launch line
+    r"| - dagster - DEBUG - |won't launch more|Collected \d+ runs? for monitoring|MonitoringDaemon - .*Checking run "
+    r"|SensorDaemon - .*(Creating new run|Launching run) for "
 )
+# Dagster's own lines that do say something, in Spanish (the rest of the line, time and logger, as is).
+_EN_ESPANOL = [
+    (re.compile(p), r)
+    for p, r in (
+        (r"Launching Dagster services\.\.\.", "iniciando los servicios de Dagster"),
+        (r"Instance is configured with the following daemons: ", "daemons de la instancia: "),
+        (r"Completed launch of run (\S+) for (\S+)", r"\2 lanzó el run \1"),
+        (r"Launched (\d+) runs?\.", r"la cola lanzó \1 run(s)"),
+        (r"KeyboardInterrupt received", "detención pedida"),
+        (r"Shutting down Dagster services\.\.\.", "deteniendo los servicios de Dagster"),
+        (r"Received interrupt, shutting down daemon threads\.\.\.", "deteniendo los hilos del daemon"),
+        (r"Daemon threads shut down\.", "hilos del daemon detenidos"),
+        (r"Dagster services shut down\.", "servicios de Dagster detenidos"),
+    )
+]
 _SIRVIENDO = re.compile(r"Serving dagster-webserver on (\S+)")
 
 
@@ -214,14 +231,24 @@ def _reenviar(salida) -> None:
     """`dagster dev`'s lines to stderr, without those that say nothing happened; the UI's
     address once it serves."""
     for linea in salida:
-        if _SIN_NOVEDAD.search(linea):
-            continue
         sirviendo = _SIRVIENDO.search(linea)
         if sirviendo:
             print(f"interfaz de Dagster lista: {sirviendo.group(1)}", flush=True)
             continue
-        sys.stderr.write(linea)
-        sys.stderr.flush()
+        linea = para_la_terminal(linea)
+        if linea is not None:
+            sys.stderr.write(linea)
+            sys.stderr.flush()
+
+
+def para_la_terminal(linea: str) -> str | None:
+    """A line of `dagster dev` as the terminal shows it: None when it says nothing happened,
+    Dagster's own known lines in Spanish."""
+    if _SIN_NOVEDAD.search(linea):
+        return None
+    for patron, reemplazo in _EN_ESPANOL:
+        linea = patron.sub(reemplazo, linea)
+    return linea
 
 
 def _preparar_hijo() -> None:

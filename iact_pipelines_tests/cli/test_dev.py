@@ -9,6 +9,7 @@ import time
 
 import psutil
 
+from iact_pipelines.cli.dev import para_la_terminal
 from iact_pipelines_tests.cli.ayudas import graphql, puerto_libre
 
 
@@ -61,3 +62,22 @@ def test_dev_serves_graphql_and_stops_cleanly_on_sigterm(pg_urls, tmp_path):
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
+
+
+def test_the_terminal_drops_dagster_s_polling_and_says_its_known_lines_in_spanish():
+    inicio = "2026-12-08 00:52:32 +0000 - dagster.daemon.SensorDaemon - INFO - "
+    monitor = "2026-12-08 00:52:55 +0000 - dagster.daemon.MonitoringDaemon - INFO - "
+    for linea in (
+        f"{monitor}Collected 1 runs for monitoring\n",
+        f"{monitor}Checking run 6868f63a-c4c0-4cbf-a577-67e219465957\n",
+        f"{inicio}Creating new run for frescura\n",
+        f"{inicio}Launching run for frescura\n",
+    ):
+        assert para_la_terminal(linea) is None, linea
+    assert para_la_terminal(f"{inicio}Completed launch of run 6868f63a for frescura\n") == (
+        f"{inicio}frescura lanzó el run 6868f63a\n"
+    )
+    cola = "2026-12-08 00:52:40 +0000 - dagster.daemon.QueuedRunCoordinatorDaemon - INFO - "
+    assert para_la_terminal(f"{cola}Launched 2 runs.\n") == f"{cola}la cola lanzó 2 run(s)\n"
+    propia = "2026-12-08 00:54:06 +0000 - dagster - INFO - __repository__ - alertas_fallos - 1 corrida(s) alertada(s)\n"
+    assert para_la_terminal(propia) == propia
