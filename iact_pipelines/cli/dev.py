@@ -55,7 +55,7 @@ _SIN_NOVEDAD = re.compile(
     # a run's step-by-step DEBUG events (the run's page shows them), the queue full while runs go on,
     # the run monitor's polling of a run in progress, the sensor daemon's steps before its launch line
     r"| - dagster - DEBUG - |won't launch more|Collected \d+ runs? for monitoring|MonitoringDaemon - .*Checking run "
-    r"|SensorDaemon - .*(Creating new run|Launching run) for "
+    r"|SensorDaemon - .*(Creating new run|Launching run) for |SchedulerDaemon - .*Evaluating schedule `"
 )
 # Dagster's own lines that do say something, in Spanish (the rest of the line, time and logger, as is).
 _EN_ESPANOL = [
@@ -63,7 +63,7 @@ _EN_ESPANOL = [
     for p, r in (
         (r"Launching Dagster services\.\.\.", "iniciando los servicios de Dagster"),
         (r"Instance is configured with the following daemons: ", "daemons de la instancia: "),
-        (r"Completed launch of run (\S+) for (\S+)", r"\2 lanzó el run \1"),
+        (r"Completed (?:scheduled )?launch of run (\S+) for (\S+)", r"\2 lanzó el run \1"),
         (r"Launched (\d+) runs?\.", r"la cola lanzó \1 run(s)"),
         (r"KeyboardInterrupt received", "detención pedida"),
         (r"Shutting down Dagster services\.\.\.", "deteniendo los servicios de Dagster"),

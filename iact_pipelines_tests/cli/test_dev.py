@@ -72,10 +72,16 @@ def test_the_terminal_drops_dagster_s_polling_and_says_its_known_lines_in_spanis
         f"{monitor}Checking run 6868f63a-c4c0-4cbf-a577-67e219465957\n",
         f"{inicio}Creating new run for frescura\n",
         f"{inicio}Launching run for frescura\n",
+        "2026-12-08 01:00:59 +0000 - dagster.daemon.SchedulerDaemon - INFO - Evaluating schedule "
+        "`observar_fuentes_cada_15_min` at 2026-12-08 01:00:00 +0000\n",
     ):
         assert para_la_terminal(linea) is None, linea
     assert para_la_terminal(f"{inicio}Completed launch of run 6868f63a for frescura\n") == (
         f"{inicio}frescura lanzó el run 6868f63a\n"
+    )
+    programa = "2026-12-08 01:01:00 +0000 - dagster.daemon.SchedulerDaemon - INFO - "
+    assert para_la_terminal(f"{programa}Completed scheduled launch of run 55b4 for observar_fuentes\n") == (
+        f"{programa}observar_fuentes lanzó el run 55b4\n"
     )
     cola = "2026-12-08 00:52:40 +0000 - dagster.daemon.QueuedRunCoordinatorDaemon - INFO - "
     assert para_la_terminal(f"{cola}Launched 2 runs.\n") == f"{cola}la cola lanzó 2 run(s)\n"

@@ -199,3 +199,24 @@ def test_each_cause_names_its_own_runbook_section(cambios, validacion_critica, s
     assert alerta.body.splitlines()[-1] == f'Qué hacer: docs/RUNBOOK.md, sección "{seccion}".'
     # the section exists in the RUNBOOK under that exact title
     assert any(linea.startswith(f"### {seccion}") for linea in _RUNBOOK.splitlines()), seccion
+
+
+def test_held_alerts_are_logged_once_and_past_ten_counted():
+    class Registro:
+        def __init__(self):
+            self.avisos, self.depuracion = [], []
+
+        def warning(self, linea):
+            self.avisos.append(linea)
+
+        def debug(self, linea):
+            self.depuracion.append(linea)
+
+    retenidas = alertas.SinAdministradores("sin admins", [alertas.retenida(f"alerta {i}") for i in range(12)])
+    primero = Registro()
+    avisadas = alertas.avisar_retenidas(primero, retenidas, [])
+    assert primero.avisos[:10] == retenidas.retenidas[:10] and len(primero.avisos) == 11
+    assert primero.avisos[10].startswith("… y 2 alerta(s) retenida(s) más, sin administrador activo")
+    segundo = Registro()
+    assert alertas.avisar_retenidas(segundo, retenidas, avisadas) == avisadas
+    assert segundo.avisos == [] and segundo.depuracion == retenidas.retenidas
