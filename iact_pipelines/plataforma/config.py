@@ -93,6 +93,14 @@ def parse_url_cola(name: str, raw: str) -> str:
     return raw
 
 
+def parse_nombre_cola(name: str, raw: str) -> str:
+    """A queue name: letters, digits, '.', '_' and '-' (it is also a routing key)."""
+    valor = raw.strip()
+    if not re.fullmatch(r"[A-Za-z0-9._-]{1,100}", valor):
+        raise ConfigError(f"{name}: {raw!r} no es un nombre de cola (letras, dígitos, '.', '_' o '-')")
+    return valor
+
+
 def parse_fecha(name: str, raw: str) -> date:
     try:
         return date.fromisoformat(raw)
@@ -397,6 +405,13 @@ AJUSTES: tuple[Ajuste, ...] = (
         "redis://127.0.0.1:6379/0",
         parse_url_cola,
         "backend de resultados de Celery (Redis) con IACT_EJECUTOR_DIARIO=celery",
+    ),
+    Ajuste(
+        "IACT_CELERY_COLA",
+        "dagster",
+        parse_nombre_cola,
+        "cola del broker de la que toman pasos los workers (`-Q` del worker): dos despliegues que comparten "
+        "broker usan colas distintas",
     ),
     Ajuste(
         "IACT_PG_WORK_MEM_MB",

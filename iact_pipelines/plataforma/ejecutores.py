@@ -15,6 +15,14 @@ import dagster as dg
 
 from iact_pipelines.plataforma import config
 
+# Celery's settings for the steps, the same in the executor and the workers (trabajador.py). A
+# step is acknowledged when it ends, not when a worker takes it, and a worker holds no step in
+# reserve: the broker hands a step whose worker died (kill -9, out of memory, a lost machine)
+# to another worker, which replaces the step's days whole (plataforma/reemplazo.py). With the
+# defaults (acknowledged on receipt, four in reserve) those steps were lost and the run waited
+# for them forever.
+CONFIG_CELERY = {"task_acks_late": True, "task_reject_on_worker_lost": True, "worker_prefetch_multiplier": 1}
+
 
 def del_diario() -> dg.ExecutorDefinition:
     """The executor IACT_EJECUTOR_DIARIO names."""
@@ -26,6 +34,10 @@ def del_diario() -> dg.ExecutorDefinition:
     from dagster_celery import celery_executor  # celery and kombu only where they are used
 
     return celery_executor.configured(
-        {"broker": config.valor("IACT_CELERY_BROKER"), "backend": config.valor("IACT_CELERY_BACKEND")},
+        {
+            "broker": config.valor("IACT_CELERY_BROKER"),
+            "backend": config.valor("IACT_CELERY_BACKEND"),
+            "config_source": {**CONFIG_CELERY, "task_default_queue": config.valor("IACT_CELERY_COLA")},
+        },
         name="celery",
     )
