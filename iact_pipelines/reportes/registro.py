@@ -13,14 +13,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
-import dagster as dg
 import psycopg
 from psycopg import sql
 
-from iact_pipelines.plataforma import partitions
-from iact_pipelines.plataforma.resources import PipelineSettings
 from iact_pipelines.reportes import dimensionamiento, metricas, objetivos
+
+if TYPE_CHECKING:
+    import dagster as dg
+
+    from iact_pipelines.plataforma.resources import PipelineSettings
 
 # (preparation statements, report statement) for the run's settings.
 Sentencias = tuple[tuple, object]
@@ -77,16 +80,24 @@ class Reporte:
     # Bound parameters the statements take beyond desde, hasta and umbral.
     parametros: Callable[[PipelineSettings], dict] = lambda settings: {}
 
+    # Dagster is imported where a key or partitioning is asked for, not with the registry:
+    # `iact exportar` and `iact --help` read the registry without loading Dagster.
     @property
     def clave(self) -> dg.AssetKey:
+        import dagster as dg
+
         return dg.AssetKey(["reportes", self.nombre])
 
     @property
     def clave_staging(self) -> dg.AssetKey | None:
+        import dagster as dg
+
         return dg.AssetKey(["staging", self.staging]) if self.staging else None
 
     @property
     def claves_entrada(self) -> list[dg.AssetKey]:
+        import dagster as dg
+
         return [dg.AssetKey.from_user_string(e) for e in self.entradas]
 
     @property
@@ -94,6 +105,8 @@ class Reporte:
         return self.particiones == "diaria"
 
     def definicion_particiones(self) -> dg.PartitionsDefinition:
+        from iact_pipelines.plataforma import partitions
+
         return getattr(partitions, self.particiones)
 
 
