@@ -8,25 +8,29 @@ staging derives; the staging load reads it, the source observations too.
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import pyarrow as pa
+from typing import TYPE_CHECKING
 
 from iact_pipelines.plataforma import catalogo
 
-# Arrow types of the staging columns, by their PostgreSQL type in the catalog: what the binary
-# COPY encoder (copia_binaria) writes.
-_TS = pa.timestamp("us", tz="UTC")
-_ARROW_POR_TIPO_PG = {
-    catalogo.BIGINT: pa.int64(),
-    catalogo.SMALLINT: pa.int16(),
-    catalogo.BOOLEAN: pa.bool_(),
-    catalogo.DATE: pa.date32(),
-    catalogo.TIMESTAMPTZ: _TS,
-}
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 
 def tipo_arrow(tipo_pg: str) -> pa.DataType:
-    return pa.string() if tipo_pg.startswith("character varying") else _ARROW_POR_TIPO_PG[tipo_pg]
+    """The Arrow type of a staging column by its PostgreSQL type in the catalog: what the binary
+    COPY encoder (copia_binaria) writes. pyarrow is imported here, not with the contract: loading
+    the definitions (the code server, `iact --help`, a step that reads no rows) does without it."""
+    import pyarrow as pa
+
+    if tipo_pg.startswith("character varying"):
+        return pa.string()
+    return {
+        catalogo.BIGINT: pa.int64(),
+        catalogo.SMALLINT: pa.int16(),
+        catalogo.BOOLEAN: pa.bool_(),
+        catalogo.DATE: pa.date32(),
+        catalogo.TIMESTAMPTZ: pa.timestamp("us", tz="UTC"),
+    }[tipo_pg]
 
 
 # Columns derived in Arrow after the fetch (not read from the source).
@@ -59,6 +63,8 @@ class Fuente:
     @property
     def esquema_staging(self) -> pa.Schema:
         """The Arrow types of `staging.<tabla>`'s columns, as the binary COPY needs them."""
+        import pyarrow as pa
+
         return pa.schema([(c.nombre, tipo_arrow(c.tipo)) for c in self.catalogo.de_negocio()])
 
 

@@ -9,7 +9,7 @@ import dagster as dg
 
 from iact_pipelines.plataforma import catalogo, partitions
 from iact_pipelines.plataforma.resources import IvrResource, PipelineSettings, WarehouseResource, errores_clasificados
-from iact_pipelines.staging import compuerta, corrida
+from iact_pipelines.staging import compuerta
 
 
 def _checks(clave: dg.AssetKey) -> list[dg.AssetCheckSpec]:
@@ -56,6 +56,10 @@ def _asset(tabla: str) -> dg.AssetsDefinition:
         warehouse: WarehouseResource,
         settings: PipelineSettings,
     ):
+        # The load (pandas, pandera, pyarrow) is imported by the step that runs it, not with the
+        # definitions every process loads (the code server, the report steps' processes).
+        from iact_pipelines.staging import corrida
+
         # Yielded, not returned: a range run logs each day's events after its materialization.
         with errores_clasificados():
             yield from corrida.cargar_ventana(context, tabla, ivr, warehouse, settings)

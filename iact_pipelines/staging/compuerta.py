@@ -12,13 +12,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import numpy as np
-import pandas as pd
 import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
+
+if TYPE_CHECKING:
+    import pandas as pd  # the day tables a run passes in; the gate itself never builds one
 
 CHECK_TASA_RECHAZO = "tasa_rechazo"
 CHECK_VOLUMEN = "volumen"
@@ -102,6 +104,13 @@ class Veredicto:
 _REFERENCIA = "la mediana del mismo día de la semana 7, 14, 21 y 28 días antes"
 
 
+def _mediana(valores: list) -> float:
+    # numpy is imported by the run that judges a day, not with the definitions the reports load
+    import numpy as np
+
+    return float(np.median(valores))
+
+
 def motivo_volumen(leidas: int, previas: list[int], fraccion: float, pico: float) -> str | None:
     """Why `leidas` rows are not a believable day against `previas` (the same weekday of the
     previous weeks), or None: no rows at all; fewer than `fraccion` x their median; more than
@@ -110,7 +119,7 @@ def motivo_volumen(leidas: int, previas: list[int], fraccion: float, pico: float
         return "leyó 0 filas"
     if len(previas) < 2:
         return None
-    mediana = float(np.median(previas))
+    mediana = _mediana(previas)
     if leidas < fraccion * mediana:
         return f"leyó {leidas} filas, menos de {fraccion:g} x {mediana:g} ({_REFERENCIA})"
     if pico and leidas > pico * mediana:
@@ -166,7 +175,7 @@ class Volumen:
             historia.pop(v.fecha, None)
 
     def _veredicto(self, dia: str, leidas: int, por_centro: dict[str, int], previas: list) -> Veredicto:
-        mediana = float(np.median([n for n, _ in previas])) if len(previas) >= 2 else None
+        mediana = _mediana([n for n, _ in previas]) if len(previas) >= 2 else None
         motivo = motivo_volumen(leidas, [n for n, _ in previas], self.fraccion, self.pico)
         for centro in self.centros if motivo is None else ():
             # only the reference days that recorded this center's rows
