@@ -1,11 +1,12 @@
-"""Assembles the code location: each area's definitions merged, the resources, and the owner
-and area tag of every asset."""
+"""Assembles the code location: each area's definitions merged, the resources, the executor of
+every job, and the owner and area tag of every asset."""
 
 import dagster as dg
 
 from iact_pipelines.buzon import definitions as buzon
 from iact_pipelines.fuentes import definitions as fuentes
 from iact_pipelines.monitoreo import definitions as monitoreo
+from iact_pipelines.plataforma import ejecutores
 from iact_pipelines.plataforma.resources import build_resources
 from iact_pipelines.reportes import definitions as reportes
 from iact_pipelines.staging import definitions as staging
@@ -29,6 +30,9 @@ def _ensamblar() -> dg.Definitions:
         schedules=areas.schedules,
         sensors=areas.sensors,
         resources=build_resources(),
+        # One executor for every job, the UI's asset selections and backfills included: left to
+        # Dagster, those ran a process per step (a Python start-up and a definitions load each).
+        executor=ejecutores.elegido(),
     )
 
 

@@ -390,7 +390,8 @@ AJUSTES: tuple[Ajuste, ...] = (
         "IACT_EJECUTOR_DIARIO",
         "en_proceso",
         parse_ejecutor,
-        "cómo ejecutan los pasos del job `diario` los runs que lanza el daemon (schedules, sensores, UI): "
+        "cómo ejecutan sus pasos los runs que lanza el daemon (el job `diario`, los runs de los sensores, "
+        "las materializaciones y backfills de la UI): "
         "`en_proceso` (todos en el proceso del run), `multiproceso` (un proceso por paso) o `celery` "
         "(workers de dagster-celery en IACT_CELERY_BROKER); `iact materializar` siempre en proceso",
     ),

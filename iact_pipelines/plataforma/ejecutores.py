@@ -1,4 +1,5 @@
-"""The executor of the daily job's runs, chosen by IACT_EJECUTOR_DIARIO when the definitions load.
+"""The executor of every run the daemon launches (the `diario` schedule, the sensors' period runs,
+the UI's materializations and backfills), chosen by IACT_EJECUTOR_DIARIO when the definitions load.
 
 `en_proceso` runs every step in the run's own process: a typical day's steps are seconds of work
 and a process per step costs a Python start-up and a definitions load apiece (3-4 s each under
@@ -24,7 +25,7 @@ from iact_pipelines.plataforma import config
 CONFIG_CELERY = {"task_acks_late": True, "task_reject_on_worker_lost": True, "worker_prefetch_multiplier": 1}
 
 
-def del_diario() -> dg.ExecutorDefinition:
+def elegido() -> dg.ExecutorDefinition:
     """The executor IACT_EJECUTOR_DIARIO names."""
     tipo = config.valor("IACT_EJECUTOR_DIARIO")
     if tipo == "en_proceso":

@@ -10,13 +10,12 @@ from datetime import timedelta
 
 import dagster as dg
 
-from iact_pipelines.plataforma import ejecutores, partitions, programas
+from iact_pipelines.plataforma import partitions, programas
 
 diario = dg.define_asset_job(
     "diario",
     selection=dg.AssetSelection.tag(partitions.ETIQUETA, "diaria"),
     partitions_def=partitions.diaria,
-    executor_def=ejecutores.del_diario(),
     description="Staging de un día local y sus reportes diarios (llamadas por hora, menús, transferencias, "
     "intervalos de 15 minutos, rellamadas, lista de devolución).",
 )
