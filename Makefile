@@ -11,7 +11,7 @@ DEMO_LLAMADAS ?= 20000
 # `make bench BENCH_ESCALAS=100000,1000000,3000000`: only the scaling line, at those calls/day.
 BENCH_ESCALAS ?=
 
-.PHONY: install dev test lint format bench bench-dia clean
+.PHONY: install dev test lint format bench bench-dia bench-distribuido clean
 
 install: $(STAMP)
 
@@ -52,6 +52,11 @@ bench: install
 # A typical day (20,000 calls, 30 days before it): unit, floor, the CLI's and the daemon's run.
 bench-dia: install
 	$(BIN)/python -m benchmarks.dia_tipico
+
+# A 90-day range build of `diario` with its steps on 1 and then 2 dagster-celery workers
+# (needs RabbitMQ and Redis; about 10 minutes here).
+bench-distribuido: install
+	$(BIN)/python -m benchmarks.distribuido
 
 clean:
 	-$(BIN)/iact db stop

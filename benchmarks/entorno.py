@@ -54,6 +54,11 @@ def vaciar(urls: db.Urls) -> None:
     """A fresh IVR source and an empty warehouse."""
     with db.connect(urls.ivr, autocommit=True) as conn:
         conn.execute(_VACIAR_FUENTE)
+    vaciar_almacen(urls)
+
+
+def vaciar_almacen(urls: db.Urls) -> None:
+    """An empty warehouse, the source as it is."""
     with db.connect(urls.warehouse, autocommit=True) as conn:
         conn.execute(catalogo.vaciar())
         # Day partitions too: the pipeline's first run must create them, as it would in production.
