@@ -10,8 +10,10 @@ DEMO_LLAMADAS ?= 20000
 
 # `make bench BENCH_ESCALAS=100000,1000000,3000000`: only the scaling line, at those calls/day.
 BENCH_ESCALAS ?=
+# `make bench-recarga BENCH_RECARGA_LLAMADAS=20000`: the calls of the day reloaded under readers.
+BENCH_RECARGA_LLAMADAS ?= 900000
 
-.PHONY: install dev test lint format bench bench-dia bench-distribuido clean
+.PHONY: install dev test lint format bench bench-dia bench-distribuido bench-recarga clean
 
 install: $(STAMP)
 
@@ -57,6 +59,10 @@ bench-dia: install
 # (needs RabbitMQ and Redis; about 10 minutes here).
 bench-distribuido: install
 	$(BIN)/python -m benchmarks.distribuido
+
+# Readers of a staging day while it is reloaded: their latency, the load's time, the report gap.
+bench-recarga: install
+	$(BIN)/python -m benchmarks.recarga --llamadas $(BENCH_RECARGA_LLAMADAS)
 
 clean:
 	-$(BIN)/iact db stop

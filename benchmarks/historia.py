@@ -26,11 +26,10 @@ from datetime import date, timedelta
 import dagster as dg
 import pyarrow as pa
 import pyarrow.compute as pc
-from psycopg import sql
 
 from iact_pipelines.demo import generador
 from iact_pipelines.fuentes.contrato import FUENTES
-from iact_pipelines.plataforma import copia_binaria, db, fechas
+from iact_pipelines.plataforma import db, fechas
 from iact_pipelines.plataforma.config import load_settings
 from iact_pipelines.plataforma.resources import build_resources
 from iact_pipelines.reportes import assets as reportes
@@ -84,7 +83,7 @@ def sembrar(urls: db.Urls, desde: date, hasta: date, llamadas: int) -> int:
                 siguiente = generar(meses[i + 1])
             with carga.reemplazar_dias(conn, "llamadas", inicio, fin):
                 conn.execute("SET LOCAL synchronous_commit = off")  # bench data: speed over durability
-                filas += copia_binaria.copiar(conn, sql.Identifier("staging", "llamadas"), tabla)
+                filas += carga.copiar_dias(conn, "llamadas", tabla)
     with db.connect(urls.warehouse, autocommit=True) as conn:
         conn.execute("ANALYZE staging.llamadas, staging.clientes_dia, staging.clientes_primera_llamada")
     return filas

@@ -323,10 +323,9 @@ SELECT pg_terminate_backend(a.pid) {_TITULARES}
 _TRAMO_DE_ESPERA = "1s"
 
 
-def esperar_bloqueo(conn: psycopg.Connection, key: int, *, compartido: bool = False) -> bool:
+def esperar_bloqueo(conn: psycopg.Connection, key: int) -> bool:
     """Take an advisory transaction lock, waiting at most IACT_PG_LOCK_TIMEOUT_S (0: no limit);
     while waiting, a holder frozen in its COPY is ended (see above). False: not granted."""
-    toma = "SELECT pg_advisory_xact_lock_shared(%s)" if compartido else "SELECT pg_advisory_xact_lock(%s)"
     limite = valor("IACT_PG_LOCK_TIMEOUT_S")
     hasta = time.monotonic() + limite if limite else None
     titular = {**_mitades(key), "plazo": valor("IACT_PG_CARGA_SIN_PROGRESO_S")}
@@ -334,7 +333,7 @@ def esperar_bloqueo(conn: psycopg.Connection, key: int, *, compartido: bool = Fa
     while True:
         try:
             with conn.transaction():  # a lock taken in a released savepoint stays the transaction's
-                conn.execute(toma, (key,))
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (key,))
             break
         except psycopg.errors.LockNotAvailable:
             if hasta is not None and time.monotonic() >= hasta:

@@ -141,8 +141,7 @@ def _reemplazar_segmento(
     }
     with reemplazo.reemplazar_periodo(conn, reporte.tabla, columna, inicio, fin, claves):
         if reporte.staging:
-            previos = inicio - timedelta(days=reporte.dias_previos(settings))
-            reemplazo.leer_dias_staging(conn, [reporte.staging], previos, fin)
+            reemplazo.leer_staging(conn, [reporte.staging])
         for paso in preparacion:
             if callable(paso):
                 paso(conn, parametros)  # work done in Python, in the same transaction

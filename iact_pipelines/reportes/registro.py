@@ -8,7 +8,6 @@ its table in the catalog and the migrations).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -71,8 +70,6 @@ class Reporte:
     exportacion: Exportacion
     # Headline figures read inside the report's transaction: (conn, settings, desde, hasta) -> dict.
     cifras: Callable[[psycopg.Connection, PipelineSettings, date, date], dict] | None = None
-    # Staging days before the window the statements also read (locked like the window's).
-    dias_previos: Callable[[PipelineSettings], int] = lambda settings: 0
     # Reports built together in one step (on one session each), named by that step.
     paso: str | None = None
     # Other assets it reads (`reportes/intervalos`), same partition.
@@ -161,12 +158,6 @@ def _menus_problematicos(conn: psycopg.Connection, settings: PipelineSettings, d
     conn.execute(_GUARDAR_UMBRAL_MENU, {"umbral": Decimal(str(umbral))})
     (n,) = conn.execute(_CONTAR_MENUS_PROBLEMATICOS, {"desde": desde, "hasta": hasta, "umbral": umbral}).fetchone()
     return {"menus_problematicos": n}
-
-
-def _dias_de_rellamada(settings: PipelineSettings) -> int:
-    # The repeat-call look-back reads staging back to the local day of (the window's first
-    # instant − H): ceil(H / 24) days, one more when a 23-hour day lies in between.
-    return math.ceil(settings.ventana_rellamada() / 24) + 1
 
 
 _FECHA = sql.Identifier("fecha")
@@ -312,7 +303,6 @@ REPORTES: tuple[Reporte, ...] = (
         particiones="diaria",
         staging="llamadas",
         sentencias=_analista("rellamadas"),
-        dias_previos=_dias_de_rellamada,
         paso=ANALISTAS,
         exportacion=Exportacion(
             titulo="Rellamadas por día y centro",

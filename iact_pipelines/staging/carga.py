@@ -1,7 +1,8 @@
-"""The load of a batch of staging days: one transaction that empties the days' partitions,
-takes the batch's rows chunk by chunk, and before its commit rewrites what depends on them.
+"""The load of a batch of staging days: one transaction that fills a new table per day
+(`reemplazo.particion_nueva`) chunk by chunk, rewrites what depends on the rows, and before its
+commit swaps the new tables in for the days' partitions.
 
-TRUNCATE of a day partition is transactional: a failed load leaves the previous rows. Every
+Readers keep the previous partitions until that commit, and a failed load leaves them. Every
 writer of staging days goes through `reemplazar_dias` (the staging assets, the tests, the
 benchmark), so the first-call rows of `clientes` stay exact whoever writes a calls day.
 """
@@ -56,14 +57,19 @@ def reemplazar_dias(
             clientes.actualizar(conn, desde, hasta_excl, dias, carga.clientes_dia)
 
 
-def _particion_del_trozo(fuente: Fuente, validas: pa.Table) -> sql.Identifier | None:
-    """The day partition a chunk's rows are COPYed straight into when they all belong to one
-    day (always, in a daily run): PostgreSQL then routes no row through the parent (about a
-    tenth of the COPY) and can write them frozen. None: the chunk spans days (the parent)."""
+def _por_dia(tabla: str, validas: pa.Table) -> Iterator[tuple[sql.Identifier, pa.Table]]:
+    """A chunk's rows by day, each with the new table of its day (`reemplazo.particion_nueva`):
+    COPYed straight into it, PostgreSQL routes no row and writes them frozen. A daily run's
+    chunk is all one day (no split)."""
+    if not validas.num_rows:
+        return
     extremos = pc.min_max(validas["fecha"]).as_py()
-    if validas.num_rows and extremos["min"] == extremos["max"]:
-        return reemplazo.particion_dia("staging", fuente.tabla, extremos["min"])
-    return None
+    if extremos["min"] == extremos["max"]:
+        yield reemplazo.particion_nueva("staging", tabla, extremos["min"]), validas
+        return
+    for dia in pc.unique(validas["fecha"]).to_pylist():
+        del_dia = validas.filter(pc.equal(validas["fecha"], pa.scalar(dia, pa.date32())))
+        yield reemplazo.particion_nueva("staging", tabla, dia), del_dia
 
 
 class Copiador:
@@ -87,12 +93,8 @@ class Copiador:
         """Queue a chunk's valid rows, once the previous chunk's COPY is done (raises its error)."""
         if self._copia is not None:
             self._copia.result()
-        particion = _particion_del_trozo(self._fuente, validas)
-        destino = particion or sql.Identifier("staging", self._fuente.tabla)
-        # a day partition was truncated in this transaction (reemplazar_dias): frozen
-        self._copia = self._hilo.submit(
-            copia_binaria.copiar, self._conn, destino, validas, congelar=particion is not None
-        )
+        # each day's new table was emptied in this transaction (reemplazar_dias): frozen
+        self._copia = self._hilo.submit(_copiar_por_dia, self._conn, list(_por_dia(self._fuente.tabla, validas)))
 
     def enviar(self, funcion, *args) -> None:
         """Run `funcion(conn, *args)` on the copy thread after what is queued."""
@@ -105,13 +107,25 @@ class Copiador:
                 futuro.result()
 
 
-_BORRAR_IDS = "DELETE FROM {} WHERE fecha >= %s AND fecha < %s AND {} = ANY(%s)"
+def _copiar_por_dia(conn: psycopg.Connection, trozos: list[tuple[sql.Identifier, pa.Table]]) -> int:
+    return sum(copia_binaria.copiar(conn, destino, filas, congelar=True) for destino, filas in trozos)
 
 
-def borrar_ids(conn: psycopg.Connection, fuente: Fuente, desde: date, hasta: date, ids: list) -> None:
-    """Delete again rows the chunks loaded that a rule over the whole batch rejected."""
-    consulta = sql.SQL(_BORRAR_IDS).format(sql.Identifier("staging", fuente.tabla), sql.Identifier(fuente.id))
-    conn.execute(consulta, (desde, hasta, ids))
+def copiar_dias(conn: psycopg.Connection, tabla: str, filas: pa.Table) -> int:
+    """COPY rows of staging.<tabla> (any of the days `reemplazar_dias` opened) into their days'
+    new tables, in the caller's load transaction; returns the number of rows."""
+    return _copiar_por_dia(conn, list(_por_dia(tabla, filas)))
+
+
+_BORRAR_IDS = "DELETE FROM {} WHERE {} = ANY(%s)"
+
+
+def borrar_ids(conn: psycopg.Connection, fuente: Fuente, dias: Iterable[date], ids: list) -> None:
+    """Delete again rows the chunks loaded into the new tables of `dias` that a rule over the
+    whole batch rejected."""
+    for dia in dias:
+        destino = reemplazo.particion_nueva("staging", fuente.tabla, dia)
+        conn.execute(sql.SQL(_BORRAR_IDS).format(destino, sql.Identifier(fuente.id)), (ids,))
 
 
 def analizar(conn: psycopg.Connection, tabla: str) -> None:

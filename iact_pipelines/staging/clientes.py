@@ -33,14 +33,15 @@ from iact_pipelines.plataforma import copia_binaria, db, fechas, reemplazo
 # statement after the wait).
 _CANDADO = ("staging.clientes_primera_llamada",)
 
-# Into day partitions emptied by TRUNCATE and without index (migration 086): this module is the
-# table's one writer, and it fills a day from one grouping by (fecha, cliente_id), here or in
-# Arrow (`dias_de_clientes`), which is what keeps (fecha, cliente_id) unique.
-_CARGAR_DIAS = """
-INSERT INTO staging.clientes_dia (fecha, cliente_id, llamadas, ultima_llamada)
+# Into a day's new table (`reemplazo.particion_nueva`: empty, without index, swapped in for the
+# day's partition at the commit), from the day's new calls: this module is the table's one
+# writer, and it fills a day from one grouping by (fecha, cliente_id), here or in Arrow
+# (`dias_de_clientes`), which is what keeps (fecha, cliente_id) unique.
+_CARGAR_DIA = """
+INSERT INTO {clientes_dia} (fecha, cliente_id, llamadas, ultima_llamada)
 SELECT fecha, cliente_id, count(*), max(inicio)
-FROM staging.llamadas
-WHERE fecha = ANY(%(dias)s::date[]) AND cliente_id IS NOT NULL
+FROM {llamadas}
+WHERE cliente_id IS NOT NULL
 GROUP BY fecha, cliente_id
 """
 
@@ -76,8 +77,8 @@ WHERE c.actual IS NOT NULL AND p.cliente_id = c.cliente_id
 # Each client's earliest day in the window. A day's rows are one per client (one grouping
 # fills a day), so a one-day window, a daily run, reads them as they are: no aggregate of 500k
 # clients (0.2 s).
-_CLIENTES_DEL_DIA = "SELECT cliente_id, fecha AS primera FROM staging.clientes_dia WHERE fecha = %(desde)s"
-_CLIENTES_DE_LA_VENTANA = """SELECT cliente_id, min(fecha) AS primera FROM staging.clientes_dia
+_CLIENTES_DEL_DIA = "SELECT cliente_id, fecha AS primera FROM {dias} AS v WHERE fecha = %(desde)s"
+_CLIENTES_DE_LA_VENTANA = """SELECT cliente_id, min(fecha) AS primera FROM {dias} AS v
     WHERE fecha >= %(desde)s AND fecha < %(hasta)s
     GROUP BY cliente_id"""
 
@@ -87,10 +88,11 @@ _CLIENTES_DE_LA_VENTANA = """SELECT cliente_id, min(fecha) AS primera FROM stagi
 # day, as the 02:00 schedule does for the day before yesterday), no first call can change and
 # the upkeep statements below are skipped (0.6-0.8 s for 500k clients, against 0.05 s per
 # fingerprint). Two different sets of the same size get equal sums with probability about
-# 2^-128. No rows before: a day's first load, nothing to compare.
+# 2^-128. No rows before: a day's first load, nothing to compare. {dias}: staging.clientes_dia
+# before the load, `reemplazo.tras_la_carga` after it.
 _HUELLAS = """
 SELECT fecha, count(*), sum(hashtextextended(cliente_id, 0)), sum(hashtextextended(cliente_id, 1))
-FROM staging.clientes_dia
+FROM {dias} AS v
 WHERE fecha = ANY(%(dias)s::date[])
 GROUP BY fecha
 ORDER BY fecha
@@ -102,7 +104,7 @@ _AUSENTES = """
 SELECT p.cliente_id FROM staging.clientes_primera_llamada AS p
 WHERE p.primera_fecha >= %(desde)s AND p.primera_fecha < %(hasta)s
   AND NOT EXISTS (
-    SELECT 1 FROM staging.clientes_dia AS v
+    SELECT 1 FROM {dias} AS v
     WHERE v.fecha >= %(desde)s AND v.fecha < %(hasta)s AND v.cliente_id = p.cliente_id
   )
 """
@@ -153,28 +155,31 @@ def actualizar(
 ) -> None:
     """Rewrite the days `dias` (default: all) of [desde, hasta) of staging.clientes_dia from
     staging.llamadas and move the first calls the window changes; in the caller's transaction,
-    after the days' rows are in and their clientes_dia partitions exist (`carga.reemplazar_dias`).
+    after the days' rows are in their new tables (`carga.reemplazar_dias`), which this fills for
+    staging.clientes_dia.
     `clientes_dia`: those days' rows already computed from the loaded calls (`dias_de_clientes`),
     COPYed instead of aggregated again from staging.llamadas."""
     parametros = {"desde": desde, "hasta": hasta}
     elegidos = fechas.dias_semiabiertos(desde, hasta) if dias is None else sorted(set(dias))
     conn.execute("SELECT pg_advisory_xact_lock(%s)", (db.advisory_key(*_CANDADO),))
-    antes = conn.execute(_HUELLAS, {"dias": elegidos}).fetchall()
+    # The window's client days as the commit leaves them: the rewritten days' new tables.
+    tras = reemplazo.tras_la_carga("clientes_dia", elegidos, desde, hasta)
+    huellas = sql.SQL(_HUELLAS)
+    antes = conn.execute(huellas.format(dias=sql.Identifier("staging", "clientes_dia")), {"dias": elegidos}).fetchall()
     for dia in elegidos:
-        conn.execute(sql.SQL("TRUNCATE {}").format(reemplazo.particion_dia("staging", "clientes_dia", dia)))
-    if clientes_dia is None:
-        conn.execute(_CARGAR_DIAS, {"dias": elegidos})
-    else:
-        for dia in elegidos:
-            # into the day partition truncated just above, in this transaction: frozen
+        nueva = reemplazo.particion_nueva("staging", "clientes_dia", dia)
+        if clientes_dia is None:
+            llamadas = reemplazo.particion_nueva("staging", "llamadas", dia)
+            conn.execute(sql.SQL(_CARGAR_DIA).format(clientes_dia=nueva, llamadas=llamadas))
+        else:
+            # into the day's new table, emptied in this transaction: frozen
             del_dia = clientes_dia.filter(pc.equal(clientes_dia["fecha"], pa.scalar(dia, pa.date32())))
-            copia_binaria.copiar(conn, reemplazo.particion_dia("staging", "clientes_dia", dia), del_dia, congelar=True)
-    # Statistics for the days just written, committed with them (as the staging days get):
-    # the repeat-call report joins a day's clients with the previous day's, and without them
-    # the planner takes a 500k-client day for 200 rows (1.5 s instead of 0.3 s).
-    for dia in elegidos:
-        conn.execute(sql.SQL("ANALYZE {}").format(reemplazo.particion_dia("staging", "clientes_dia", dia)))
-    if antes and conn.execute(_HUELLAS, {"dias": elegidos}).fetchall() == antes:
+            copia_binaria.copiar(conn, nueva, del_dia, congelar=True)
+        # Statistics for the day just written, committed with it (as the staging days get):
+        # the repeat-call report joins a day's clients with the previous day's, and without
+        # them the planner takes a 500k-client day for 200 rows (1.5 s instead of 0.3 s).
+        conn.execute(sql.SQL("ANALYZE {}").format(nueva))
+    if antes and conn.execute(huellas.format(dias=tras), {"dias": elegidos}).fetchall() == antes:
         return
     # Before the day partitions were analyzed above, the planner took a just-filled window for
     # 200 clients and probed the primary key once per client (2.7 s for 500k) where a hash anti
@@ -184,11 +189,13 @@ def actualizar(
     (anterior,) = conn.execute("SELECT current_setting('enable_nestloop')").fetchone()
     conn.execute("SELECT set_config('enable_nestloop', 'off', true)")
     clientes_ventana = _CLIENTES_DEL_DIA if (hasta - desde).days == 1 else _CLIENTES_DE_LA_VENTANA
-    conn.execute(sql.SQL(_ADELANTAR).format(clientes=sql.SQL(clientes_ventana)), parametros)
+    conn.execute(sql.SQL(_ADELANTAR).format(clientes=sql.SQL(clientes_ventana).format(dias=tras)), parametros)
     # A first call is always one of the client's days: if the rewritten days had none, no
     # client can have left them (a day's first load, the usual case) and the absent-client
     # search (0.35 s for 500k clients) is skipped.
-    ausentes = [c for (c,) in conn.execute(_AUSENTES, parametros).fetchall()] if antes else []
+    ausentes = (
+        [c for (c,) in conn.execute(sql.SQL(_AUSENTES).format(dias=tras), parametros).fetchall()] if antes else []
+    )
     conn.execute("SELECT set_config('enable_nestloop', %s, true)", (anterior,))
     if not ausentes:
         return

@@ -364,7 +364,7 @@ def _quitar_duplicados(conn: psycopg.Connection, lote: Lote, job_id: int, entero
         if len(entero.ya_cargadas):
             copias = extraccion.tomar(entero.todo.select([lote.fuente.id]), entero.ya_cargadas)
             ids = pc.unique(copias[lote.fuente.id]).to_pylist()
-            carga.borrar_ids(conn, lote.fuente, lote.ventana.desde, lote.ventana.hasta, ids)
+            carga.borrar_ids(conn, lote.fuente, lote.a_cargar(), ids)
     claves = lote.ventana.claves()
     n, dia = len(claves), entero.dia
     por_dia = pd.DataFrame(

@@ -5,12 +5,14 @@ them), one run of a report asset, and its materialization metadata.
 America/Mexico_City is UTC-6 all year since 2022.
 """
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import dagster as dg
 import psycopg
+from psycopg import sql
 
+from iact_pipelines.plataforma import reemplazo
 from iact_pipelines.plataforma.resources import build_resources
 from iact_pipelines.reportes import assets as reportes
 from iact_pipelines.staging import carga
@@ -61,12 +63,22 @@ _INICIO = {"llamadas": 3, "menu_eventos": 5, "transferencias": 4}
 
 def cargar(conn: psycopg.Connection, tabla: str, filas: list[tuple]) -> None:
     """Write rows into staging.<tabla> with their local day and hour (day partitions created)."""
-    dias = sorted({f[_INICIO[tabla]].astimezone(ZONA).date() for f in filas})
+    por_dia: dict[date, list[tuple]] = {}
+    for fila in filas:
+        momento = fila[_INICIO[tabla]].astimezone(ZONA)
+        por_dia.setdefault(momento.date(), []).append((*fila, momento.date(), momento.hour))
+    dias = sorted(por_dia)
     with carga.reemplazar_dias(conn, tabla, dias[0], dias[-1] + timedelta(days=1)):
-        with conn.cursor().copy(f"COPY staging.{tabla} ({_COLUMNAS[tabla]}, fecha, hora) FROM STDIN") as copy:
-            for fila in filas:
-                momento = fila[_INICIO[tabla]].astimezone(ZONA)
-                copy.write_row((*fila, momento.date(), momento.hour))
+        copiar_filas(conn, tabla, f"{_COLUMNAS[tabla]}, fecha, hora", por_dia)
+
+
+def copiar_filas(conn: psycopg.Connection, tabla: str, columnas: str, por_dia: dict[date, list[tuple]]) -> None:
+    """Inside a staging load: COPY each day's rows (with fecha and hora) into its new table."""
+    for dia, filas_dia in por_dia.items():
+        destino = reemplazo.particion_nueva("staging", tabla, dia)
+        with conn.cursor().copy(sql.SQL("COPY {} ({}) FROM STDIN").format(destino, sql.SQL(columnas))) as copy:
+            for fila in filas_dia:
+                copy.write_row(fila)
 
 
 def materializar(instance, asset, desde: str, hasta: str | None = None) -> dg.ExecuteInProcessResult:

@@ -17,6 +17,7 @@ from iact_pipelines.plataforma.resources import build_resources
 from iact_pipelines.reportes import assets as reportes
 from iact_pipelines.staging import carga
 from iact_pipelines.staging.assets import staging_assets
+from iact_pipelines_tests.reportes import ayudas
 from iact_pipelines_tests.reportes.ayudas import NAC, PUE, cargar, llamada, materializar, metadatos
 
 Z = D("0.00")
@@ -191,15 +192,14 @@ def test_settings_are_recorded_and_views_never_mix_them(warehouse, instance, mon
 def _cargar_en_zona(conn, filas: list[tuple], zona: str) -> None:
     """Staging rows with fecha/hora in `zona` (the staging asset's assignment for that setting)."""
     tz = ZoneInfo(zona)
-    dias = sorted({f[3].astimezone(tz).date() for f in filas})
+    por_dia: dict = {}
+    for f in filas:
+        local = f[3].astimezone(tz)
+        por_dia.setdefault(local.date(), []).append((*f, local.date(), local.hour))
+    dias = sorted(por_dia)
+    columnas = "llamada_id, centro_id, cliente_id, inicio, ingreso_cola, atencion, fin, resultado, fecha, hora"
     with carga.reemplazar_dias(conn, "llamadas", dias[0], dias[-1] + timedelta(days=1)):
-        with conn.cursor().copy(
-            "COPY staging.llamadas (llamada_id, centro_id, cliente_id, inicio, ingreso_cola, atencion, fin,"
-            " resultado, fecha, hora) FROM STDIN"
-        ) as copy:
-            for f in filas:
-                local = f[3].astimezone(tz)
-                copy.write_row((*f, local.date(), local.hour))
+        ayudas.copiar_filas(conn, "llamadas", columnas, por_dia)
 
 
 def _utc(h: int, m: int, dia: int = 3) -> datetime:

@@ -386,14 +386,16 @@ def test_a_run_failing_mid_load_leaves_previous_rows(ivr_writer, warehouse, inst
     vistas = []
 
     def falla(conn, *args):
-        # By now the day partition was truncated and the new rows copied, in the open transaction.
-        vistas.append(conn.execute("SELECT count(*) FROM staging.llamadas").fetchone()[0])
+        # By now the new rows were copied into the day's new table, in the open transaction;
+        # the day's partition, which readers read, still holds the previous ones.
+        nueva = f"staging.llamadas_{DIA.replace('-', '')}_nueva"
+        vistas.append(conn.execute(f"SELECT (SELECT count(*) FROM {nueva}), count(*) FROM staging.llamadas").fetchone())
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(corrida, "_copiar_errores", falla)
     fallido = materializar(instance, staging.llamadas)
 
-    assert not fallido.success and vistas == [11]
+    assert not fallido.success and vistas == [(11, 21)]
     assert warehouse.execute("SELECT * FROM staging.llamadas ORDER BY llamada_id").fetchall() == antes
     assert warehouse.execute(_ESTADO_ERRORES).fetchall() == errores_antes
 
