@@ -88,6 +88,7 @@ def reemplazar_dias_staging(
     tablas = (tabla, *derivadas)
     claves = [d.isoformat() for d in elegidos]
     puente = [db.advisory_key(f"staging.{tabla}", c) for c in claves]
+    nuestros = cambiados = False
     try:
         # The new tables are created in their own short transaction: CREATE TABLE ... (LIKE
         # parent) keeps an ACCESS SHARE lock on the parent until the transaction ends, which
@@ -100,6 +101,7 @@ def reemplazar_dias_staging(
             for destino in tablas:
                 for dia in elegidos:
                     _crear_nueva(conn, destino, dia)
+        nuestros = True
         with conn.transaction():
             bloquear_particiones(conn, f"staging.{tabla}", claves)
             for destino in tablas:
@@ -115,9 +117,15 @@ def reemplazar_dias_staging(
             for dia in elegidos:
                 conn.execute(sql.SQL("ANALYZE {}").format(particion_nueva("staging", tabla, dia)))
             _cambiar(conn, tablas, elegidos)
+        cambiados = True
     finally:
-        if not conn.broken and not conn.closed:
-            with conn.transaction():  # a lost session has released them already
+        if nuestros and not conn.broken and not conn.closed:  # a lost session released its locks
+            with conn.transaction():
+                # a failed load's empty new tables, while the days are still ours (a process
+                # killed outright leaves them to the next load of its days, which replaces them)
+                for destino in tablas if not cambiados else ():
+                    for dia in elegidos:
+                        conn.execute(sql.SQL("DROP TABLE {}").format(particion_nueva("staging", destino, dia)))
                 conn.execute("SELECT pg_advisory_unlock(k) FROM unnest(%s::bigint[]) AS k", (puente,))
 
 
@@ -185,6 +193,8 @@ def _cambiar(conn: psycopg.Connection, tablas: tuple[str, ...], dias: list[date]
             pasos.append(sql.SQL("ALTER TABLE {} DROP CONSTRAINT limites_del_dia").format(vieja))
         # DETACH locks the parent ACCESS EXCLUSIVE; ATTACH alone (a day's first load) only
         # SHARE UPDATE EXCLUSIVE, which readers do not conflict with.
+    if not pasos:
+        return  # every day left out (the `volumen` check): nothing to swap
     modo = "ACCESS EXCLUSIVE" if separa else "SHARE UPDATE EXCLUSIVE"
     cambio = sql.SQL("; ").join(
         [
