@@ -56,6 +56,9 @@ _SIN_NOVEDAD = re.compile(
     # the run monitor's polling of a run in progress, the sensor daemon's steps before its launch line
     r"| - dagster - DEBUG - |won't launch more|Collected \d+ runs? for monitoring|MonitoringDaemon - .*Checking run "
     r"|SensorDaemon - .*(Creating new run|Launching run) for |SchedulerDaemon - .*Evaluating schedule `"
+    # after a stop, a schedule without partitions runs its latest missed tick only (observing the
+    # source again is all it does): Dagster warns about it at every start
+    r"|has no partition set, so not trying to catch up"
 )
 # Dagster's own lines that do say something, in Spanish (the rest of the line, time and logger, as is).
 _EN_ESPANOL = [
@@ -65,6 +68,7 @@ _EN_ESPANOL = [
         (r"Instance is configured with the following daemons: ", "daemons de la instancia: "),
         (r"Completed (?:scheduled )?launch of run (\S+) for (\S+)", r"\2 lanzó el run \1"),
         (r"Launched (\d+) runs?\.", r"la cola lanzó \1 run(s)"),
+        (r"(\S+) has fallen behind, only launching (\d+) runs", r"\1 se atrasó: solo se lanzan sus últimos \2 runs"),
         (r"KeyboardInterrupt received", "detención pedida"),
         (r"Shutting down Dagster services\.\.\.", "deteniendo los servicios de Dagster"),
         (r"Received interrupt, shutting down daemon threads\.\.\.", "deteniendo los hilos del daemon"),

@@ -12,6 +12,7 @@ inbox alert per asset and local day to each active admin, with its RUNBOOK secti
 
 from __future__ import annotations
 
+import re
 import warnings
 from datetime import datetime, timedelta
 from types import SimpleNamespace
@@ -31,6 +32,45 @@ from iact_pipelines.plataforma.resources import PipelineSettings, WarehouseResou
 
 SECCION_RUNBOOK = "Un dato no llegó a tiempo"
 _PRIORIDAD = "high"
+
+# Dagster's verdicts of its freshness checks (no parameter replaces them), as the alert says them.
+_VEREDICTOS = [
+    (re.compile(p), r)
+    for p, r in (
+        (
+            r"The asset has never been observed/materialized\. We currently expect partition (\S+) to have arrived\.",
+            r"El activo nunca se materializó: a esta hora debía estar la partición \1.",
+        ),
+        (
+            r"Asset is overdue\. We expected partition (\S+) to have arrived, and it has not\.",
+            r"El activo está atrasado: debía estar la partición \1 y no está.",
+        ),
+        (
+            r"Partition (\S+) is overdue\. Expected the partition to arrive within the last (.+)\.",
+            r"La partición \1 está atrasada: debía llegar en los últimos \2.",
+        ),
+        (
+            r"Asset is overdue\. Expected an update within the last (.+)\.",
+            r"El activo está atrasado: se esperaba un cambio en los últimos \1.",
+        ),
+        (
+            r"Asset is in an unknown state\. Expected an update within the last (.+?), but .*",
+            r"Estado desconocido: se esperaba un cambio en los últimos \1 y no llegó ninguna observación en ese tiempo.",
+        ),
+        (r"\b(\d+) days?\b", r"\1 día(s)"),
+        (r"\b(\d+) hours?\b", r"\1 hora(s)"),
+        (r"\b(\d+) minutes?\b", r"\1 minuto(s)"),
+        (r"\b(\d+) seconds?\b", r"\1 segundo(s)"),
+    )
+]
+
+
+def veredicto(descripcion: str | None) -> str:
+    """A freshness check's verdict in Spanish (Dagster writes it in English)."""
+    texto = descripcion or ""
+    for patron, reemplazo in _VEREDICTOS:
+        texto = patron.sub(reemplazo, texto)
+    return texto
 
 
 def checks(diarios: list, fuentes: list) -> list[dg.AssetChecksDefinition]:
@@ -137,7 +177,7 @@ def alertar(
             cuerpo="\n".join(
                 [
                     f"El check de frescura de {activo} falló el {dia}.",
-                    evaluacion.description or "",
+                    veredicto(evaluacion.description),
                     f"Activo: {ui_url}/assets/{'/'.join(clave.asset_key.path)}",
                     f'Qué hacer: docs/RUNBOOK.md, sección "{SECCION_RUNBOOK}".',
                 ]

@@ -48,5 +48,10 @@ def test_a_missing_day_is_one_alert_per_admin_and_day(warehouse, instance, capfd
     assert len(alertas) == 2 and len({a[3] for a in alertas}) == 1
     assert alertas[0][1].startswith("[HIGH] staging/llamadas: sin datos frescos")
     assert f'sección "{frescura.SECCION_RUNBOOK}"' in alertas[0][2]
+    assert "El activo nunca se materializó: a esta hora debía estar la partición 20" in alertas[0][2]
+    assert (
+        frescura.veredicto("Asset is overdue. Expected an update within the last 1 day, 6 hours.")
+        == "El activo está atrasado: se esperaba un cambio en los últimos 1 día(s), 6 hora(s)."
+    )
     runbook = Path(PROJECT_ROOT / "docs" / "RUNBOOK.md").read_text()
     assert f"### {frescura.SECCION_RUNBOOK}" in runbook
