@@ -36,7 +36,8 @@ DECIMAL = "numeric(10,2)"  # a plain ratio, 2 decimals
 _VARCHAR = re.compile(r"character varying\((\d+)\)")
 
 # The center code format (8 digits): staging's centro_malformado rule matches it.
-CODIGO_CENTRO = r"[0-9]{8}"
+DIGITOS_CENTRO = 8
+CODIGO_CENTRO = rf"[0-9]{{{DIGITOS_CENTRO}}}"
 
 
 def varchar(n: int) -> str:

@@ -39,12 +39,17 @@ class FuenteInutilizable(Exception):
 # or not an 8-digit code once trimmed: a legacy space-padded or mistyped code) are extracted
 # too: no center can claim them, so the rules reject each one (nulo_requerido,
 # centro_malformado) and it is counted and recorded instead of silently vanishing. Rows of
-# other well-formed centers are not ours and stay in the source.
+# other well-formed centers are not ours and stay in the source. Deciding that costs a look at
+# each of their rows (40-60 % of the benchmark's source): the regex only runs on a value that
+# is not already a bare code (its length and ltrim of the digits tell in a fraction of the time;
+# 2.4M menu events: 1.34 s with the regex on every row, 0.77 s so, 0.37 s for no check at all).
 _EXTRACCION = sql.SQL(
     """
 SELECT t.*
 FROM {tabla} AS t
-WHERE (btrim(t.{centro}) = ANY({centros}::text[]) OR t.{centro} IS NULL OR btrim(t.{centro}) !~ {codigo})
+WHERE (btrim(t.{centro}) = ANY({centros}::text[]) OR t.{centro} IS NULL
+       OR ((octet_length(t.{centro}) <> {digitos} OR ltrim(t.{centro}, '0123456789') <> '')
+           AND btrim(t.{centro}) !~ {codigo}))
   AND t.{inicio} >= {desde} AND t.{inicio} < {hasta}
 """
 )
@@ -80,6 +85,7 @@ def consulta_extraccion(fuente: Fuente, ventana: Ventana, centros: Sequence[str]
         tabla=sql.Identifier("ivr", fuente.tabla),
         centros=sql.Literal(list(config.parse_centros("IACT_CENTROS", ",".join(centros)))),
         codigo=sql.Literal(f"^{catalogo.CODIGO_CENTRO}$"),
+        digitos=sql.Literal(catalogo.DIGITOS_CENTRO),
         desde=sql.Literal(desde),
         hasta=sql.Literal(hasta),
     ).as_string(None)

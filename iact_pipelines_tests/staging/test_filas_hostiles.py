@@ -2,10 +2,17 @@
 (infinite and far-out timestamps, the largest ids), and each such row is rejected or warned on
 its own: never the day. Source rows = staged + rejected."""
 
+import re
+from datetime import date
+
 import pytest
 
+from iact_pipelines.fuentes.contrato import FUENTES
+from iact_pipelines.plataforma import catalogo
+from iact_pipelines.plataforma.fechas import Ventana
 from iact_pipelines.staging import assets as staging
-from iact_pipelines_tests.staging.ayudas import errores, evento, insertar, llamada, materializar, transferencia
+from iact_pipelines.staging import extraccion
+from iact_pipelines_tests.staging.ayudas import ZONA, errores, evento, insertar, llamada, materializar, transferencia
 
 MAXIMO = 2**63 - 1
 INF, MENOS_INF = "infinity", "-infinity"
@@ -104,3 +111,43 @@ def test_every_source_row_is_loaded_rejected_or_counted_as_dayless(urls, ivr_wri
     ajenas = "SELECT count(*) FROM ivr.llamadas WHERE centro_id IS DISTINCT FROM '12345678'"
     (fuente,) = ivr_writer.execute(ajenas).fetchone()
     assert fuente == len(cargadas) + len(rechazos) + sum(obs.values())
+
+
+# Center values a legacy IVR writes: the allowed ones bare and padded, other centers bare and
+# padded, and every way of being no center at all.
+# (The source's column is varchar(8): a padded code is a shorter one with its spaces.)
+CENTROS_DE_LA_FUENTE = [
+    "19028031",
+    "19020084",
+    "11111111",
+    " 1902803",
+    "1902803 ",
+    "1111111\t",
+    None,
+    "",
+    "   ",
+    "1902803",
+    "1902803a",
+    "abcdefgh",
+    "1902 803",
+    "١٩٠٢٨٠٣١",
+]
+
+
+def test_the_extraction_takes_exactly_the_allowed_and_the_malformed_centers(ivr_writer):
+    # What the query takes, computed another way: an allowed center once trimmed, or no
+    # 8-digit code at all (Python's own reading of the catalog's pattern).
+    permitidos = ["19028031", "19020084"]
+    esperados = {
+        i
+        for i, c in enumerate(CENTROS_DE_LA_FUENTE)
+        if c is None or c.strip() in permitidos or not re.fullmatch(catalogo.CODIGO_CENTRO, c.strip(), re.ASCII)
+    }
+    for i, centro in enumerate(CENTROS_DE_LA_FUENTE):
+        insertar(ivr_writer, "llamadas", [llamada(100 + i, centro_id=centro)])
+    fuente = FUENTES["llamadas"]
+    consulta = extraccion.consulta_extraccion(
+        fuente, Ventana(date(2024, 3, 10), date(2024, 3, 11), ZONA.key), permitidos
+    )
+    tomados = {r[0] - 100 for r in ivr_writer.execute(f"SELECT llamada_id FROM ({consulta}) AS q").fetchall()}
+    assert tomados == esperados
