@@ -8,6 +8,7 @@ overlapping ranges cannot deadlock): two concurrent runs end as one run, never d
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -43,8 +44,11 @@ def particion_nueva(schema: str, tabla: str, dia: date) -> sql.Identifier:
 # The swap waits for the readers of the parent (DETACH needs its ACCESS EXCLUSIVE lock) in
 # attempts this long: a queued ACCESS EXCLUSIVE request makes every new reader wait behind it,
 # so an attempt that is not granted soon gives up (its savepoint rolled back) and lets them
-# through for `_PAUSA_ENTRE_INTENTOS_S` before the next one.
-_INTENTO_DE_CAMBIO = "100ms"
+# through for `_PAUSA_ENTRE_INTENTOS_S` before the next one. The attempts grow, up to the last
+# one's length: readers whose statements overlap without a 100 ms gap between them would
+# otherwise keep the swap out until IACT_PG_LOCK_TIMEOUT_S; an attempt never makes a reader
+# wait a second.
+_INTENTOS_DE_CAMBIO = ("100ms", "200ms", "400ms", "800ms")
 _PAUSA_ENTRE_INTENTOS_S = 0.05
 # Once granted, readers wait for this transaction's commit: a loader frozen between the swap
 # and its COMMIT loses its session (and the lock) after this much idle time.
@@ -167,7 +171,7 @@ def tras_la_carga(tabla: str, dias: Iterable[date], desde: date, hasta_exclusive
 
 def _cambiar(conn: psycopg.Connection, tablas: tuple[str, ...], dias: list[date]) -> None:
     """Put each day's new table in place of its partition, in one statement sent once the
-    parents' locks are granted (see `_INTENTO_DE_CAMBIO`); tried again until granted or
+    parents' locks are granted (see `_INTENTOS_DE_CAMBIO`); tried again until granted or
     IACT_PG_LOCK_TIMEOUT_S has passed (db.ParticionOcupada: rolled back, nothing changed)."""
     pasos, separa = [], False
     for tabla in tablas:
@@ -196,30 +200,31 @@ def _cambiar(conn: psycopg.Connection, tablas: tuple[str, ...], dias: list[date]
     if not pasos:
         return  # every day left out (the `volumen` check): nothing to swap
     modo = "ACCESS EXCLUSIVE" if separa else "SHARE UPDATE EXCLUSIVE"
-    cambio = sql.SQL("; ").join(
-        [
-            sql.SQL("SELECT set_config('lock_timeout', {}, true)").format(sql.Literal(_INTENTO_DE_CAMBIO)),
-            # ONLY: without it LOCK TABLE would lock every day partition too
-            sql.SQL("LOCK TABLE ONLY {} IN {} MODE").format(
-                sql.SQL(", ").join(sql.Identifier("staging", t) for t in tablas), sql.SQL(modo)
-            ),
-            sql.SQL("SELECT set_config('idle_in_transaction_session_timeout', {}, true)").format(
-                sql.Literal(_PLAZO_TRAS_EL_CAMBIO)
-            ),
-            *pasos,
-        ]
-    )
+    cambio = [
+        # ONLY: without it LOCK TABLE would lock every day partition too
+        sql.SQL("LOCK TABLE ONLY {} IN {} MODE").format(
+            sql.SQL(", ").join(sql.Identifier("staging", t) for t in tablas), sql.SQL(modo)
+        ),
+        sql.SQL("SELECT set_config('idle_in_transaction_session_timeout', {}, true)").format(
+            sql.Literal(_PLAZO_TRAS_EL_CAMBIO)
+        ),
+        *pasos,
+    ]
     limite = db.valor("IACT_PG_LOCK_TIMEOUT_S")
     hasta = time.monotonic() + limite if limite else None
-    while True:
+    for n in itertools.count():
+        intento = _INTENTOS_DE_CAMBIO[min(n, len(_INTENTOS_DE_CAMBIO) - 1)]
         try:
             with conn.transaction():  # a refused attempt rolls back to here, its locks released
-                conn.execute(cambio)
+                # one statement without parameters (the simple protocol runs several commands),
+                # the attempt's lock_timeout first
+                plazo = sql.SQL("SELECT set_config('lock_timeout', {}, true)").format(sql.Literal(intento))
+                conn.execute(sql.SQL("; ").join([plazo, *cambio]))
             return
         except psycopg.errors.LockNotAvailable:
             if hasta is not None and time.monotonic() >= hasta:
                 raise db.ParticionOcupada(
-                    f"staging.{tablas[0]}: sus lectores no dejaron un hueco de {_INTENTO_DE_CAMBIO} para "
+                    f"staging.{tablas[0]}: sus lectores no dejaron un hueco de {intento} para "
                     f"reemplazar los días {dias[0]}..{dias[-1]} en {limite}s (IACT_PG_LOCK_TIMEOUT_S); no se "
                     "cambió nada, vuelva a correrlo"
                 ) from None

@@ -114,3 +114,38 @@ def test_readers_of_a_reloaded_day_are_never_held_and_never_see_a_part(urls, war
     assert tuple(warehouse.execute(_DEL_DIA, {"dia": DIA}).fetchone()) == _figuras(nueva)
     _recargar(urls, vieja)  # and the next one replaces what the failed one left
     assert tuple(warehouse.execute(_DEL_DIA, {"dia": DIA}).fetchone()) == _figuras(vieja)
+
+
+def _leer_lento(urls, desfase_s: float, alto: threading.Event, vistos: list) -> None:
+    """A reader whose every statement holds staging 0.3 s, started `desfase_s` after the others:
+    together they never leave staging free for 100 ms."""
+    time.sleep(desfase_s)
+    with db.connect(urls.warehouse, autocommit=True) as conn:
+        while not alto.is_set():
+            inicio = time.monotonic()
+            conn.execute("SELECT count(*), pg_sleep(0.3) FROM staging.llamadas WHERE fecha = %s", (DIA,))
+            vistos.append(time.monotonic() - inicio)
+
+
+def test_readers_that_always_overlap_do_not_keep_a_reload_out(urls, warehouse, monkeypatch):
+    monkeypatch.setenv("IACT_PG_LOCK_TIMEOUT_S", "8")  # kept out, the reload fails after this
+    vieja, nueva = _llamadas(2_000, 1_000, 3), _llamadas(3_000, 1_500, 4)
+    _recargar(urls, vieja)
+    alto, vistos = threading.Event(), [[] for _ in range(3)]
+    lectores = [
+        threading.Thread(target=_leer_lento, args=(urls, i * 0.1, alto, vistos[i]), daemon=True) for i in range(3)
+    ]
+    for lector in lectores:
+        lector.start()
+    time.sleep(0.5)
+    inicio = time.monotonic()
+    _recargar(urls, nueva)
+    duracion = time.monotonic() - inicio
+    alto.set()
+    for lector in lectores:
+        lector.join(timeout=30)
+    # the swap's attempts grow until the readers' statements end within one: it gets through in
+    # a few attempts, and no reader statement waited a second for it
+    assert duracion < 5, f"the reload waited {duracion:.1f} s for its readers"
+    assert max(s for lista in vistos for s in lista) < 0.3 + 1.0
+    assert tuple(warehouse.execute(_DEL_DIA, {"dia": DIA}).fetchone()) == _figuras(nueva)
