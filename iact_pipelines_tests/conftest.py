@@ -5,8 +5,6 @@ a real Dagster instance on it."""
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -33,7 +31,7 @@ from iact_pipelines.plataforma import (  # noqa: E402 - after the environment is
     embedded,
     migrations,
 )
-from iact_pipelines_tests.ayudas import PG_EXTERNO, VACIAR_FUENTE  # noqa: E402
+from iact_pipelines_tests.ayudas import PG_EXTERNO, VACIAR_FUENTE, instancia_de_prueba  # noqa: E402
 
 
 def _database(base: str, name: str) -> str:
@@ -91,14 +89,5 @@ def ivr_writer(urls):
 @pytest.fixture
 def instance(pg_urls):
     """A real Dagster instance storing runs and events in the test PostgreSQL (wiped per test)."""
-    import dagster as dg
-
-    home = Path(tempfile.mkdtemp(prefix="iact-dagster-"))
-    shutil.copyfile(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
-    inst = dg.DagsterInstance.from_config(str(home))
-    inst.wipe()
-    try:
+    with instancia_de_prueba() as inst:
         yield inst
-    finally:
-        inst.dispose()
-        shutil.rmtree(home, ignore_errors=True)

@@ -8,10 +8,7 @@ launcher, so the test waits for nothing."""
 from __future__ import annotations
 
 import logging
-import shutil
-import tempfile
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -33,6 +30,7 @@ from dagster_graphql.test.utils import execute_dagster_graphql
 from iact_pipelines.plataforma.config import PROJECT_ROOT
 from iact_pipelines.reportes import assets as reportes
 from iact_pipelines.staging import assets as staging
+from iact_pipelines_tests.ayudas import instancia_de_prueba
 from iact_pipelines_tests.staging.ayudas import (
     DIA,
     ZONA,
@@ -67,15 +65,8 @@ _REGISTRO = logging.getLogger("test_backfill_y_programa")
 def instancia(pg_urls):
     """The project's instance (its storage and run queue), with Dagster's in-process test run
     launcher instead of a process per run."""
-    home = Path(tempfile.mkdtemp(prefix="iact-dagster-"))
-    (home / "dagster.yaml").write_text((PROJECT_ROOT / "dagster.yaml").read_text() + _LANZADOR)
-    inst = dg.DagsterInstance.from_config(str(home))
-    inst.wipe()
-    try:
+    with instancia_de_prueba(_LANZADOR) as inst:
         yield inst
-    finally:
-        inst.dispose()
-        shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture
