@@ -12,9 +12,6 @@ from iact_pipelines.cli import main
 # Words that only English text has (Spanish shares "a", "no", "de"... so those are not here).
 _INGLES = {"the", "of", "and", "is", "are", "every", "each", "for", "with", "when", "which", "that", "this"}
 _INGLES |= {"from", "into", "its", "whose", "show", "message", "exit", "usage", "options", "required"}
-# Built by Dagster (build_time_partition_freshness_checks, build_last_update_freshness_checks)
-# with its own English description and no parameter to replace it.
-_DE_DAGSTER = {"freshness_check"}
 
 
 def ingles(texto: str | None) -> list[str]:
@@ -47,14 +44,13 @@ def test_no_description_in_the_definitions_is_english():
 
     repositorio = defs.get_repository_def()
     descripciones = {
-        **{f"sensor {s.name}": s.description for s in repositorio.sensor_defs if s.name not in _DE_DAGSTER},
+        **{f"sensor {s.name}": s.description for s in repositorio.sensor_defs},
         **{f"schedule {s.name}": s.description for s in repositorio.schedule_defs},
         **{f"job {j.name}": j.description for j in repositorio.get_all_jobs()},
     }
     grafo = defs.resolve_asset_graph()
     for clave in grafo.asset_check_keys:
-        if clave.name not in _DE_DAGSTER:
-            descripciones[f"check {clave.to_user_string()}"] = grafo.get_check_spec(clave).description
+        descripciones[f"check {clave.to_user_string()}"] = grafo.get_check_spec(clave).description
     ingleses = {donde: ingles(texto) for donde, texto in descripciones.items() if ingles(texto)}
     assert ingleses == {}
     assert any(d.startswith("check ") for d in descripciones) and "sensor alertas_fallos" in descripciones

@@ -38,6 +38,9 @@ def test_a_missing_day_is_one_alert_per_admin_and_day(warehouse, instance, capfd
     )
     (evaluacion,) = result.get_asset_check_evaluations()
     assert not evaluacion.passed
+    # the UI reads the check and its verdict in Spanish, as the alert quotes it
+    assert evaluacion.description.startswith("El activo nunca se materializó: a esta hora debía estar la partición 20")
+    assert checks[0].get_spec_for_check_key(evaluacion.asset_check_key).description == frescura._DESCRIPCION
     # Failed, and the asset not updated since: nothing to do, and nothing in the terminal.
     assert _tick(sensor, instance, capfd) == (dg.SkipReason("ningún check de frescura por evaluar"), [])
 
