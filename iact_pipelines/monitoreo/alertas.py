@@ -50,8 +50,9 @@ def retenida(que: str) -> str:
 def avisar_retenidas(log, exc: SinAdministradores, avisadas: list[str]) -> list[str]:
     """Log each held alert's line at WARNING on the first tick that holds it and at DEBUG on
     the later ones (every tick's skip reason in the UI still says it), so an idle terminal
-    says it once, not every 15 s; past the first ten new ones, one line counts the rest. `avisadas`: what the previous tick returned (kept in the
-    sensor's cursor); returns what to keep for the next."""
+    says it once, not every 15 s; past the first ten new ones, one line counts the rest.
+    `avisadas`: what the previous tick returned (kept in the sensor's cursor); returns what to
+    keep for the next."""
     huellas = [hashlib.blake2b(linea.encode(), digest_size=6).hexdigest() for linea in exc.retenidas]
     nuevas = 0
     for linea, huella in zip(exc.retenidas, huellas, strict=True):

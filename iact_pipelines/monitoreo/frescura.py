@@ -115,11 +115,7 @@ def _en_espanol(checks_def: dg.AssetChecksDefinition) -> dg.AssetChecksDefinitio
 def _checks(diarios: list, fuentes: list) -> list[dg.AssetChecksDefinition]:
     ajustes = config.load_settings()
     hora, minuto = ajustes.frescura_hora
-    return [_en_espanol(c) for c in _de_dagster(diarios, fuentes, hora, minuto, ajustes)]
-
-
-def _de_dagster(diarios: list, fuentes: list, hora: int, minuto: int, ajustes) -> list[dg.AssetChecksDefinition]:
-    return [
+    de_dagster = [
         *dg.build_time_partition_freshness_checks(
             assets=diarios,
             deadline_cron=f"{minuto} {hora} * * *",
@@ -132,6 +128,7 @@ def _de_dagster(diarios: list, fuentes: list, hora: int, minuto: int, ajustes) -
             severity=dg.AssetCheckSeverity.ERROR,
         ),
     ]
+    return [_en_espanol(c) for c in de_dagster]
 
 
 class _ContextoCallado:
@@ -209,6 +206,7 @@ def alertar(
             cuerpo="\n".join(
                 [
                     f"El check de frescura de {activo} falló el {dia}.",
+                    # (evaluations stored before the checks spoke Spanish are in English)
                     veredicto(evaluacion.description),
                     f"Activo: {ui_url}/assets/{'/'.join(clave.asset_key.path)}",
                     f'Qué hacer: docs/RUNBOOK.md, sección "{SECCION_RUNBOOK}".',

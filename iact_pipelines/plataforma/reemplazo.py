@@ -30,15 +30,16 @@ def bloquear_particiones(conn: psycopg.Connection, tabla: str, claves: Iterable[
         db.lock_partition(conn, tabla, clave)
 
 
-def particion_dia(schema: str, tabla: str, dia: date) -> sql.Identifier:
-    return sql.Identifier(schema, f"{tabla}_{dia:%Y%m%d}")
+def _nombre_del_dia(tabla: str, dia: date) -> str:
+    """The name of `tabla`'s partition of `dia`."""
+    return f"{tabla}_{dia:%Y%m%d}"
 
 
 def particion_nueva(schema: str, tabla: str, dia: date) -> sql.Identifier:
     """The table a load of `dia` fills before it becomes that day's partition (the swap at the
     end of `reemplazar_dias_staging`): every write of a staging load goes here, never into the
     partition readers read."""
-    return sql.Identifier(schema, f"{tabla}_{dia:%Y%m%d}_nueva")
+    return sql.Identifier(schema, f"{_nombre_del_dia(tabla, dia)}_nueva")
 
 
 # The swap waits for the readers of the parent (DETACH needs its ACCESS EXCLUSIVE lock) in
@@ -176,7 +177,7 @@ def _cambiar(conn: psycopg.Connection, tablas: tuple[str, ...], dias: list[date]
     pasos, separa = [], False
     for tabla in tablas:
         padre = sql.Identifier("staging", tabla)
-        nombres = [f"{tabla}_{d:%Y%m%d}" for d in dias]
+        nombres = [_nombre_del_dia(tabla, d) for d in dias]
         existentes = {n for (n,) in conn.execute(_EXISTENTES, (f"staging.{tabla}", nombres)).fetchall()}
         for dia, nombre in zip(dias, nombres, strict=True):
             vieja = sql.Identifier("staging", nombre)

@@ -131,7 +131,7 @@ COLUMNAS = ["fecha", "cliente_id", "inicio"]
 
 def dias_de_clientes(llamadas: pa.Table) -> pa.Table:
     """The staging.clientes_dia rows of loaded calls held in Arrow (fecha, cliente_id, inicio at
-    least): what `_CARGAR_DIAS` computes from staging.llamadas, without reading the day back
+    least): what `_CARGAR_DIA` computes from a day's new calls, without reading the day back
     (a multi-threaded hash aggregate in Arrow, 0.1-0.2 s for 535k calls, against 0.65-0.76 s
     for the GROUP BY and INSERT on one PostgreSQL core)."""
     identificadas = llamadas.select(COLUMNAS).filter(pc.is_valid(llamadas["cliente_id"]))
