@@ -33,13 +33,27 @@ from iact_pipelines.plataforma.resources import PipelineSettings, WarehouseResou
 SECCION_RUNBOOK = "Un dato no llegó a tiempo"
 _PRIORIDAD = "high"
 
-# Dagster's verdicts of its freshness checks (no parameter replaces them), as the alert says them.
+# Dagster's verdicts of its freshness checks (no parameter replaces them), passed or not, in Spanish.
 _VEREDICTOS = [
     (re.compile(p), r)
     for p, r in (
         (
             r"The asset has never been observed/materialized\. We currently expect partition (\S+) to have arrived\.",
             r"El activo nunca se materializó: a esta hora debía estar la partición \1.",
+        ),
+        (
+            r"Asset is currently fresh, since partition (\S+) has been observed/materialized\.",
+            r"El activo está al día: la partición \1 ya se materializó.",
+        ),
+        (
+            r"Asset is currently fresh\. The last update was (.+?) ago, within the allowed time range of (.+)\.",
+            r"El activo está al día: su último cambio fue hace \1, dentro del margen de \2.",
+        ),
+        (r"Asset has never been observed/materialized\.", "El activo nunca se observó ni se materializó."),
+        (
+            r"Asset is overdue for an update\. The last update was (.+?) ago, which is past the allowed "
+            r"distance of (.+?) ago\.",
+            r"El activo está atrasado: su último cambio fue hace \1, más que el margen de \2.",
         ),
         (
             r"Asset is overdue\. We expected partition (\S+) to have arrived, and it has not\.",

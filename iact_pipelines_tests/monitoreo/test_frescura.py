@@ -56,5 +56,27 @@ def test_a_missing_day_is_one_alert_per_admin_and_day(warehouse, instance, capfd
         frescura.veredicto("Asset is overdue. Expected an update within the last 1 day, 6 hours.")
         == "El activo está atrasado: se esperaba un cambio en los últimos 1 día(s), 6 hora(s)."
     )
+    # every text Dagster's two builders write, passed or not (the UI shows them all)
+    for ingles, espanol in [
+        (
+            "Asset is currently fresh, since partition 2026-12-06 has been observed/materialized.",
+            "El activo está al día: la partición 2026-12-06 ya se materializó.",
+        ),
+        (
+            "Asset is currently fresh. The last update was 2 hours ago, within the allowed time range of 1 day.",
+            "El activo está al día: su último cambio fue hace 2 hora(s), dentro del margen de 1 día(s).",
+        ),
+        ("Asset has never been observed/materialized.", "El activo nunca se observó ni se materializó."),
+        (
+            "Asset is overdue for an update. The last update was 2 days ago, which is past the allowed distance "
+            "of 1 day ago.",
+            "El activo está atrasado: su último cambio fue hace 2 día(s), más que el margen de 1 día(s).",
+        ),
+        (
+            "Asset is overdue. We expected partition 2026-12-06 to have arrived, and it has not.",
+            "El activo está atrasado: debía estar la partición 2026-12-06 y no está.",
+        ),
+    ]:
+        assert frescura.veredicto(ingles) == espanol
     runbook = Path(PROJECT_ROOT / "docs" / "RUNBOOK.md").read_text()
     assert f"### {frescura.SECCION_RUNBOOK}" in runbook
